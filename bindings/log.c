@@ -1,0 +1,86 @@
+/* salesengine.log: the state's logger for Lua scripts; the C engine writes
+ * through the same se_logger, so all lines share one format. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "modules.h"
+
+#define MAX_FIELDS 64
+
+static int compare_fields(const void *a, const void *b) {
+  return strcmp(((const se_log_field *)a)->key, ((const se_log_field *)b)->key);
+}
+
+/* log.<level>(message [, fields]): fields is a table of name = value; values
+ * are converted with tostring. */
+static int log_at(lua_State *L, se_log_level level) {
+  se_logger *lg = se_lua_logger(L);
+  const char *msg = luaL_checkstring(L, 1);
+  int has_fields = se_opt_table(L, 2);
+  if (level < lg->min_level) return 0;
+  se_log_field fields[MAX_FIELDS];
+  int n = 0;
+  if (has_fields) {
+    /* Key strings stay alive as keys of the table; values are converted with
+     * luaL_tolstring and kept on the stack until the line is written. */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      if (lua_type(L, -2) != LUA_TSTRING) return luaL_error(L, "log field names must be strings");
+      if (n == MAX_FIELDS) return luaL_error(L, "too many log fields (at most %d)", MAX_FIELDS);
+      luaL_checkstack(L, 3, "too many log fields");
+      fields[n].key = lua_tostring(L, -2);
+      fields[n].value = luaL_tolstring(L, -1, NULL);
+      lua_insert(L, -3); /* keep the text below the key and value */
+      lua_pop(L, 1);
+      n++;
+    }
+    qsort(fields, (size_t)n, sizeof fields[0], compare_fields);
+  }
+  se_log(lg, level, msg, fields, (size_t)n);
+  return 0;
+}
+
+static int log_debug(lua_State *L) { return log_at(L, SE_LOG_DEBUG); }
+static int log_info(lua_State *L) { return log_at(L, SE_LOG_INFO); }
+static int log_warn(lua_State *L) { return log_at(L, SE_LOG_WARN); }
+static int log_error(lua_State *L) { return log_at(L, SE_LOG_ERROR); }
+
+/* log.configure{level = "info", format = "logfmt"|"json"} */
+static int log_configure(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  se_logger *lg = se_lua_logger(L);
+  const char *level = se_opt_str_field(L, 1, "level", NULL);
+  const char *format = se_opt_str_field(L, 1, "format", NULL);
+  int lv = level ? se_log_level_parse(level) : (int)lg->min_level;
+  int fm = format ? se_log_format_parse(format) : (int)lg->format;
+  if (lv < 0) return luaL_error(L, "unknown log level '%s'", level);
+  if (fm < 0) return luaL_error(L, "unknown log format '%s'", format);
+  lg->min_level = (se_log_level)lv;
+  lg->format = (se_log_format)fm;
+  return 0;
+}
+
+/* log.level() -> the current minimum level's name. */
+static int log_level(lua_State *L) {
+  lua_pushstring(L, se_log_level_name(se_lua_logger(L)->min_level));
+  return 1;
+}
+
+/* log.format() -> "logfmt" or "json". */
+static int log_format(lua_State *L) {
+  lua_pushstring(L, se_lua_logger(L)->format == SE_LOG_JSON ? "json" : "logfmt");
+  return 1;
+}
+
+static const luaL_Reg log_funcs[] = {
+    {"debug", log_debug},         {"info", log_info},   {"warn", log_warn},     {"error", log_error},
+    {"configure", log_configure}, {"level", log_level}, {"format", log_format}, {NULL, NULL},
+};
+
+int luaopen_salesengine_log(lua_State *L) {
+  luaL_newlib(L, log_funcs);
+  return 1;
+}

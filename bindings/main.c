@@ -1,0 +1,261 @@
+/* salesengine: the host program. Modelled on lua.c: the whole run happens
+ * under one protected call whose message handler adds a traceback; errors are
+ * printed as "salesengine: pipeline.lua:12: message"; the state is always
+ * closed so __gc and __close handlers run. */
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "modules.h"
+
+#define PROGNAME "salesengine"
+
+/* Exit codes; docs/lua-api.md lists them. Scripts raise salesengine.fail()
+ * errors that carry their own code (extract, load, rejects). */
+enum { EXIT_OK = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2 };
+
+static void print_usage(FILE *out) {
+  fputs("usage: " PROGNAME " [options] [script [args...]]\n"
+        "Runs a Lua 5.4 pipeline script with the salesengine modules loaded.\n"
+        "Options:\n"
+        "  -e CODE              run the Lua string CODE (before the script)\n"
+        "  --log-level LEVEL    debug, info (default), warn, error or off\n"
+        "  --log-format FORMAT  logfmt (default) or json, on stderr\n"
+        "  -v, --version        print the version and exit\n"
+        "  -h, --help           print this help and exit\n"
+        "  --                   stop handling options\n"
+        "  -                    read the script from standard input\n"
+        "The script's own folder is searched first by require.\n",
+        out);
+}
+
+/* Command line, parsed before the Lua state exists. */
+struct options {
+  int script;     /* index in argv of the script, or 0 when there is none */
+  int n_exec;     /* how many -e chunks */
+  int version;
+  int help;
+  const char *log_level;
+  const char *log_format;
+};
+
+/* Fills o from argv; returns 0, or -1 after printing a usage error. */
+static int parse_args(int argc, char **argv, struct options *o) {
+  memset(o, 0, sizeof *o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      if (i + 1 < argc) o->script = i + 1;
+      return 0;
+    } else if (strcmp(a, "-") == 0 || a[0] != '-') {
+      o->script = i;
+      return 0;
+    } else if (strcmp(a, "-e") == 0) {
+      if (++i >= argc) goto missing;
+      o->n_exec++;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+      o->version = 1;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      o->help = 1;
+    } else if (strcmp(a, "--log-level") == 0 || strcmp(a, "--log-format") == 0) {
+      if (++i >= argc) goto missing;
+      *(a[6] == 'l' ? &o->log_level : &o->log_format) = argv[i];
+    } else if (strncmp(a, "--log-level=", 12) == 0) {
+      o->log_level = a + 12;
+    } else if (strncmp(a, "--log-format=", 13) == 0) {
+      o->log_format = a + 13;
+    } else {
+      fprintf(stderr, PROGNAME ": unknown option '%s'\n", a);
+      print_usage(stderr);
+      return -1;
+    }
+    continue;
+  missing:
+    fprintf(stderr, PROGNAME ": option '%s' needs an argument\n", a);
+    return -1;
+  }
+  return 0;
+}
+
+/* Message handler: a salesengine.fail() error (a table with exit_code) is an
+ * expected failure and passes through untouched; anything else is a bug in
+ * the script or engine and gets a traceback. */
+static int msghandler(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    if (lua_getfield(L, 1, "exit_code") == LUA_TNUMBER) {
+      lua_settop(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Prints the error on the stack top and returns the exit code to use. */
+static int report(lua_State *L) {
+  int code = EXIT_SCRIPT;
+  const char *msg;
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    lua_getfield(L, -1, "exit_code");
+    code = (int)lua_tointeger(L, -1);
+    lua_getfield(L, -2, "message");
+    msg = lua_tostring(L, -1);
+    if (msg == NULL) msg = "failed";
+  } else {
+    msg = lua_tostring(L, -1);
+  }
+  fprintf(stderr, PROGNAME ": %s\n", msg);
+  fflush(stderr);
+  return code;
+}
+
+/* Builds the global arg table the way lua.c does: the script at 0, its
+ * arguments at 1.., the interpreter and options at negative indices. */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
+  int base = script > 0 ? script : argc;
+  lua_createtable(L, argc - base, base + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - base);
+  }
+  lua_setglobal(L, "arg");
+}
+
+/* Puts the script's folder first on package.path so that pipeline.lua can
+ * require "transform" from beside it, wherever it is run from. */
+static void add_script_dir_to_path(lua_State *L, const char *script) {
+  const char *slash = strrchr(script, '/');
+  lua_getglobal(L, "package");
+  if (slash == NULL) {
+    lua_pushstring(L, "./?.lua;./?/init.lua;");
+  } else {
+    size_t dirlen = (size_t)(slash - script);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, script, dirlen);
+    luaL_addstring(&b, "/?.lua;");
+    luaL_addlstring(&b, script, dirlen);
+    luaL_addstring(&b, "/?/init.lua;");
+    luaL_pushresult(&b);
+  }
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+}
+
+/* Runs the chunk on the stack top with the given arguments under the message
+ * handler; returns a lua_pcall status. */
+static int docall(lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  int status = lua_pcall(L, nargs, 0, base);
+  lua_remove(L, base);
+  return status;
+}
+
+/* The protected main: everything that touches Lua runs in here. Arguments
+ * come as light userdata; the exit code is returned as an integer. */
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  struct options *o = lua_touserdata(L, 3);
+
+  luaL_checkversion(L);
+  luaL_openlibs(L);
+  se_open_modules(L);
+  se_logger *lg = se_lua_logger(L);
+  if (o->log_level) {
+    int lv = se_log_level_parse(o->log_level);
+    if (lv < 0) return luaL_error(L, "unknown log level '%s'", o->log_level);
+    lg->min_level = (se_log_level)lv;
+  }
+  if (o->log_format) {
+    int fm = se_log_format_parse(o->log_format);
+    if (fm < 0) return luaL_error(L, "unknown log format '%s'", o->log_format);
+    lg->format = (se_log_format)fm;
+  }
+  create_arg_table(L, argv, argc, o->script);
+
+  int last = o->script ? o->script : argc;
+  for (int i = 1; i < last; i++) {
+    if (strcmp(argv[i], "-e") != 0) continue;
+    i++;
+    if (luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)") != LUA_OK ||
+        docall(L, 0) != LUA_OK) {
+      lua_pushinteger(L, report(L));
+      return 1;
+    }
+  }
+  if (o->script) {
+    const char *fname = argv[o->script];
+    int is_stdin = strcmp(fname, "-") == 0 && strcmp(argv[o->script - 1], "--") != 0;
+    if (!is_stdin) add_script_dir_to_path(L, fname);
+    int status = luaL_loadfile(L, is_stdin ? NULL : fname);
+    if (status == LUA_OK) {
+      int nargs = argc - o->script - 1;
+      luaL_checkstack(L, nargs, "too many script arguments");
+      for (int i = o->script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+      status = docall(L, nargs);
+    }
+    if (status != LUA_OK) {
+      lua_pushinteger(L, report(L));
+      return 1;
+    }
+  }
+  lua_pushinteger(L, EXIT_OK);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  if (parse_args(argc, argv, &o) != 0) return EXIT_USAGE;
+  if (o.help) {
+    print_usage(stdout);
+    return EXIT_OK;
+  }
+  if (o.version) {
+    printf(PROGNAME " %s (%s, %s)\n", SE_VERSION, LUA_RELEASE, curl_version());
+    if (o.script == 0 && o.n_exec == 0) return EXIT_OK;
+  }
+  if (o.script == 0 && o.n_exec == 0) {
+    print_usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fputs(PROGNAME ": cannot initialise libcurl\n", stderr);
+    return EXIT_SCRIPT;
+  }
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fputs(PROGNAME ": cannot create the Lua state: not enough memory\n", stderr);
+    curl_global_cleanup();
+    return EXIT_SCRIPT;
+  }
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  lua_pushlightuserdata(L, &o);
+  int code;
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+    code = report(L);
+    if (code == EXIT_SCRIPT) code = EXIT_USAGE; /* only option errors fail outside docall */
+  } else {
+    code = (int)lua_tointeger(L, -1);
+  }
+  lua_close(L);
+  curl_global_cleanup();
+  return code;
+}

@@ -1,0 +1,59 @@
+/* salesengine.sys: the few operating-system services scripts and the
+ * Lua-side library need: clocks, sleeping, terminals, the version. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "modules.h"
+
+/* sys.monotonic() -> seconds (float) on a clock that never jumps. */
+static int sys_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* sys.time() -> seconds since the epoch (float), wall clock. */
+static int sys_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* sys.sleep(seconds): sleeps the whole time even if signals interrupt it. */
+static int sys_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  luaL_argcheck(L, s >= 0, 1, "must not be negative");
+  struct timespec req = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+  while (nanosleep(&req, &req) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+/* sys.isatty(fd) -> true when file descriptor fd (0, 1, 2) is a terminal. */
+static int sys_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)) == 1);
+  return 1;
+}
+
+/* sys.getpid() -> the process id. */
+static int sys_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+static const luaL_Reg sys_funcs[] = {
+    {"monotonic", sys_monotonic}, {"time", sys_time},     {"sleep", sys_sleep},
+    {"isatty", sys_isatty},       {"getpid", sys_getpid}, {NULL, NULL},
+};
+
+int luaopen_salesengine_sys(lua_State *L) {
+  luaL_newlib(L, sys_funcs);
+  lua_pushstring(L, SE_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

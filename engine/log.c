@@ -1,0 +1,117 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+se_logger se_logger_default(void) {
+  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr};
+  return lg;
+}
+
+int se_log_level_parse(const char *name) {
+  if (name == NULL) return -1;
+  if (strcasecmp(name, "warning") == 0) return SE_LOG_WARN;
+  for (int i = 0; i <= SE_LOG_OFF; i++)
+    if (strcasecmp(name, level_names[i]) == 0) return i;
+  return -1;
+}
+
+const char *se_log_level_name(se_log_level level) {
+  return (level >= SE_LOG_DEBUG && level <= SE_LOG_OFF) ? level_names[level] : "?";
+}
+
+int se_log_format_parse(const char *name) {
+  if (name == NULL) return -1;
+  if (strcasecmp(name, "logfmt") == 0) return SE_LOG_LOGFMT;
+  if (strcasecmp(name, "json") == 0) return SE_LOG_JSON;
+  return -1;
+}
+
+/* logfmt: a value needs quotes when empty or when it holds a space, '=', '"'
+ * or a control character. */
+static int logfmt_needs_quotes(const char *s) {
+  if (*s == '\0') return 1;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c <= ' ' || c == '=' || c == '"' || c == 0x7f) return 1;
+  }
+  return 0;
+}
+
+/* Writes s escaped for a quoted logfmt value or a JSON string (same rules:
+ * backslash, quote and control characters escaped; other bytes as they are). */
+static void put_escaped(FILE *out, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\r': fputs("\\r", out); break;
+    case '\t': fputs("\\t", out); break;
+    default:
+      if (c < 0x20 || c == 0x7f)
+        fprintf(out, "\\u%04x", c);
+      else
+        fputc(c, out);
+    }
+  }
+}
+
+static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *value) {
+  if (value == NULL) value = "";
+  if (format == SE_LOG_JSON) {
+    fputs(first ? "{\"" : ",\"", out);
+    put_escaped(out, key);
+    fputs("\":\"", out);
+    put_escaped(out, value);
+    fputc('"', out);
+  } else {
+    if (!first) fputc(' ', out);
+    fputs(key, out);
+    fputc('=', out);
+    if (logfmt_needs_quotes(value)) {
+      fputc('"', out);
+      put_escaped(out, value);
+      fputc('"', out);
+    } else {
+      fputs(value, out);
+    }
+  }
+}
+
+void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
+            size_t nfields) {
+  if (lg == NULL || lg->out == NULL || level < lg->min_level || level >= SE_LOG_OFF) return;
+  struct timespec ts;
+  struct tm tm;
+  char stamp[40];
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+
+  flockfile(lg->out);
+  put_pair(lg->out, lg->format, 1, "ts", stamp);
+  put_pair(lg->out, lg->format, 0, "level", level_names[level]);
+  put_pair(lg->out, lg->format, 0, "msg", msg);
+  for (size_t i = 0; i < nfields; i++)
+    put_pair(lg->out, lg->format, 0, fields[i].key, fields[i].value);
+  fputs(lg->format == SE_LOG_JSON ? "}\n" : "\n", lg->out);
+  funlockfile(lg->out);
+  fflush(lg->out);
+}
+
+void se_logf(const se_logger *lg, se_log_level level, const char *fmt, ...) {
+  if (lg == NULL || level < lg->min_level || level >= SE_LOG_OFF) return;
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  se_log(lg, level, msg, NULL, 0);
+}

@@ -1,0 +1,77 @@
+/* The logger writes one parseable line per call in logfmt or JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+/* Logs one line through a logger writing into memory; returns it (caller frees). */
+static char *log_line(se_log_format format, se_log_level min, se_log_level level, const char *msg,
+                      const se_log_field *fields, size_t n) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  se_logger lg = {min, format, out};
+  se_log(&lg, level, msg, fields, n);
+  fclose(out);
+  return buf;
+}
+
+static void logfmt_quotes_only_when_needed(void **state) {
+  (void)state;
+  se_log_field f[] = {{"rows", "42"}, {"url", "http://x/a b"}, {"empty", ""}, {"q", "say \"hi\"\n"}};
+  char *line = log_line(SE_LOG_LOGFMT, SE_LOG_DEBUG, SE_LOG_INFO, "loaded", f, 4);
+  assert_non_null(strstr(line, " level=info msg=loaded rows=42 url=\"http://x/a b\" empty=\"\" "
+                               "q=\"say \\\"hi\\\"\\n\"\n"));
+  assert_int_equal(strncmp(line, "ts=", 3), 0);
+  /* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
+  assert_int_equal(line[3 + 24 - 1], 'Z');
+  assert_int_equal(line[3 + 10], 'T');
+  free(line);
+}
+
+static void json_lines_escape_control_characters(void **state) {
+  (void)state;
+  se_log_field f[] = {{"why", "tab\there\x01"}};
+  char *line = log_line(SE_LOG_JSON, SE_LOG_DEBUG, SE_LOG_WARN, "retry \"1/3\"", f, 1);
+  assert_int_equal(line[0], '{');
+  assert_non_null(strstr(line, "\"level\":\"warn\",\"msg\":\"retry \\\"1/3\\\"\",\"why\":\"tab\\there\\u0001\"}\n"));
+  free(line);
+}
+
+static void below_min_level_writes_nothing(void **state) {
+  (void)state;
+  char *line = log_line(SE_LOG_LOGFMT, SE_LOG_WARN, SE_LOG_INFO, "quiet", NULL, 0);
+  assert_string_equal(line, "");
+  free(line);
+  line = log_line(SE_LOG_LOGFMT, SE_LOG_OFF, SE_LOG_ERROR, "quiet", NULL, 0);
+  assert_string_equal(line, "");
+  free(line);
+}
+
+static void parses_level_and_format_names(void **state) {
+  (void)state;
+  assert_int_equal(se_log_level_parse("DEBUG"), SE_LOG_DEBUG);
+  assert_int_equal(se_log_level_parse("warning"), SE_LOG_WARN);
+  assert_int_equal(se_log_level_parse("off"), SE_LOG_OFF);
+  assert_int_equal(se_log_level_parse("loud"), -1);
+  assert_int_equal(se_log_format_parse("json"), SE_LOG_JSON);
+  assert_int_equal(se_log_format_parse("xml"), -1);
+  assert_string_equal(se_log_level_name(SE_LOG_ERROR), "error");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(logfmt_quotes_only_when_needed),
+      cmocka_unit_test(json_lines_escape_control_characters),
+      cmocka_unit_test(below_min_level_writes_nothing),
+      cmocka_unit_test(parses_level_and_format_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
