@@ -26,6 +26,10 @@ static void print_usage(FILE *out) {
         "  -e CODE              run the Lua string CODE (before the script)\n"
         "  --log-level LEVEL    debug, info (default), warn, error or off\n"
         "  --log-format FORMAT  logfmt (default) or json, on stderr\n"
+        "  --quiet              no progress line, warnings and errors only\n"
+        "  --dry-run            extract and transform, write nothing to the database\n"
+        "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
+        "  --no-strict          allow undeclared globals in the script\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
         "  --                   stop handling options\n"
@@ -36,50 +40,98 @@ static void print_usage(FILE *out) {
 
 /* Command line, parsed before the Lua state exists. */
 struct options {
-  int script;     /* index in argv of the script, or 0 when there is none */
-  int n_exec;     /* how many -e chunks */
-  int version;
-  int help;
-  const char *log_level;
-  const char *log_format;
+  int script;    /* index in argv of the script, or 0 when there is none */
+  int n_exec;    /* how many -e chunks */
+  int version, help, quiet, dry_run, no_strict;
+  const char *log_level, *log_format, *summary_json;
 };
+
+/* Matches argv[*i] against option name; a value comes as "--name=value" or as
+ * the next argument. Returns 1 on a match (value stored, *i advanced), 0 when
+ * it is another option, -1 when the value is missing. */
+static int take_value(int argc, char **argv, int *i, const char *name, const char **value) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0) return 0;
+  if (a[n] == '=') {
+    *value = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0') return 0;
+  if (*i + 1 >= argc) return -1;
+  *value = argv[++*i];
+  return 1;
+}
 
 /* Fills o from argv; returns 0, or -1 after printing a usage error. */
 static int parse_args(int argc, char **argv, struct options *o) {
-  memset(o, 0, sizeof *o);
+  static const char *const flags[] = {"-v", "--version", "-h", "--help", "--quiet", "--dry-run", "--no-strict"};
+  int *const flag_vars[] = {&o->version, &o->version, &o->help, &o->help, &o->quiet, &o->dry_run, &o->no_strict};
+  struct {
+    const char *name;
+    const char **value;
+  } const valued[] = {{"--log-level", &o->log_level},
+                      {"--log-format", &o->log_format},
+                      {"--summary-json", &o->summary_json}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
       if (i + 1 < argc) o->script = i + 1;
       return 0;
-    } else if (strcmp(a, "-") == 0 || a[0] != '-') {
+    }
+    if (strcmp(a, "-") == 0 || a[0] != '-') {
       o->script = i;
       return 0;
-    } else if (strcmp(a, "-e") == 0) {
+    }
+    if (strcmp(a, "-e") == 0) {
       if (++i >= argc) goto missing;
       o->n_exec++;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
-      o->version = 1;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      o->help = 1;
-    } else if (strcmp(a, "--log-level") == 0 || strcmp(a, "--log-format") == 0) {
-      if (++i >= argc) goto missing;
-      *(a[6] == 'l' ? &o->log_level : &o->log_format) = argv[i];
-    } else if (strncmp(a, "--log-level=", 12) == 0) {
-      o->log_level = a + 12;
-    } else if (strncmp(a, "--log-format=", 13) == 0) {
-      o->log_format = a + 13;
-    } else {
-      fprintf(stderr, PROGNAME ": unknown option '%s'\n", a);
-      print_usage(stderr);
-      return -1;
+      continue;
     }
-    continue;
+    int matched = 0;
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0] && !matched; k++)
+      if (strcmp(a, flags[k]) == 0) matched = *flag_vars[k] = 1;
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !matched; k++)
+      if ((matched = take_value(argc, argv, &i, valued[k].name, valued[k].value)) < 0) goto missing;
+    if (matched) continue;
+    fprintf(stderr, PROGNAME ": unknown option '%s'\n", a);
+    print_usage(stderr);
+    return -1;
   missing:
     fprintf(stderr, PROGNAME ": option '%s' needs an argument\n", a);
     return -1;
   }
   return 0;
+}
+
+/* Applies the logging options and publishes the run options to Lua as the
+ * registry table "salesengine.options" (read by salesengine.sys.options()). */
+static void apply_options(lua_State *L, const struct options *o) {
+  se_logger *lg = se_lua_logger(L);
+  if (o->log_level) {
+    int lv = se_log_level_parse(o->log_level);
+    if (lv < 0) luaL_error(L, "unknown log level '%s'", o->log_level);
+    lg->min_level = (se_log_level)lv;
+  } else if (o->quiet) {
+    lg->min_level = SE_LOG_WARN;
+  }
+  if (o->log_format) {
+    int fm = se_log_format_parse(o->log_format);
+    if (fm < 0) luaL_error(L, "unknown log format '%s'", o->log_format);
+    lg->format = (se_log_format)fm;
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushboolean(L, o->quiet);
+  lua_setfield(L, -2, "quiet");
+  lua_pushboolean(L, o->dry_run);
+  lua_setfield(L, -2, "dry_run");
+  lua_pushboolean(L, !o->no_strict);
+  lua_setfield(L, -2, "strict");
+  if (o->summary_json) {
+    lua_pushstring(L, o->summary_json);
+    lua_setfield(L, -2, "summary_json");
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, "salesengine.options");
 }
 
 /* Message handler: a salesengine.fail() error (a table with exit_code) is an
@@ -155,15 +207,49 @@ static void add_script_dir_to_path(lua_State *L, const char *script) {
   lua_pop(L, 1);
 }
 
-/* Runs the chunk on the stack top with the given arguments under the message
- * handler; returns a lua_pcall status. */
-static int docall(lua_State *L, int nargs) {
+/* Calls the function below its nargs arguments under the message handler;
+ * returns a lua_pcall status. */
+static int docall(lua_State *L, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
-  int status = lua_pcall(L, nargs, 0, base);
+  int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   return status;
+}
+
+/* Gives the chunk on the stack top a strict environment (salesengine.strict):
+ * undefined globals raise instead of reading as nil. Returns a lua_pcall
+ * status; on error the message replaces the chunk. */
+static int set_strict_env(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "salesengine.strict");
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    lua_getfield(L, -1, "env");
+    lua_remove(L, -2);
+    status = docall(L, 0, 1);
+  }
+  if (status != LUA_OK) {
+    lua_remove(L, -2);
+    return status;
+  }
+  lua_setupvalue(L, -2, 1); /* a main chunk's first upvalue is _ENV */
+  return LUA_OK;
+}
+
+/* Loads and runs the script named by argv[o->script] with its arguments. */
+static int run_script(lua_State *L, char **argv, int argc, const struct options *o) {
+  const char *fname = argv[o->script];
+  int is_stdin = strcmp(fname, "-") == 0 && strcmp(argv[o->script - 1], "--") != 0;
+  if (!is_stdin) add_script_dir_to_path(L, fname);
+  int status = luaL_loadfile(L, is_stdin ? NULL : fname);
+  if (status == LUA_OK && !o->no_strict) status = set_strict_env(L);
+  if (status != LUA_OK) return status;
+  int nargs = argc - o->script - 1;
+  luaL_checkstack(L, nargs, "too many script arguments");
+  for (int i = o->script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  return docall(L, nargs, 0);
 }
 
 /* The protected main: everything that touches Lua runs in here. Arguments
@@ -171,22 +257,12 @@ static int docall(lua_State *L, int nargs) {
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
-  struct options *o = lua_touserdata(L, 3);
+  const struct options *o = lua_touserdata(L, 3);
 
   luaL_checkversion(L);
   luaL_openlibs(L);
   se_open_modules(L);
-  se_logger *lg = se_lua_logger(L);
-  if (o->log_level) {
-    int lv = se_log_level_parse(o->log_level);
-    if (lv < 0) return luaL_error(L, "unknown log level '%s'", o->log_level);
-    lg->min_level = (se_log_level)lv;
-  }
-  if (o->log_format) {
-    int fm = se_log_format_parse(o->log_format);
-    if (fm < 0) return luaL_error(L, "unknown log format '%s'", o->log_format);
-    lg->format = (se_log_format)fm;
-  }
+  apply_options(L, o);
   create_arg_table(L, argv, argc, o->script);
 
   int last = o->script ? o->script : argc;
@@ -194,33 +270,21 @@ static int pmain(lua_State *L) {
     if (strcmp(argv[i], "-e") != 0) continue;
     i++;
     if (luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)") != LUA_OK ||
-        docall(L, 0) != LUA_OK) {
+        docall(L, 0, 0) != LUA_OK) {
       lua_pushinteger(L, report(L));
       return 1;
     }
   }
-  if (o->script) {
-    const char *fname = argv[o->script];
-    int is_stdin = strcmp(fname, "-") == 0 && strcmp(argv[o->script - 1], "--") != 0;
-    if (!is_stdin) add_script_dir_to_path(L, fname);
-    int status = luaL_loadfile(L, is_stdin ? NULL : fname);
-    if (status == LUA_OK) {
-      int nargs = argc - o->script - 1;
-      luaL_checkstack(L, nargs, "too many script arguments");
-      for (int i = o->script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
-      status = docall(L, nargs);
-    }
-    if (status != LUA_OK) {
-      lua_pushinteger(L, report(L));
-      return 1;
-    }
+  if (o->script && run_script(L, argv, argc, o) != LUA_OK) {
+    lua_pushinteger(L, report(L));
+    return 1;
   }
   lua_pushinteger(L, EXIT_OK);
   return 1;
 }
 
 int main(int argc, char **argv) {
-  struct options o;
+  struct options o = {0};
   if (parse_args(argc, argv, &o) != 0) return EXIT_USAGE;
   if (o.help) {
     print_usage(stdout);

@@ -46,7 +46,24 @@ static int sys_getpid(lua_State *L) {
   return 1;
 }
 
+/* sys.options() -> a copy of the run's command-line options: quiet, dry_run,
+ * strict (booleans) and summary_json (a path or nil). */
+static int sys_options(lua_State *L) {
+  lua_newtable(L);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "salesengine.options") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, -5);
+    }
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
 static const luaL_Reg sys_funcs[] = {
+    {"options", sys_options},
     {"monotonic", sys_monotonic}, {"time", sys_time},     {"sleep", sys_sleep},
     {"isatty", sys_isatty},       {"getpid", sys_getpid}, {NULL, NULL},
 };

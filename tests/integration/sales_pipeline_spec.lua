@@ -1,0 +1,199 @@
+-- End to end: the sales job (scripts/pipeline.lua) over loopback against a
+-- fixture API and a real PostgreSQL database.
+local testenv = dofile("tests/lib/testenv.lua")
+local api_fixture = dofile("tests/lib/api_fixture.lua")
+
+local REGIONS = { "emea", " EMEA ", "Apac", "  amer", "AMER  ", "LatAm", "\tapac\n" }
+
+--- Formats epoch seconds t as local time at offset_min minutes east of UTC.
+local function iso(t, offset_min, suffix)
+  return os.date("!%Y-%m-%dT%H:%M:%S", t + offset_min * 60) .. suffix
+end
+
+local DATE_STYLES = {
+  function(t) return iso(t, 0, "") end,
+  function(t) return iso(t, 0, "+00:00") end,
+  function(t) return iso(t, 330, "+05:30") end,
+  function(t) return iso(t, -240, "-04:00") end,
+  function(t) return iso(t, 0, "Z") end,
+}
+
+--- Builds the partner feed: n distinct sales, then every 10th id repeated
+-- later with a new amount (and a different date and region, which an upsert
+-- that updates only revenue must ignore). Returns the JSON text and the table
+-- that row-by-row upserts in array order produce: sale_id -> {epoch, revenue, region}.
+local function make_feed(n)
+  math.randomseed(20261127)
+  local items, expected = {}, {}
+  local function amount_json(cents)
+    local text = string.format("%d.%02d", cents // 100, cents % 100)
+    local style = math.random(3)
+    if style == 1 then return '"' .. text .. '"', text end           -- numeric string
+    if style == 2 then return text, text end                         -- JSON number
+    return string.format("%d", cents // 100), string.format("%d.00", cents // 100) -- integer
+  end
+  local function record(id, id_json, t, cents)
+    local amount, revenue = amount_json(cents)
+    local region = REGIONS[math.random(#REGIONS)]
+    local date = DATE_STYLES[math.random(#DATE_STYLES)](t)
+    items[#items + 1] = string.format('{"id":%s,"date":"%s","amount_usd":%s,"region":%s,"channel":"web"}',
+      id_json, date, amount, string.format("%q", region):gsub("\\\n", "\\n"):gsub("\\9", "\\t"))
+    local old = expected[id]
+    if old then
+      old.revenue = revenue
+    else
+      local trimmed = region:match("^%s*(.-)%s*$"):upper()
+      expected[id] = { epoch = t, revenue = revenue, region = trimmed }
+    end
+  end
+  local base = 1767225600 -- 2026-01-01T00:00:00Z
+  for i = 1, n do
+    local t = base + i * 3571
+    if i % 7 == 0 then
+      record(tostring(900000 + i), tostring(900000 + i), t, math.random(1, 99999999))
+    else
+      record("S" .. i, '"S' .. i .. '"', t, math.random(1, 99999999))
+    end
+  end
+  for i = 10, n, 10 do
+    local id = (i % 7 == 0) and tostring(900000 + i) or ("S" .. i)
+    local id_json = (i % 7 == 0) and id or ('"' .. id .. '"')
+    record(id, id_json, base + 99, math.random(1, 99999999))
+  end
+  return '{"generated":"fixture","sales":[\n' .. table.concat(items, ",\n") .. "\n]}", expected
+end
+
+--- fact_sales as "sale_id|epoch|revenue|region" lines sorted by sale_id.
+local function table_lines(dsn)
+  return testenv.psql(dsn, [[SELECT sale_id, extract(epoch FROM sale_date)::bigint, revenue::text, region
+    FROM fact_sales ORDER BY sale_id COLLATE "C"]])
+end
+
+local function expected_lines(expected)
+  local ids = {}
+  for id in pairs(expected) do ids[#ids + 1] = id end
+  table.sort(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local e = expected[id]
+    out[#out + 1] = string.format("%s|%d|%s|%s\n", id, e.epoch, e.revenue, e.region)
+  end
+  return table.concat(out)
+end
+
+local function run_pipeline(env)
+  env.SALES_RETRY_DELAY = env.SALES_RETRY_DELAY or "0.05"
+  return testenv.salesengine({ "scripts/pipeline.lua" }, { env = env })
+end
+
+describe("the sales pipeline end to end", function()
+  local dir, api, dsn, password_dsn, password
+
+  setup(function()
+    dir = testenv.tmpdir()
+    api = api_fixture.start({ root = dir })
+    dsn, password_dsn, password = testenv.fresh_db("sales_pipeline")
+  end)
+
+  teardown(function()
+    api.stop()
+    testenv.rm_rf(dir)
+  end)
+
+  before_each(function()
+    testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales")
+  end)
+
+  it("loads exactly what row-by-row upserts in array order would, and a re-run changes nothing", function()
+    local feed, expected = make_feed(3000)
+    testenv.write_file(dir .. "/sales.json", feed)
+    local r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
+    assert.are.equal(0, r.code, r.stderr)
+    local want = expected_lines(expected)
+    assert.are.equal(want, table_lines(dsn))
+    assert.matches("msg=\"starting sales pipeline\"", r.stderr)
+    assert.matches("msg=extracted records=3300", r.stderr)
+    assert.matches("msg=transformed rows=3300", r.stderr)
+    assert.matches("msg=\"pipeline complete\"", r.stderr)
+
+    local before = testenv.psql(dsn, "SELECT max(loaded_at) FROM fact_sales")
+    r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(want, table_lines(dsn))
+    assert.are.equal("3000\n", testenv.psql(dsn, "SELECT count(*) FROM fact_sales"))
+    assert.are.equal("t\n", testenv.psql(dsn,
+      "SELECT min(loaded_at) > '" .. before:gsub("\n", "") .. "' FROM fact_sales"))
+  end)
+
+  it("fails with the usage code when a variable is missing", function()
+    local r = run_pipeline({ SALES_API_URL = false, WAREHOUSE_DSN = dsn })
+    assert.are.equal(2, r.code)
+    assert.matches("salesengine: environment variable SALES_API_URL is not set", r.stderr)
+    r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = false })
+    assert.are.equal(2, r.code)
+    assert.matches("environment variable WAREHOUSE_DSN is not set", r.stderr)
+  end)
+
+  it("gives up on an API that keeps failing, naming the URL and the attempts", function()
+    local url = api.url .. api_fixture.always_failing_path(503)
+    local r = run_pipeline({ SALES_API_URL = url, WAREHOUSE_DSN = dsn })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.stderr:find(url, 1, true), r.stderr)
+    assert.matches("3 attempts", r.stderr)
+    assert.matches("503", r.stderr)
+    assert.are.equal("", testenv.psql(dsn, "SELECT to_regclass('fact_sales')"):gsub("%s", ""))
+  end)
+
+  it("fails on a response that is not JSON or has no sales array", function()
+    local cases = {
+      ["html.json"] = { "<html>maintenance</html>", "JSON" },
+      ["nosales.json"] = { '{"data": []}', "no \"sales\" array" },
+      ["nullsales.json"] = { '{"sales": null}', "no \"sales\" array" },
+      ["objsales.json"] = { '{"sales": {"id": "S1"}}', "no \"sales\" array" },
+    }
+    for name, case in pairs(cases) do
+      testenv.write_file(dir .. "/" .. name, case[1])
+      local r = run_pipeline({ SALES_API_URL = api.url .. "/" .. name, WAREHOUSE_DSN = dsn })
+      assert.are.equal(3, r.code, name .. ": " .. r.stderr)
+      assert.truthy(r.stderr:find(case[2], 1, true), name .. ": " .. r.stderr)
+    end
+  end)
+
+  it("fails on an unreachable database without printing the password", function()
+    testenv.write_file(dir .. "/sales.json", (make_feed(20)))
+    local closed = password_dsn:gsub(":(%d+)/", ":" .. testenv.free_port() .. "/")
+    local r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = closed })
+    assert.are.equal(4, r.code, r.stderr)
+    assert.matches("salesengine: ", r.stderr)
+    assert.falsy(r.stderr:find(password, 1, true), r.stderr)
+    assert.falsy(r.stdout:find(password, 1, true))
+    local wrong = password_dsn:gsub(password, password .. "x")
+    r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = wrong })
+    assert.are.equal(4, r.code, r.stderr)
+    assert.falsy(r.stderr:find(password, 1, true), r.stderr)
+  end)
+
+  it("loads nothing when a record is bad or the database refuses a row", function()
+    testenv.write_file(dir .. "/sales.json", (make_feed(50)))
+    local r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
+    assert.are.equal(0, r.code, r.stderr)
+    local before = table_lines(dsn)
+
+    local feed = make_feed(50):gsub('"date":"[^"]*"', '"date":"2026-13-45"', 1)
+    testenv.write_file(dir .. "/bad.json", feed)
+    r = run_pipeline({ SALES_API_URL = api.url .. "/bad.json", WAREHOUSE_DSN = dsn })
+    assert.are.equal(5, r.code, r.stderr)
+    assert.matches("record 1 %(id S1%) is invalid", r.stderr)
+    assert.matches("2026%-13%-45", r.stderr)
+    assert.are.equal(before, table_lines(dsn))
+
+    -- numeric(14,2) overflows: PostgreSQL refuses the row, the transaction rolls back
+    feed = make_feed(50):gsub('("id":"S30","date":"[^"]*","amount_usd":)[^,]*', '%1"99999999999999"')
+    testenv.write_file(dir .. "/overflow.json", feed)
+    r = run_pipeline({ SALES_API_URL = api.url .. "/overflow.json", WAREHOUSE_DSN = dsn })
+    assert.are.equal(4, r.code, r.stderr)
+    assert.matches("fact_sales", r.stderr)
+    assert.matches("22003", r.stderr)
+    assert.are.equal(before, table_lines(dsn))
+  end)
+end)
