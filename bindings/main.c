@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "modules.h"
+#include "signals.h"
 
 #define PROGNAME "salesengine"
 
@@ -264,6 +265,7 @@ static int pmain(lua_State *L) {
   se_open_modules(L);
   apply_options(L, o);
   create_arg_table(L, argv, argc, o->script);
+  se_signals_install(L);
 
   int last = o->script ? o->script : argc;
   for (int i = 1; i < last; i++) {
@@ -276,6 +278,8 @@ static int pmain(lua_State *L) {
     }
   }
   if (o->script && run_script(L, argv, argc, o) != LUA_OK) {
+    if (se_signals_received())
+      se_log(se_lua_logger(L), SE_LOG_WARN, "run interrupted; work not yet committed is rolled back", NULL, 0);
     lua_pushinteger(L, report(L));
     return 1;
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "modules.h"
+#include "signals.h"
 
 /* sys.monotonic() -> seconds (float) on a clock that never jumps. */
 static int sys_monotonic(lua_State *L) {
@@ -24,12 +25,13 @@ static int sys_time(lua_State *L) {
   return 1;
 }
 
-/* sys.sleep(seconds): sleeps the whole time even if signals interrupt it. */
+/* sys.sleep(seconds): sleeps the whole time, unless SIGINT or SIGTERM ends
+ * the run (then it returns early and the interruption is raised). */
 static int sys_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s >= 0, 1, "must not be negative");
   struct timespec req = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
-  while (nanosleep(&req, &req) != 0 && errno == EINTR) {
+  while (nanosleep(&req, &req) != 0 && errno == EINTR && !se_signals_received()) {
   }
   return 0;
 }

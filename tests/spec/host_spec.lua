@@ -167,4 +167,27 @@ describe("salesengine host", function()
     assert.are.equal(2, r.code)
     assert.matches("option '%-%-summary%-json' needs an argument", r.stderr)
   end)
+  it("stops cleanly on SIGTERM and SIGINT: __close runs, exit code 130, a log line says so", function()
+    local s = write_script(dir, "loop.lua", [[
+      local sys = require "salesengine.sys"
+      local tx <close> = setmetatable({}, { __close = function() io.stdout:write("rolled back\n") end })
+      io.stdout:write("started\n")
+      io.stdout:flush()
+      while true do sys.sleep(0.01) end
+    ]])
+    for _, sig in ipairs({ "TERM", "INT" }) do
+      local out = dir .. "/out." .. sig
+      local cmd = string.format("%s %s >%s 2>&1 & pid=$!; " ..
+        "for i in $(seq 100); do grep -q started %s 2>/dev/null && break; sleep 0.05; done; " ..
+        "kill -%s $pid; wait $pid; echo \"exit=$?\" >>%s",
+        testenv.shquote(testenv.bin), s, out, out, sig, out)
+      local r = testenv.run({ "sh", "-c", cmd })
+      assert.are.equal(0, r.code)
+      local text = testenv.read_file(out)
+      assert.matches("rolled back\n", text)
+      assert.matches("level=warn msg=\"run interrupted; work not yet committed is rolled back\"", text)
+      assert.matches("salesengine: interrupted by SIG" .. sig .. "\n", text)
+      assert.matches("exit=130\n$", text)
+    end
+  end)
 end)
