@@ -21,7 +21,7 @@ static int log_at(lua_State *L, se_log_level level) {
   const char *msg = luaL_checkstring(L, 1);
   int has_fields = se_opt_table(L, 2);
   if (level < lg->min_level) return 0;
-  se_log_field fields[MAX_FIELDS];
+  se_log_field fields[MAX_FIELDS] = {{0}};
   int n = 0;
   if (has_fields) {
     /* Key strings stay alive as keys of the table; values are converted with

@@ -8,7 +8,7 @@ packages=(
   libcurl4-openssl-dev libpq-dev
   postgresql postgresql-client
   python3
-  libcmocka-dev lua-busted lua-check
+  libcmocka-dev lua-busted lua-check cppcheck
 )
 missing=()
 for p in "${packages[@]}"; do

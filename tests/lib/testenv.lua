@@ -3,7 +3,14 @@
 -- sets SALESENGINE, SE_SOURCE_DIR, SE_BUILD_DIR and SE_TEST_PGDIR).
 local M = {}
 
-M.root = os.getenv("SE_SOURCE_DIR") or "."
+local function cwd()
+  local p = io.popen("pwd")
+  local dir = p:read("l")
+  p:close()
+  return dir
+end
+
+M.root = os.getenv("SE_SOURCE_DIR") or cwd()
 M.bin = os.getenv("SALESENGINE") or (M.root .. "/build/salesengine")
 M.cluster_script = M.root .. "/tests/lib/pg_cluster.sh"
 

@@ -132,7 +132,8 @@ describe("salesengine host", function()
   end)
 
   it("has cjson and the engine modules built in", function()
-    local r = testenv.salesengine({ "-e", "print(require('cjson').encode({1,2}), type(require('salesengine.sys').monotonic()))" },
+    local code = "print(require('cjson').encode({1,2}), type(require('salesengine.sys').monotonic()))"
+    local r = testenv.salesengine({ "-e", code },
       { env = { LUA_CPATH = "/nonexistent/?.so", LUA_CPATH_5_4 = "/nonexistent/?.so" } })
     assert.are.equal(0, r.code)
     assert.are.equal("[1,2]\tnumber\n", r.stdout)

@@ -1,0 +1,585 @@
+--- salesengine.transform: helpers for per-record transforms.
+-- Pure Lua 5.4 (no engine modules): works inside salesengine and under stock
+-- lua5.4/busted. Bad data raises a structured error (see is_error) naming the
+-- field and the offending value; wrong arguments (programmer mistakes) raise
+-- plain string errors. Missing means nil or cjson.null. API: docs/transform.md.
+local M = {}
+
+local MAX_EXPONENT = 1000 -- largest |exponent| accepted in a numeric string
+local MAX_RENDER = 60     -- longest rendering of a string value in a message
+
+-- cjson.null, loaded on first use; false when cjson is not available.
+local json_null
+
+-- True when v is nil or cjson.null (JSON null).
+local function is_missing(v)
+  if v == nil then
+    return true
+  end
+  if type(v) ~= "userdata" then
+    return false
+  end
+  if json_null == nil then
+    local ok, cjson = pcall(require, "cjson")
+    json_null = ok and type(cjson) == "table" and cjson.null or false
+  end
+  return json_null ~= false and v == json_null
+end
+
+-- Shortest "%.Ng" rendering of a finite float that reads back as the same float.
+local function shortest_float(x)
+  for digits = 1, 17 do
+    local s = string.format("%." .. digits .. "g", x)
+    if tonumber(s) == x then
+      return s
+    end
+  end
+  return string.format("%.17g", x)
+end
+
+local ESCAPES = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
+
+-- Escapes a byte that cannot appear raw inside a quoted rendering.
+local function escape_byte(c)
+  return ESCAPES[c] or string.format("\\x%02x", c:byte())
+end
+
+-- A short printable rendering of any value, for error messages.
+local function render(v)
+  if v == nil then
+    return "nil"
+  elseif is_missing(v) then
+    return "null"
+  end
+  local t = type(v)
+  if t == "string" then
+    local s, cut = v, false
+    if #s > MAX_RENDER then
+      local stop = MAX_RENDER
+      while stop > 1 and (s:byte(stop + 1) or 0) & 0xC0 == 0x80 do -- keep UTF-8 sequences whole
+        stop = stop - 1
+      end
+      s, cut = s:sub(1, stop), true
+    end
+    return '"' .. s:gsub('[%c"\\]', escape_byte) .. (cut and '..."' or '"')
+  elseif math.type(v) == "float" then
+    if v ~= v then
+      return "nan"
+    elseif v == math.huge or v == -math.huge then
+      return v > 0 and "inf" or "-inf"
+    end
+    return shortest_float(v)
+  elseif t == "number" or t == "boolean" then
+    return tostring(v)
+  end
+  return "<" .. t .. ">"
+end
+
+local Error = {}
+Error.__index = Error
+Error.__tostring = function(e)
+  local s = e.message
+  if e.field ~= nil then
+    s = "field '" .. tostring(e.field) .. "': " .. s
+  end
+  if e.context ~= nil then
+    s = e.context .. ": " .. s
+  end
+  return s
+end
+
+-- Builds a structured error; message is the complete text after "field 'x': ".
+local function new_error(field, value, message)
+  return setmetatable({ field = field, value = render(value), message = message }, Error)
+end
+
+-- Raises "invalid WHAT VALUE (REASON)" for field.
+local function invalid(field, value, what, reason)
+  error(new_error(field, value, "invalid " .. what .. " " .. render(value) .. " (" .. reason .. ")"), 0)
+end
+
+-- Raises the "missing required value" error when v is missing; returns v otherwise.
+local function present(v, field)
+  if is_missing(v) then
+    error(new_error(field, v, "missing required value (got " .. render(v) .. ")"), 0)
+  end
+  return v
+end
+
+-- "a string", "a table", ... for messages about wrong types.
+local function a_type(v)
+  return "a " .. type(v)
+end
+
+-- Raises a plain (programmer) error unless field is nil or a string.
+local function check_field(field, fname, argn)
+  if field ~= nil and type(field) ~= "string" then
+    error(string.format("bad argument #%d to '%s' (field name must be a string, got %s)", argn, fname,
+      type(field)), 3)
+  end
+end
+
+--- A short printable rendering of any value, as used in error messages:
+-- strings quoted and escaped (cut at 60 bytes with "..."), numbers in shortest form, nil, null, <table>.
+M.render = render
+
+--- True when e is an error raised by this module (a table with field, value, message).
+function M.is_error(e)
+  return getmetatable(e) == Error
+end
+
+--- Raises a structured error for field with value: "MESSAGE (got VALUE)".
+-- For checks that the helpers do not cover, e.g. fail("amount_usd", v, "must not be negative").
+function M.fail(field, value, message)
+  check_field(field, "fail", 1)
+  if type(message) ~= "string" then
+    error("bad argument #3 to 'fail' (message must be a string)", 2)
+  end
+  error(new_error(field, value, message .. " (got " .. render(value) .. ")"), 0)
+end
+
+--- Returns err with "CONTEXT: " in front of its text (e.g. "record 3 (id 17)").
+-- A structured error stays structured (a copy with a context field); anything else becomes a string.
+function M.annotate(err, context)
+  if type(context) ~= "string" then
+    error("bad argument #2 to 'annotate' (context must be a string)", 2)
+  end
+  if M.is_error(err) then
+    local copy = setmetatable({}, Error)
+    for k, v in pairs(err) do
+      copy[k] = v
+    end
+    copy.context = err.context and context .. ": " .. err.context or context
+    return copy
+  end
+  return context .. ": " .. tostring(err)
+end
+
+------------------------------------------------------------------------------------------------------------
+-- Strings
+
+-- Returns value if it is a string; raises "invalid text" otherwise.
+local function need_string(value, field)
+  present(value, field)
+  if type(value) ~= "string" then
+    invalid(field, value, "text", "expected a string, got " .. a_type(value))
+  end
+  return value
+end
+
+--- Removes leading and trailing ASCII whitespace.
+function M.trim(value, field)
+  check_field(field, "trim", 2)
+  return (need_string(value, field):match("^%s*(.-)%s*$"))
+end
+
+--- ASCII upper case (other bytes unchanged).
+function M.upper(value, field)
+  check_field(field, "upper", 2)
+  return (need_string(value, field):upper())
+end
+
+--- ASCII lower case (other bytes unchanged).
+function M.lower(value, field)
+  check_field(field, "lower", 2)
+  return (need_string(value, field):lower())
+end
+
+--- Trims, then replaces every run of ASCII whitespace with one space.
+function M.collapse_spaces(value, field)
+  check_field(field, "collapse_spaces", 2)
+  return (need_string(value, field):match("^%s*(.-)%s*$"):gsub("%s+", " "))
+end
+
+--- A string or a number as a string: integral floats without ".0" (12.0 -> "12").
+function M.text(value, field)
+  check_field(field, "text", 2)
+  present(value, field)
+  if type(value) == "string" then
+    return value
+  elseif math.type(value) == "integer" then
+    return tostring(value)
+  elseif math.type(value) == "float" then
+    if value ~= value or value == math.huge or value == -math.huge then
+      invalid(field, value, "text", "not a finite number")
+    end
+    local i = math.tointeger(value)
+    return i and tostring(i) or shortest_float(value)
+  end
+  invalid(field, value, "text", "expected a string or a number, got " .. a_type(value))
+end
+
+------------------------------------------------------------------------------------------------------------
+-- Records
+
+--- First argument that is neither nil nor cjson.null (nil when there is none).
+function M.coalesce(...)
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    if not is_missing(v) then
+      return v
+    end
+  end
+  return nil
+end
+
+-- The value at a dotted path, or nil when a step before the last is not a table. The leaf
+-- may be cjson.null. fname names the public function for argument errors.
+local function lookup(rec, path, fname)
+  if type(path) ~= "string" or path == "" then
+    error("bad argument #2 to '" .. fname .. "' (path must be a non-empty string)", 3)
+  end
+  local node = rec
+  for segment in (path .. "."):gmatch("(.-)%.") do
+    if segment == "" then
+      error("bad argument #2 to '" .. fname .. "' (empty segment in path '" .. path .. "')", 3)
+    end
+    if type(node) ~= "table" then
+      return nil
+    end
+    local v = node[segment]
+    if v == nil and segment:match("^%d+$") then
+      v = node[math.tointeger(tonumber(segment))]
+    end
+    node = v
+  end
+  return node
+end
+
+--- Nested lookup by a dotted path ("customer.id", "items.1.sku"): nil when any step is
+-- missing, null or not a table. A segment of digits also tries the integer key.
+function M.get(rec, path)
+  local v = lookup(rec, path, "get")
+  if is_missing(v) then
+    return nil
+  end
+  return v
+end
+
+--- get(rec, path), raising "missing required value" (field = path) when it is nil or null.
+function M.required(rec, path)
+  return present(lookup(rec, path, "required"), path)
+end
+
+--- value when it equals (==) one of the list's entries; raises otherwise.
+function M.one_of(value, list, field)
+  if type(list) ~= "table" then
+    error("bad argument #2 to 'one_of' (list must be a table)", 2)
+  end
+  check_field(field, "one_of", 3)
+  present(value, field)
+  local shown = {}
+  for i, allowed in ipairs(list) do
+    if value == allowed then
+      return value
+    end
+    if i <= 10 then
+      shown[i] = render(allowed)
+    end
+  end
+  local more = #list > 10 and ", ..." or ""
+  invalid(field, value, "value", "expected one of " .. table.concat(shown, ", ") .. more)
+end
+
+------------------------------------------------------------------------------------------------------------
+-- Numbers
+
+-- Reason text for the byte of s at pos.
+local function unexpected(s, pos, lead)
+  return string.format("unexpected character %s at position %d", render(s:sub(pos, pos)), pos + lead)
+end
+
+-- Splits a numeric string into sign ("" or "-"), significant digits and a power of ten:
+-- value = sign digits * 10^power. Returns nil and a reason when s is not a decimal number.
+-- lead: how many characters were trimmed off the front (for positions in reasons).
+local function parse_number(s, lead)
+  if s == "" then
+    return nil, "empty string"
+  end
+  local lower = s:lower()
+  if lower:match("^[+-]?nan$") or lower:match("^[+-]?inf$") or lower:match("^[+-]?infinity$") then
+    return nil, "not a finite number"
+  end
+  local pos, sign = 1, ""
+  local c = s:sub(1, 1)
+  if c == "+" or c == "-" then
+    sign, pos = (c == "-" and "-" or ""), 2
+  end
+  local int = s:match("^%d*", pos)
+  pos = pos + #int
+  local frac = ""
+  if s:sub(pos, pos) == "." then
+    frac = s:match("^%d*", pos + 1)
+    pos = pos + 1 + #frac
+  end
+  if int == "" and frac == "" then
+    return nil, pos <= #s and unexpected(s, pos, lead) or "no digits"
+  end
+  local power = -#frac
+  if s:sub(pos, pos):lower() == "e" then
+    local exp = s:match("^[+-]?%d+", pos + 1)
+    if not exp then
+      return nil, "missing exponent digits"
+    end
+    local significant = exp:match("^[+-]?0*(%d*)$")
+    local e = #significant <= 6 and math.tointeger(tonumber(exp))
+    if not e or math.abs(e) > MAX_EXPONENT then
+      return nil, "exponent larger than " .. MAX_EXPONENT .. " in magnitude"
+    end
+    power = power + e
+    pos = pos + 1 + #exp
+  end
+  if pos <= #s then
+    return nil, unexpected(s, pos, lead)
+  end
+  return sign, int .. frac, power
+end
+
+-- Adds one to a string of decimal digits.
+local function increment(digits)
+  local i = #digits
+  while i >= 1 and digits:sub(i, i) == "9" do
+    i = i - 1
+  end
+  if i == 0 then
+    return "1" .. string.rep("0", #digits)
+  end
+  return digits:sub(1, i - 1) .. string.char(digits:byte(i) + 1) .. string.rep("0", #digits - i)
+end
+
+-- sign digits * 10^power as a string with exactly `scale` digits after the point,
+-- rounded half away from zero. Pure string arithmetic.
+local function format_scaled(sign, digits, power, scale)
+  local shift = power + scale -- the result is digits * 10^shift, then `scale` digits go after the point
+  local n
+  if shift >= 0 then
+    n = digits .. string.rep("0", shift)
+  else
+    local keep = #digits + shift
+    local first_dropped = keep >= 0 and digits:sub(keep + 1, keep + 1) or "0"
+    n = keep > 0 and digits:sub(1, keep) or "0"
+    if first_dropped >= "5" then
+      n = increment(n)
+    end
+  end
+  n = n:match("^0*(%d-)$")
+  if n:match("^0*$") then
+    sign = ""
+  end
+  n = string.rep("0", scale + 1 - #n) .. n
+  if scale == 0 then
+    return sign .. n
+  end
+  return sign .. n:sub(1, #n - scale) .. "." .. n:sub(#n - scale + 1)
+end
+
+-- sign, digits, power of a number or numeric string; raises "invalid WHAT" otherwise.
+local function number_parts(value, field, what)
+  present(value, field)
+  local s, lead = nil, 0
+  if math.type(value) == "integer" then
+    s = tostring(value)
+  elseif math.type(value) == "float" then
+    if value ~= value or value == math.huge or value == -math.huge then
+      invalid(field, value, what, "not a finite number")
+    end
+    s = shortest_float(value)
+  elseif type(value) == "string" then
+    local spaces
+    spaces, s = value:match("^(%s*)(.-)%s*$")
+    lead = #spaces
+  else
+    invalid(field, value, what, "expected a number or a numeric string, got " .. a_type(value))
+  end
+  local sign, digits, power = parse_number(s, lead)
+  if not sign then
+    invalid(field, value, what, digits)
+  end
+  return sign, digits, power
+end
+
+--- Exact decimal string with exactly `scale` digits after the point (none when scale is 0),
+-- rounded half away from zero. value: a Lua integer, a float (read as its shortest round-trip
+-- decimal, so 0.1 + 0.2 gives "0.30") or a numeric string (surrounding spaces, sign, point,
+-- exponent allowed). Never uses float arithmetic on the digits.
+function M.decimal(value, scale, field)
+  if math.type(scale) ~= "integer" or scale < 0 or scale > MAX_EXPONENT then
+    error("bad argument #2 to 'decimal' (scale must be an integer from 0 to " .. MAX_EXPONENT .. ")", 2)
+  end
+  check_field(field, "decimal", 3)
+  local sign, digits, power = number_parts(value, field, "decimal")
+  return format_scaled(sign, digits, power, scale)
+end
+
+local MAX_INTEGER = tostring(math.maxinteger)
+
+--- A Lua integer from an integer, an integral float or a numeric string ("42", " -7 ", "1e3");
+-- fractions and values outside the 64-bit range are errors.
+function M.integer(value, field)
+  check_field(field, "integer", 2)
+  if math.type(value) == "integer" then
+    return value
+  end
+  local sign, digits, power = number_parts(value, field, "integer")
+  local exact = format_scaled(sign, digits, power, power < 0 and -power or 0) -- no rounding at this scale
+  local magnitude, fraction = exact:match("^-?(%d+)%.?(%d*)$")
+  if fraction:match("[1-9]") then
+    invalid(field, value, "integer", "not a whole number")
+  end
+  local limit = sign == "-" and increment(MAX_INTEGER) or MAX_INTEGER
+  if #magnitude > #limit or (#magnitude == #limit and magnitude > limit) then
+    invalid(field, value, "integer", "out of the 64-bit integer range")
+  end
+  return math.tointeger(tonumber(sign .. magnitude))
+end
+
+------------------------------------------------------------------------------------------------------------
+-- Dates and times
+
+local function is_leap(year)
+  return year % 4 == 0 and (year % 100 ~= 0 or year % 400 == 0)
+end
+
+local function days_in_month(year, month)
+  if month == 2 then
+    return is_leap(year) and 29 or 28
+  end
+  return (month == 4 or month == 6 or month == 9 or month == 11) and 30 or 31
+end
+
+-- Moves t one day forward, across months and years.
+local function next_day(t)
+  t.day = t.day + 1
+  if t.day > days_in_month(t.year, t.month) then
+    t.day, t.month = 1, t.month + 1
+    if t.month > 12 then
+      t.month, t.year = 1, t.year + 1
+    end
+  end
+end
+
+-- Moves t one second forward, across minutes, hours and days.
+local function next_second(t)
+  t.sec = t.sec + 1
+  if t.sec == 60 then
+    t.sec, t.min = 0, t.min + 1
+    if t.min == 60 then
+      t.min, t.hour = 0, t.hour + 1
+      if t.hour == 24 then
+        t.hour = 0
+        next_day(t)
+      end
+    end
+  end
+end
+
+-- Parses "YYYY-MM-DD" and the optional time part into a table
+-- {year, month, day, hour, min, sec, micro, offset, date_only}; returns nil and a reason on error.
+local function parse_iso(s)
+  local y, mo, d, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
+  if not y then
+    return nil, "expected YYYY-MM-DD"
+  end
+  local t = { year = tonumber(y), month = tonumber(mo), day = tonumber(d), hour = 0, min = 0, sec = 0,
+    micro = 0, offset = "+00:00", date_only = rest == "" }
+  if t.year == 0 then
+    return nil, "year 0000 out of range"
+  elseif t.month < 1 or t.month > 12 then
+    return nil, "month " .. mo .. " out of range"
+  elseif t.day < 1 or t.day > days_in_month(t.year, t.month) then
+    return nil, string.format("day %s out of range for %s-%s", d, y, mo)
+  end
+  if t.date_only then
+    return t
+  end
+  local h, mi, tail = rest:match("^[Tt ](%d%d):(%d%d)(.*)$")
+  if not h then
+    return nil, "expected 'T' or a space and HH:MM after the date"
+  end
+  t.hour, t.min = tonumber(h), tonumber(mi)
+  local sec, after_sec = tail:match("^:(%d%d)(.*)$")
+  local fraction = ""
+  if sec then
+    t.sec, tail = tonumber(sec), after_sec
+    local f, after_frac = tail:match("^[.,](%d+)(.*)$")
+    if f then
+      fraction, tail = f, after_frac
+    end
+  end
+  if tail ~= "" and tail ~= "Z" and tail ~= "z" then
+    local sign, oh, om = tail:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then
+      sign, oh = tail:match("^([+-])(%d%d)$")
+      om = "00"
+    end
+    if not sign then
+      return nil, "expected Z, +HH:MM, +HHMM or +HH after the time, got " .. render(tail)
+    end
+    if tonumber(oh) > 15 or tonumber(om) > 59 then
+      return nil, "offset " .. tail .. " out of range"
+    end
+    t.offset = (oh == "00" and om == "00") and "+00:00" or sign .. oh .. ":" .. om
+  end
+  local has_fraction = fraction:match("[1-9]") ~= nil
+  if t.hour == 24 and (t.min > 0 or t.sec > 0 or has_fraction) then
+    return nil, "hour 24 is only allowed as 24:00:00"
+  elseif t.hour > 24 then
+    return nil, "hour " .. h .. " out of range"
+  elseif t.min > 59 then
+    return nil, "minute " .. mi .. " out of range"
+  elseif t.sec > 59 then
+    return nil, "second " .. sec .. " out of range"
+  end
+  if t.hour == 24 then
+    t.hour = 0
+    next_day(t)
+  end
+  -- Microseconds, rounded half up from the digits after the sixth.
+  t.micro = tonumber((fraction .. "000000"):sub(1, 6))
+  if fraction:sub(7, 7) >= "5" then
+    t.micro = t.micro + 1
+    if t.micro == 1000000 then
+      t.micro = 0
+      next_second(t)
+    end
+  end
+  if t.year > 9999 then
+    return nil, "year out of range after normalising"
+  end
+  return t
+end
+
+-- Parses value (a string, surrounding spaces ignored) as ISO-8601; raises "invalid WHAT".
+local function iso_parts(value, field, what)
+  present(value, field)
+  if type(value) ~= "string" then
+    invalid(field, value, what, "expected a string, got " .. a_type(value))
+  end
+  local t, reason = parse_iso(value:match("^%s*(.-)%s*$"))
+  if not t then
+    invalid(field, value, what, reason)
+  end
+  return t
+end
+
+--- Normalised ISO-8601 date-time "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM".
+-- Accepts a date alone (midnight), HH:MM, HH:MM:SS, fractions (rounded to microseconds; shown
+-- only when not zero), "T" or a space, and Z, +HH:MM, +HHMM or +HH. No offset means UTC.
+-- The offset is kept as written (not converted). 24:00:00 becomes the next day's midnight.
+function M.iso_datetime(value, field)
+  check_field(field, "iso_datetime", 2)
+  local t = iso_parts(value, field, "ISO-8601 date-time")
+  local fraction = t.micro > 0 and string.format(".%06d", t.micro) or ""
+  return string.format("%04d-%02d-%02dT%02d:%02d:%02d%s%s", t.year, t.month, t.day, t.hour, t.min, t.sec,
+    fraction, t.offset)
+end
+
+--- Normalised ISO-8601 date "YYYY-MM-DD": a date alone, or the calendar date of a full
+-- date-time as written (validated like iso_datetime; the offset is not applied).
+function M.iso_date(value, field)
+  check_field(field, "iso_date", 2)
+  local t = iso_parts(value, field, "ISO-8601 date")
+  return string.format("%04d-%02d-%02d", t.year, t.month, t.day)
+end
+
+return M
