@@ -1,9 +1,424 @@
-/* Placeholder until the http module lands; replaced by its owner. */
+/* salesengine.http: HTTP requests with retries, JSON decoding and concurrent
+ * fetching (docs/http.md). The C work (libcurl) always happens on C-owned
+ * memory with no Lua frames inside; results are pushed afterwards. Each
+ * Lua state has its own client (keep-alive connection cache) and defaults,
+ * kept as upvalues of the module's functions. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
-int luaopen_salesengine_http(lua_State *L);
+#include "common.h"
+#include "http_batch.h"
+#include "http_client.h"
+#include "http_headers.h"
+#include "http_options.h"
+#include "http_url.h"
+#include "modules.h"
+#include "redact.h"
+
+#define CLIENT_MT "salesengine.http.Client"
+#define BATCH_MT "salesengine.http.Batch"
+#define DEFAULT_CONCURRENCY 4
+#define MAX_CONCURRENCY 64
+
+/* Upvalues of the module functions. */
+#define UV_CLIENT lua_upvalueindex(1)
+#define UV_DEFAULTS lua_upvalueindex(2)
+#define UV_DECODE lua_upvalueindex(3)
+
+typedef struct client_ud {
+  se_http_client *client;
+} client_ud;
+
+typedef struct batch_ud {
+  se_http_batch *batch;
+  lua_Integer next; /* index of the next result for Lua, 1-based */
+  int json;
+} batch_ud;
+
+/* close, __gc and __close of a client. */
+static int client_close(lua_State *L) {
+  client_ud *c = luaL_checkudata(L, 1, CLIENT_MT);
+  se_http_client_free(c->client);
+  c->client = NULL;
+  return 0;
+}
+
+static se_http_client *check_client(lua_State *L) {
+  client_ud *c = lua_touserdata(L, UV_CLIENT);
+  if (c->client == NULL) luaL_error(L, "attempt to use a closed HTTP client");
+  return c->client;
+}
+
+/* Pushes resp as {status, reason, headers, body, url, attempts}. */
+static void push_response(lua_State *L, const se_http_response *resp) {
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, resp->status);
+  lua_setfield(L, -2, "status");
+  lua_pushstring(L, resp->reason);
+  lua_setfield(L, -2, "reason");
+  lua_createtable(L, 0, (int)resp->nheaders);
+  for (size_t i = 0; i < resp->nheaders; i++) {
+    lua_pushstring(L, resp->headers[i].value);
+    lua_setfield(L, -2, resp->headers[i].name);
+  }
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
+  lua_setfield(L, -2, "body");
+  lua_pushstring(L, resp->url);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, resp->attempts);
+  lua_setfield(L, -2, "attempts");
+}
+
+/* Pushes the result of a finished request: the response, or nil, message,
+ * code and (for an HTTP error status) the response. Returns the count. */
+static int push_outcome(lua_State *L, const se_http_response *resp) {
+  if (resp->code[0] == '\0') {
+    push_response(L, resp);
+    return 1;
+  }
+  se_push_failure(L, resp->error ? resp->error : "HTTP request failed (out of memory)", resp->code);
+  if (resp->status < 400) return 3; /* e.g. TOO_LARGE: the body is incomplete */
+  push_response(L, resp);
+  return 4;
+}
+
+/* The URL argument: a string (a number is a mistake, not a URL). */
+static const char *check_url(lua_State *L, int arg) {
+  luaL_checktype(L, arg, LUA_TSTRING);
+  return lua_tostring(L, arg);
+}
+
+/* Checks that argument arg is a table or absent; pushes it or an empty table. */
+static int push_opts(lua_State *L, int arg) {
+  if (se_opt_table(L, arg))
+    lua_pushvalue(L, arg);
+  else
+    lua_newtable(L);
+  return lua_gettop(L);
+}
+
+/* Builds a request from the options at opts over the state's defaults; the
+ * box (left on top) owns it. */
+static se_request_box *build(lua_State *L, int opts, const char *method, const char *url) {
+  return se_http_push_request(L, opts, UV_DEFAULTS, method, url);
+}
+
+/* Performs the boxed request; the box then also owns the response. */
+static void perform(lua_State *L, se_request_box *box) {
+  se_http_client *client = check_client(L);
+  box->resp = se_http_client_perform(client, box->req, se_lua_logger(L));
+  if (box->resp == NULL) luaL_error(L, "out of memory");
+}
+
+/* http.request{method=, url=, ...} -> resp | nil, err, code[, resp] */
+static int http_request(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  se_http_check_keys(L, 1, SE_OPTS_REQUEST, "http.request");
+  se_request_box *box = build(L, 1, "GET", NULL);
+  perform(L, box);
+  return push_outcome(L, box->resp);
+}
+
+/* http.get(url[, opts]) -> resp | nil, err, code[, resp] */
+static int http_get(lua_State *L) {
+  const char *url = check_url(L, 1);
+  int opts = push_opts(L, 2);
+  se_http_check_keys(L, opts, SE_OPTS_GET, "http.get");
+  se_request_box *box = build(L, opts, "GET", url);
+  perform(L, box);
+  return push_outcome(L, box->resp);
+}
+
+/* "GET <redacted url>: invalid JSON at character N: <decoder message>", with
+ * the request's secrets masked; malloc'd, NULL when out of memory. */
+static char *json_error_message(const se_http_request *req, const se_http_response *resp, const char *err) {
+  const char *pos = strstr(err, " at character ");
+  char *url = se_redact_url(resp->url ? resp->url : req->url);
+  if (url == NULL) return NULL;
+  size_t len = strlen(req->method) + strlen(url) + strlen(err) + 64;
+  char *msg = malloc(len);
+  if (msg != NULL && pos != NULL)
+    snprintf(msg, len, "%s %s: invalid JSON at character %s: %.*s", req->method, url, pos + 14,
+             (int)(pos - err), err);
+  else if (msg != NULL)
+    snprintf(msg, len, "%s %s: invalid JSON: %s", req->method, url, err);
+  free(url);
+  char *clean = msg ? se_http_request_scrub(req, msg) : NULL;
+  free(msg);
+  return clean;
+}
+
+/* Decodes resp's body with cjson's decode (at index decode). Success: pushes the value, returns 1.
+ * Invalid JSON: pushes nil, message, "JSON" and returns 3. */
+static int decode_body(lua_State *L, int decode, const se_http_request *req, const se_http_response *resp) {
+  lua_pushvalue(L, decode);
+  lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+  const char *err = lua_tostring(L, -1);
+  char *msg = json_error_message(req, resp, err ? err : "decoder error");
+  lua_pop(L, 1);
+  if (msg == NULL) return luaL_error(L, "out of memory");
+  lua_pushstring(L, msg);
+  free(msg);
+  return se_push_failure(L, lua_tostring(L, -1), "JSON");
+}
+
+/* Adds "Accept: application/json" unless the request names an Accept header. */
+static void accept_json(lua_State *L, se_http_request *req) {
+  if (!se_http_request_has_header(req, "Accept") &&
+      se_http_request_add_header(req, "Accept", "application/json") != 0)
+    luaL_error(L, "out of memory");
+}
+
+/* http.get_json(url[, opts]) -> value, resp | nil, err, code[, resp] */
+static int http_get_json(lua_State *L) {
+  const char *url = check_url(L, 1);
+  int opts = push_opts(L, 2);
+  se_http_check_keys(L, opts, SE_OPTS_GET, "http.get_json");
+  se_request_box *box = build(L, opts, "GET", url);
+  accept_json(L, box->req);
+  perform(L, box);
+  if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
+  int n = decode_body(L, UV_DECODE, box->req, box->resp);
+  push_response(L, box->resp);
+  return n + 1;
+}
+
+/* Pushes a new table: the state's defaults with the options at src applied. */
+static int push_merged_defaults(lua_State *L, int src) {
+  src = lua_absindex(L, src);
+  lua_newtable(L);
+  se_http_merge_defaults(L, -1, UV_DEFAULTS);
+  se_http_merge_defaults(L, -1, src);
+  return lua_gettop(L);
+}
+
+/* http.set_defaults{...}: options every later call of this state starts from. */
+static int http_set_defaults(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  se_http_check_keys(L, 1, SE_OPTS_DEFAULTS, "http.set_defaults");
+  int merged = push_merged_defaults(L, 1);
+  lua_newtable(L);
+  se_http_push_request(L, -1, merged, "GET", "http://localhost/"); /* validates; raises on a bad value */
+  se_http_merge_defaults(L, UV_DEFAULTS, 1);
+  return 0;
+}
+
+/* http.reset_defaults(): back to the built-in defaults. */
+static int http_reset_defaults(lua_State *L) {
+  lua_pushnil(L);
+  while (lua_next(L, UV_DEFAULTS)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, UV_DEFAULTS);
+  }
+  return 0;
+}
+
+/* close, __gc and __close of a batch: cancels transfers, joins the worker. */
+static int batch_close(lua_State *L) {
+  batch_ud *b = luaL_checkudata(L, 1, BATCH_MT);
+  se_http_batch_free(b->batch);
+  b->batch = NULL;
+  return 0;
+}
+
+/* The fetch_all iterator: -> i, resp | i, nil, err, code[, resp] | nil at the end. */
+static int batch_iter(lua_State *L) {
+  batch_ud *b = lua_touserdata(L, lua_upvalueindex(1));
+  if (b->batch == NULL) {
+    if (b->next < 0) return 0; /* finished earlier */
+    return luaL_error(L, "attempt to use a closed HTTP batch");
+  }
+  se_request_box *box = se_http_push_box(L);
+  box->resp = se_http_batch_next(b->batch);
+  if (box->resp == NULL) {
+    int failed = se_http_batch_failed(b->batch);
+    se_http_batch_free(b->batch);
+    b->batch = NULL;
+    b->next = -1;
+    if (failed) return luaL_error(L, "http.fetch_all: out of memory");
+    return 0;
+  }
+  lua_Integer i = b->next++;
+  const se_http_request *req = se_http_batch_request(b->batch, (size_t)(i - 1));
+  lua_pushinteger(L, i);
+  if (box->resp->code[0] != '\0' || !b->json) return 1 + push_outcome(L, box->resp);
+  int n = decode_body(L, lua_upvalueindex(2), req, box->resp);
+  if (n == 3) {
+    push_response(L, box->resp);
+    return 5;
+  }
+  push_response(L, box->resp);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "data");
+  return 2;
+}
+
+/* Copies the batch options other than concurrency/json into a defaults table. */
+static int push_batch_defaults(lua_State *L, int opts) {
+  lua_newtable(L);
+  int req_opts = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, opts)) {
+    const char *k = lua_tostring(L, -2);
+    if (strcmp(k, "concurrency") == 0 || strcmp(k, "json") == 0) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, req_opts);
+  }
+  int defs = push_merged_defaults(L, req_opts);
+  lua_remove(L, req_opts);
+  return defs - 1;
+}
+
+/* http.fetch_all(list[, opts]) -> iterator, nil, nil, batch (for the generic for) */
+static int http_fetch_all(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int opts = push_opts(L, 2);
+  se_http_check_keys(L, opts, SE_OPTS_BATCH, "http.fetch_all");
+  lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
+  if (conc < 1 || conc > MAX_CONCURRENCY)
+    luaL_error(L, "option 'concurrency' must be 1..%d", MAX_CONCURRENCY);
+  int json = se_opt_bool_field(L, opts, "json", 0);
+  int defs = push_batch_defaults(L, opts);
+  lua_Integer n = luaL_len(L, 1);
+  lua_createtable(L, (int)n, 0);
+  int boxes = lua_gettop(L);
+  for (lua_Integer i = 1; i <= n; i++) {
+    int type = lua_geti(L, 1, i);
+    int item = lua_gettop(L);
+    const char *url = NULL;
+    if (type == LUA_TSTRING) {
+      url = lua_tostring(L, item);
+      lua_newtable(L);
+    } else if (type == LUA_TTABLE) {
+      se_http_check_keys(L, item, SE_OPTS_REQUEST, "http.fetch_all");
+      lua_pushvalue(L, item);
+    } else {
+      luaL_error(L, "http.fetch_all: item %d must be a URL or a request table, got %s", (int)i,
+                 luaL_typename(L, item));
+    }
+    se_request_box *box = se_http_push_request(L, -1, defs, "GET", url);
+    if (json) accept_json(L, box->req);
+    lua_rawseti(L, boxes, i);
+    lua_settop(L, boxes);
+  }
+  batch_ud *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->batch = NULL;
+  b->next = 1;
+  b->json = json;
+  luaL_setmetatable(L, BATCH_MT);
+  int ud = lua_gettop(L);
+  se_http_request **reqs = malloc((size_t)(n ? n : 1) * sizeof *reqs);
+  if (reqs == NULL) return luaL_error(L, "out of memory");
+  for (lua_Integer i = 1; i <= n; i++) { /* raw reads of userdata: nothing here can raise */
+    lua_rawgeti(L, boxes, i);
+    se_request_box *box = lua_touserdata(L, -1);
+    reqs[i - 1] = box->req;
+    box->req = NULL;
+    lua_pop(L, 1);
+  }
+  b->batch = se_http_batch_start(reqs, (size_t)n, (int)conc, se_lua_logger(L));
+  if (b->batch == NULL) return luaL_error(L, "http.fetch_all: could not start (out of memory)");
+  lua_pushvalue(L, ud);
+  lua_pushvalue(L, UV_DECODE);
+  lua_pushcclosure(L, batch_iter, 2);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushvalue(L, ud); /* closing value: breaking out of the loop cancels the rest */
+  return 4;
+}
+
+/* http.resolve_url(base, ref) -> absolute url | nil, err, "URL" */
+static int http_resolve_url(lua_State *L) {
+  const char *base = luaL_checkstring(L, 1);
+  const char *ref = luaL_checkstring(L, 2);
+  char *url = se_http_url_resolve(base, ref);
+  if (url == NULL) {
+    char *shown = se_redact_url(ref);
+    lua_pushfstring(L, "cannot resolve URL '%s'", shown ? shown : "?");
+    free(shown);
+    return se_push_failure(L, lua_tostring(L, -1), "URL");
+  }
+  lua_pushstring(L, url);
+  free(url);
+  return 1;
+}
+
+/* http.link_next(link_header_value) -> url | nil */
+static int http_link_next(lua_State *L) {
+  char *next = se_http_link_next(luaL_checkstring(L, 1));
+  if (next == NULL) return 0;
+  lua_pushstring(L, next);
+  free(next);
+  return 1;
+}
+
+/* http.redact_url(url) -> url with secrets masked, for log lines */
+static int http_redact_url(lua_State *L) {
+  char *shown = se_redact_url(luaL_checkstring(L, 1));
+  if (shown == NULL) return luaL_error(L, "out of memory");
+  lua_pushstring(L, shown);
+  free(shown);
+  return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"close", client_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg batch_methods[] = {
+    {"close", batch_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg http_functions[] = {
+    {"request", http_request},           {"get", http_get},
+    {"get_json", http_get_json},         {"fetch_all", http_fetch_all},
+    {"set_defaults", http_set_defaults}, {"reset_defaults", http_reset_defaults},
+    {"resolve_url", http_resolve_url},   {"link_next", http_link_next},
+    {"redact_url", http_redact_url},     {NULL, NULL},
+};
+
+/* Creates the metatable tname with methods (also as __index) and one
+ * close function as close, __gc and __close. */
+static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction close) {
+  luaL_newmetatable(L, tname);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+}
 
 int luaopen_salesengine_http(lua_State *L) {
-  return luaL_error(L, "salesengine.http is not built yet");
+  new_handle_type(L, CLIENT_MT, client_methods, client_close);
+  new_handle_type(L, BATCH_MT, batch_methods, batch_close);
+  luaL_newlibtable(L, http_functions);
+  client_ud *c = lua_newuserdatauv(L, sizeof *c, 0); /* closed until the client exists */
+  c->client = NULL;
+  luaL_setmetatable(L, CLIENT_MT);
+  if ((c->client = se_http_client_new()) == NULL) return luaL_error(L, "cannot create the HTTP client");
+  lua_newtable(L); /* the state's defaults */
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "cjson");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "decode");
+  lua_remove(L, -2);
+  luaL_setfuncs(L, http_functions, 3);
+  return 1;
 }

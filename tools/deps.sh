@@ -7,7 +7,7 @@ packages=(
   liblua5.4-dev lua5.4 lua-cjson-dev
   libcurl4-openssl-dev libpq-dev
   postgresql postgresql-client
-  python3
+  python3 curl
   libcmocka-dev lua-busted lua-check cppcheck
 )
 missing=()

@@ -1,0 +1,46 @@
+#ifndef SE_BINDINGS_HTTP_OPTIONS_H
+#define SE_BINDINGS_HTTP_OPTIONS_H
+
+/* Reading salesengine.http options from Lua tables into engine requests.
+ * Shared by the http module's functions; not a Lua module itself. */
+
+#include <lua.h>
+
+#include "http_request.h"
+#include "http_response.h"
+
+/* A request (and later its response) owned by a full userdata, so a Lua
+ * error at any point frees the C memory through __gc. */
+typedef struct se_request_box {
+  se_http_request *req;
+  se_http_response *resp;
+} se_request_box;
+
+/* Pushes an empty box (both pointers NULL). */
+se_request_box *se_http_push_box(lua_State *L);
+
+/* Which option names a table may hold. */
+typedef enum {
+  SE_OPTS_REQUEST,  /* http.request and fetch_all items: everything */
+  SE_OPTS_GET,      /* http.get, http.get_json: no url or method (given by the call) */
+  SE_OPTS_DEFAULTS, /* http.set_defaults: no url, method or body */
+  SE_OPTS_BATCH     /* http.fetch_all options: defaults plus concurrency and json */
+} se_opts_kind;
+
+/* Raises "unknown option 'x' for <fn>" if the table at t has a key that the
+ * kind does not allow, or a non-string key. */
+void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn);
+
+/* Pushes a box holding a request built from the options table at index
+ * opts (0 = none) over the defaults table at index defs (0 = none).
+ * method/url are used when opts has no `method`/`url` (url NULL makes
+ * opts.url required). Raises on misuse (wrong types, bad values). */
+se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const char *method, const char *url);
+
+/* Merges the options table at index src into the defaults table at index
+ * dst: headers and query merge by name (false removes), retry merges by
+ * field (false = no retries), other options replace. Values are copied, so
+ * later changes to src do not leak into dst. */
+void se_http_merge_defaults(lua_State *L, int dst, int src);
+
+#endif

@@ -1,0 +1,580 @@
+--- salesengine.etl: the streaming pipeline runner.
+--
+--   etl.run{
+--     name = "sales",
+--     source = pages_iterator,      -- function() -> page | nil (end) | nil, message, code
+--     records = "sales",            -- where the records are in a page (path or function); default: the page
+--     transform = transform.transform,  -- record -> row | nil (skip); raise to reject the record
+--     sink = { table = "fact_sales", key = { "sale_id" }, update = { "revenue" } },
+--     db = dsn, setup = schema_sql, max_rejects = "1%",
+--   }
+--
+-- Streams page by page (memory bounded by a page and a batch), counts
+-- everything, times each stage, sends rejected records to a dead-letter table
+-- or file, and ends with a summary (log line, --summary-json). Expected
+-- failures end the run through salesengine.fail with the exit codes extract,
+-- load and rejects. Reference: docs/etl.md.
+local se = require "salesengine"
+local sys = require "salesengine.sys"
+local log = require "salesengine.log"
+local cjson = require "cjson"
+local etl_load = require "salesengine.etl_load"
+local etl_rejects = require "salesengine.etl_rejects"
+local etl_progress = require "salesengine.etl_progress"
+local etl_summary = require "salesengine.etl_summary"
+
+local M = {}
+
+local DEFAULT_BATCH = 1000
+local LOGGED_REJECTS = 10 -- rejects logged one by one; the rest only counted
+
+--- True when t is a table that is a (possibly empty) array.
+function M.is_array(t)
+  return type(t) == "table" and (next(t) == nil or t[1] ~= nil)
+end
+
+--- A source over a list of pages (each a list of records), for tests and small jobs.
+function M.pages(list)
+  local i = 0
+  return function()
+    i = i + 1
+    return list[i]
+  end
+end
+
+--- A source of one page: fn() is called once (e.g. a single http.get_json)
+-- and its results returned; the next call ends the source.
+function M.once(fn)
+  local done = false
+  return function()
+    if done then
+      return nil
+    end
+    done = true
+    return fn()
+  end
+end
+
+--- Sources one after the other: each runs to its end before the next starts.
+function M.chain(...)
+  local list, i = { ... }, 1
+  return function()
+    while list[i] do
+      local a, b, c, d = list[i]()
+      if a ~= nil or b ~= nil then
+        return a, b, c, d
+      end
+      i = i + 1
+    end
+    return nil
+  end
+end
+
+--- A source over a list of records, cut into pages of page_size (default 1000).
+function M.records(list, page_size)
+  page_size = page_size or DEFAULT_BATCH
+  local first = 1
+  return function()
+    if first > #list then
+      return nil
+    end
+    local page = table.move(list, first, math.min(first + page_size - 1, #list), 1, {})
+    first = first + page_size
+    return page
+  end
+end
+
+--- The text of a file in the calling script's folder (e.g. its schema.sql);
+-- raises when it cannot be read.
+function M.read_beside(name)
+  local dir = debug.getinfo(2, "S").source:match("^@(.*/)") or "./"
+  local f, err = io.open(dir .. name, "rb")
+  if not f then
+    error("cannot read " .. tostring(err), 2)
+  end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- Follows a dotted path ("customer.id") in t; nil when a step is missing.
+local function get_path(t, path)
+  for step in path:gmatch("[^.]+") do
+    if type(t) ~= "table" then
+      return nil
+    end
+    local v = t[step]
+    if v == nil then
+      v = t[tonumber(step)]
+    end
+    t = v
+  end
+  return t
+end
+
+-- Checks the spec (mistakes raise) and fills in defaults; returns the sinks list.
+local function check_spec(spec)
+  assert(type(spec) == "table", "etl.run expects a table")
+  assert(type(spec.name) == "string" and spec.name ~= "", "etl.run: 'name' must be a non-empty string")
+  assert(type(spec.source) == "function", "etl.run: 'source' must be a function returning pages")
+  assert(spec.transform == nil or type(spec.transform) == "function", "etl.run: 'transform' must be a function")
+  assert((spec.sink == nil) ~= (spec.sinks == nil), "etl.run: give exactly one of 'sink' and 'sinks'")
+  local list = spec.sinks or { spec.sink }
+  local sinks = {}
+  for i, s in ipairs(list) do
+    assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
+    local options = {}
+    for k, v in pairs(s) do
+      if k ~= "table" and k ~= "name" then
+        options[k] = v
+      end
+    end
+    sinks[i] = { name = s.name or s.table, table = s.table, options = options }
+  end
+  assert(#sinks > 0, "etl.run: 'sinks' is empty")
+  assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",
+    "etl.run: 'commit' must be \"run\" or \"batch\"")
+  assert(spec.rejects == nil or (type(spec.rejects) == "table" and (spec.rejects.table or spec.rejects.file)),
+    "etl.run: 'rejects' must be {table = name} or {file = path}")
+  return sinks
+end
+
+local Run = {}
+Run.__index = Run
+
+-- A run's state, from a checked spec.
+local function new_run(spec)
+  local sinks = check_spec(spec)
+  local opts = sys.options()
+  local function pick(v, default)
+    if v == nil then
+      return default
+    end
+    return v
+  end
+  local dry_run = pick(spec.dry_run, opts.dry_run or false)
+  if not dry_run then
+    assert(type(spec.db) == "string", "etl.run: 'db' must be a connection string (not needed with --dry-run)")
+  end
+  local self = setmetatable({
+    spec = spec,
+    name = spec.name,
+    sinks = sinks,
+    dry_run = dry_run,
+    summary_json = pick(spec.summary_json, opts.summary_json),
+    batch_size = spec.batch_size or DEFAULT_BATCH,
+    started_at = sys.time(),
+    t0 = sys.monotonic(),
+    counts = { pages = 0, extracted = 0, loaded = 0, skipped = 0, rejected = 0, rows = 0 },
+    timings = { extract = 0, transform = 0, load = 0, total = 0 },
+    pending = {},
+    samples = {},
+    would_load = {},
+    finished = false,
+  }, Run)
+  self.run_id = spec.run_id or string.format("%s-%s-%d", spec.name, os.date("!%Y%m%dT%H%M%SZ"), sys.getpid())
+  local function connect()
+    return require("salesengine.pg").connect(spec.db)
+  end
+  local dest = spec.rejects or { table = "etl_rejects" }
+  self.rejects = etl_rejects.new({
+    run_id = self.run_id,
+    pipeline = spec.name,
+    limit = etl_rejects.parse_limit(spec.max_rejects),
+    dest = { file = dest.file, table = dest.table, connect = connect },
+    dry_run = dry_run,
+    now = function() return etl_summary.iso_utc(sys.time()) end,
+    on_reject = function(e) self:log_reject(e) end,
+  })
+  if not dry_run then
+    self.loader = etl_load.new({
+      connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
+      on_refused = function(entry, message, code, tbl) self:refused(entry, message, code, tbl) end,
+    })
+  end
+  self.progress = etl_progress.new({
+    enabled = pick(spec.progress, sys.isatty(2) and not opts.quiet),
+    name = spec.name,
+    clock = sys.monotonic,
+  })
+  return self
+end
+
+-- Logs at level after erasing the progress line.
+function Run:log(level, msg, fields)
+  self.progress:clear()
+  log[level](msg, fields)
+end
+
+function Run:progress_counts()
+  return { pages = self.counts.pages, records = self.counts.extracted, rejected = self.rejects.count }
+end
+
+-- The text of an error raised by a transform: tostring for strings and
+-- objects with __tostring; "field 'f': message" for plain {field, message} tables.
+local function reason_of(err)
+  local mt = getmetatable(err)
+  if type(err) == "table" and not (mt and mt.__tostring) and err.message ~= nil then
+    return (err.field and ("field '" .. tostring(err.field) .. "': ") or "") .. tostring(err.message)
+  end
+  return tostring(err)
+end
+
+-- "record 7 (id S7)": how messages name a record.
+local function describe(index, key)
+  if key ~= nil then
+    return string.format("record %d (id %s)", index, key)
+  end
+  return string.format("record %d", index)
+end
+
+-- Logs one reject (the first few one by one).
+function Run:log_reject(e)
+  if e.seq <= LOGGED_REJECTS then
+    self:log("warn", "record rejected", { record = e.index, key = e.record_key, stage = e.stage, field = e.field,
+      reason = e.reason, code = e.code })
+  elseif e.seq == LOGGED_REJECTS + 1 then
+    self:log("warn", "more records rejected; further rejects are counted, not logged",
+      { rejects_to = self.rejects:destination() })
+  end
+end
+
+-- The record's key for messages and the dead-letter (spec.key: path or function; default "id").
+function Run:key_of(record)
+  local k = self.spec.key or "id"
+  local ok, v
+  if type(k) == "function" then
+    ok, v = pcall(k, record)
+  else
+    ok, v = true, get_path(record, k)
+  end
+  if not ok or v == nil or v == cjson.null or type(v) == "table" then
+    return nil
+  end
+  return tostring(math.tointeger(v) or v) -- JSON 42 decodes as 42.0: show it as 42
+end
+
+-- Adds a reject; ends the run when the dead-letter fails or max_rejects (a count) is exceeded.
+function Run:reject(r)
+  local ok, err, code = self.rejects:add(r)
+  if not ok then
+    self:fail("load", err, code)
+  end
+  if self.rejects:over_count() then
+    self:fail_rejects()
+  end
+end
+
+-- on_refused from the loader: PostgreSQL refused this record's rows on their own.
+function Run:refused(entry, message, code, tbl)
+  message = tostring(message)
+  local reason = message .. " [" .. tostring(code) .. "]"
+  if not message:find(tbl, 1, true) then
+    reason = tbl .. ": " .. reason
+  end
+  self:reject({
+    stage = "load", index = entry.index, key = entry.key, record = entry.record, code = code, reason = reason,
+    field = message:match('column "([^"]+)"') or message:match("column ([%w_]+):"),
+  })
+end
+
+-- Ends the run with the rejects exit code, naming the first reject.
+function Run:fail_rejects()
+  local first = self.rejects.first
+  local what = first.stage == "load" and "was refused" or "is invalid"
+  self:fail("rejects", string.format("too many rejects: %d of %d records (max_rejects %s); first: %s %s: %s",
+    self.rejects.count, self.counts.extracted, etl_rejects.describe_limit(self.rejects.limit),
+    describe(first.index, first.record_key), what, first.reason), first.code)
+end
+
+-- Turns what transform returned into {sink name -> list of rows}, or nil when it skipped the record.
+function Run:rows_of(out)
+  if out == nil then
+    return nil
+  end
+  assert(type(out) == "table", "etl: transform must return a table (a row), or nil to skip the record")
+  if self.spec.sink then
+    return { [self.sinks[1].name] = { out } }
+  end
+  local rows, total = {}, 0
+  for _, s in ipairs(self.sinks) do
+    local v = out[s.name]
+    if v == nil then
+      v = {}
+    elseif not M.is_array(v) then
+      v = { v }
+    end
+    rows[s.name] = v
+    total = total + #v
+  end
+  for k in pairs(out) do
+    if rows[k] == nil then
+      error("etl: transform returned rows for '" .. tostring(k) .. "', which is not a sink name", 0)
+    end
+  end
+  if total == 0 then
+    return nil
+  end
+  return rows
+end
+
+-- Transforms one record: a pending entry, a skip, or a reject.
+function Run:transform_record(record)
+  local counts = self.counts
+  counts.extracted = counts.extracted + 1
+  local index = counts.extracted
+  local ok, out = true, record
+  if self.spec.transform then
+    ok, out = pcall(self.spec.transform, record)
+  end
+  if not ok then
+    if se.is_failure(out) then
+      error(out, 0)
+    end
+    self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
+      reason = reason_of(out), code = "INVALID", field = type(out) == "table" and out.field or nil })
+    return
+  end
+  local rows = self:rows_of(out)
+  if rows == nil then
+    counts.skipped = counts.skipped + 1
+    return
+  end
+  counts.rows = counts.rows + 1
+  self.pending[#self.pending + 1] = { index = index, key = self:key_of(record), record = record, rows = rows }
+end
+
+-- Dry run: counts what would be loaded and keeps a few sample rows per table.
+function Run:dry_load(entries)
+  local keep = self.spec.sample_rows or 3
+  for _, e in ipairs(entries) do
+    for _, s in ipairs(self.sinks) do
+      local list = e.rows[s.name]
+      self.would_load[s.table] = (self.would_load[s.table] or 0) + #list
+      self.samples[s.table] = self.samples[s.table] or {}
+      for _, row in ipairs(list) do
+        if #self.samples[s.table] < keep then
+          table.insert(self.samples[s.table], row)
+        end
+      end
+    end
+  end
+  self.counts.loaded = self.counts.loaded + #entries
+end
+
+-- Loads the pending entries (or counts them in a dry run) and flushes rejects.
+function Run:flush()
+  local entries = self.pending
+  self.pending = {}
+  local t = sys.monotonic()
+  if self.dry_run then
+    self:dry_load(entries)
+  elseif #entries > 0 then
+    local ok, err, code = self.loader:load(entries)
+    if not ok then
+      self.timings.load = self.timings.load + sys.monotonic() - t
+      self:fail("load", err, code)
+    end
+    self.counts.loaded = self.loader.loaded
+  end
+  local ok, err, code = self.rejects:flush()
+  self.timings.load = self.timings.load + sys.monotonic() - t
+  if not ok then
+    self:fail("load", err, code)
+  end
+end
+
+-- The records of a page (spec.records: a path or a function), or nil, message.
+function Run:records_of(page)
+  local sel = self.spec.records
+  local records = page
+  if type(sel) == "string" then
+    records = get_path(page, sel)
+  elseif type(sel) == "function" then
+    local err
+    records, err = sel(page)
+    if records == nil and err then
+      return nil, err
+    end
+  end
+  if not M.is_array(records) then
+    if type(sel) == "string" then
+      return nil, string.format("page %d has no \"%s\" array", self.counts.pages, sel)
+    end
+    return nil, string.format("page %d is not a list of records", self.counts.pages)
+  end
+  return records
+end
+
+-- Pulls the next page from the source; nil at the end. An extract failure
+-- ends the run. A source is either a function returning page | nil | nil,
+-- message, code, or a salesengine.paginate iterator returning n, page
+-- ({items = records, ...}) | n, nil, message, code | nil.
+function Run:next_page()
+  local t = sys.monotonic()
+  local page, err, code, pcode = self.spec.source()
+  self.timings.extract = self.timings.extract + sys.monotonic() - t
+  local paginated = math.type(page) == "integer"
+  if paginated then
+    page, err, code = err, code, pcode
+  end
+  if page == nil then
+    if err ~= nil then
+      self:fail("extract", err, code)
+    end
+    return nil
+  end
+  self.counts.pages = self.counts.pages + 1
+  local records, rerr
+  if paginated then
+    records = page.items
+  else
+    records, rerr = self:records_of(page)
+  end
+  if not records then
+    self:fail("extract", rerr, "INVALID")
+  end
+  return records
+end
+
+-- The summary of the run so far (failure: {kind, message, code, exit_code} or nil).
+function Run:summary(failure)
+  local c = self.counts
+  self.timings.total = sys.monotonic() - self.t0
+  local tables = {}
+  for _, s in ipairs(self.sinks) do
+    if self.dry_run then
+      tables[s.table] = { rows = self.would_load[s.table] or 0 }
+    else
+      tables[s.table] = self.loader.stats[s.table]
+    end
+  end
+  return etl_summary.build({
+    run_id = self.run_id, pipeline = self.name, dry_run = self.dry_run,
+    started_at = self.started_at, finished_at = sys.time(),
+    counts = { pages = c.pages, extracted = c.extracted, loaded = c.loaded, skipped = c.skipped,
+      rejected = self.rejects.count },
+    tables = tables, timings = self.timings, committed = failure == nil and not self.dry_run,
+    rejects_to = self.rejects:destination(), max_rejects = etl_rejects.describe_limit(self.rejects.limit),
+    failure = failure,
+  })
+end
+
+-- Writes --summary-json when asked; a failure to write is logged (the run's outcome stands).
+function Run:write_summary(s)
+  if self.summary_json then
+    local ok, err = etl_summary.write_json(self.summary_json, s)
+    if not ok then
+      self:log("error", err, { path = self.summary_json })
+    end
+  end
+end
+
+--- Ends the run as failed: rolls back, flushes the rejects, logs and writes
+-- the summary, then raises salesengine.fail(kind, message, code).
+function Run:fail(kind, message, code)
+  self.finished = true
+  if self.loader then
+    self.loader:abort()
+  end
+  local ok, err = self.rejects:close()
+  if not ok then
+    self:log("error", err)
+  end
+  self.progress:finish(self:progress_counts())
+  local s = self:summary({ kind = kind, message = message, code = code, exit_code = se.exit_codes[kind] })
+  local fields = etl_summary.log_fields(s)
+  fields.status = "failed"
+  self:log("error", "pipeline failed", fields)
+  self:write_summary(s)
+  se.fail(kind, message, code)
+end
+
+-- Logs the stage lines, the dry run's samples and the summary line.
+function Run:report(s)
+  local t = s.timings
+  self:log("info", "extracted", { records = s.extracted, seconds = t.extract_s })
+  self:log("info", "transformed", { rows = self.counts.rows, skipped = s.skipped, seconds = t.transform_s })
+  for _, sink in ipairs(self.sinks) do
+    local st = s.tables[sink.table]
+    if self.dry_run then
+      self:log("info", "dry run: would load", { table = sink.table, rows = st.rows })
+      for _, row in ipairs(self.samples[sink.table] or {}) do
+        self:log("info", "dry run: sample row", { table = sink.table, row = cjson.encode(row) })
+      end
+    else
+      self:log("info", "loaded", { table = sink.table, rows = st.rows, inserted = st.inserted,
+        updated = st.updated, unchanged = st.unchanged, seconds = t.load_s })
+    end
+  end
+  local fields = etl_summary.log_fields(s)
+  self:log(s.identity_ok and "info" or "error", "pipeline complete", fields)
+end
+
+-- The whole run; returns the summary.
+function Run:execute()
+  while true do
+    local records = self:next_page()
+    if records == nil then
+      break
+    end
+    local t = sys.monotonic()
+    for _, record in ipairs(records) do
+      self:transform_record(record)
+      if #self.pending >= self.batch_size then
+        self.timings.transform = self.timings.transform + sys.monotonic() - t
+        self:flush()
+        t = sys.monotonic()
+      end
+    end
+    self.timings.transform = self.timings.transform + sys.monotonic() - t
+    self.progress:update(self:progress_counts())
+  end
+  self:flush()
+  if self.rejects:over_limit(self.counts.extracted) then
+    self:fail_rejects()
+  end
+  if self.loader then
+    local t = sys.monotonic()
+    local ok, err, code = self.loader:finish()
+    self.timings.load = self.timings.load + sys.monotonic() - t
+    if not ok then
+      self:fail("load", err, code)
+    end
+  end
+  local ok, err, code = self.rejects:close()
+  if not ok then
+    self:fail("load", err, code)
+  end
+  self.finished = true
+  self.progress:finish(self:progress_counts())
+  local s = self:summary(nil)
+  self:report(s)
+  self:write_summary(s)
+  return s
+end
+
+--- Runs a pipeline (see the header and docs/etl.md); returns the summary table.
+-- Expected failures end the run via salesengine.fail (exit codes extract 3,
+-- load 4, rejects 5) after rolling back, writing the rejects and the summary.
+function M.run(spec)
+  local run = new_run(spec)
+  local ok, result = pcall(run.execute, run)
+  if ok then
+    return result
+  end
+  if not run.finished then
+    -- an error in the script (transform, source) or a fail() raised by it
+    run.finished = true
+    if run.loader then
+      run.loader:abort()
+    end
+    run.rejects:close()
+    run.progress:finish(run:progress_counts())
+    local kind = se.is_failure(result) and result.kind or "script"
+    run:write_summary(run:summary({ kind = kind, message = tostring(result), exit_code = se.exit_codes[kind] }))
+  end
+  error(result, 0)
+end
+
+return M

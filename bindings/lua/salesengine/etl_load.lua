@@ -1,0 +1,189 @@
+--- salesengine.etl_load: the load stage of salesengine.etl.
+-- Upserts batches of transformed records into one or more tables inside a
+-- transaction (one per run, or one per batch). Each batch runs under a
+-- SAVEPOINT; when PostgreSQL refuses it for a data or constraint error
+-- (SQLSTATE class 22 or 23) the batch is split in halves, recursively, until
+-- the refused record is alone: it is handed to on_refused and the rest loads.
+local M = {}
+
+local SAVEPOINT = "salesengine_etl_batch"
+
+--- True for errors that one record's values can cause (data exception,
+-- integrity constraint violation): worth isolating instead of failing the run.
+function M.isolatable(code)
+  return type(code) == "string" and (code:sub(1, 2) == "22" or code:sub(1, 2) == "23")
+end
+
+local Loader = {}
+Loader.__index = Loader
+
+--- A loader. opts: connect (function() -> conn | nil, message, code), setup (SQL
+-- run once after BEGIN, or nil), sinks (list of {name, table, upsert options}),
+-- commit ("run" or "batch"), on_refused(entry, message, code, table).
+function M.new(opts)
+  local stats = {}
+  for _, s in ipairs(opts.sinks) do
+    stats[s.table] = stats[s.table] or { rows = 0, inserted = 0, updated = 0, unchanged = 0 }
+  end
+  return setmetatable({
+    connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = opts.commit or "run",
+    on_refused = opts.on_refused, stats = stats, loaded = 0, conn = nil, in_tx = false,
+  }, Loader)
+end
+
+-- Runs sql on the connection; returns true or nil, message, code.
+function Loader:exec(sql)
+  local ok, err, code = self.conn:exec(sql)
+  if not ok then
+    return nil, err, code
+  end
+  return true
+end
+
+-- Starts a transaction (running the setup SQL in the first one).
+function Loader:begin()
+  local ok, err, code = self:exec("BEGIN")
+  if not ok then
+    return nil, err, code
+  end
+  self.in_tx = true
+  if self.setup then
+    ok, err, code = self:exec(self.setup)
+    if not ok then
+      return nil, "setup SQL failed: " .. tostring(err), code
+    end
+    self.setup = nil
+  end
+  return true
+end
+
+--- Connects and begins the first transaction (idempotent). Returns true or nil, message, code.
+function Loader:open()
+  if self.conn then
+    return true
+  end
+  local conn, err, code = self.connect()
+  if not conn then
+    return nil, err, code
+  end
+  self.conn = conn
+  return self:begin()
+end
+
+-- Upserts every sink's rows of entries under a savepoint. Returns true, or
+-- false/nil, message, code, table (the savepoint rolled back).
+function Loader:attempt(entries)
+  local ok, err, code = self:exec("SAVEPOINT " .. SAVEPOINT)
+  if not ok then
+    return nil, err, code
+  end
+  local counts = {}
+  for _, sink in ipairs(self.sinks) do
+    local rows = {}
+    for _, e in ipairs(entries) do
+      for _, row in ipairs(e.rows[sink.name]) do
+        rows[#rows + 1] = row
+      end
+    end
+    if #rows > 0 then
+      local st, uerr, ucode = self.conn:upsert(sink.table, rows, sink.options)
+      if not st then
+        local rok, rerr, rcode = self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
+        if not rok then
+          return nil, rerr, rcode
+        end
+        return nil, uerr, ucode, sink.table
+      end
+      counts[#counts + 1] = { sink.table, #rows, st }
+    end
+  end
+  ok, err, code = self:exec("RELEASE SAVEPOINT " .. SAVEPOINT)
+  if not ok then
+    return nil, err, code
+  end
+  for _, c in ipairs(counts) do
+    local s = self.stats[c[1]]
+    s.rows = s.rows + c[2]
+    s.inserted = s.inserted + (c[3].inserted or 0)
+    s.updated = s.updated + (c[3].updated or 0)
+    s.unchanged = s.unchanged + (c[3].unchanged or 0)
+  end
+  self.loaded = self.loaded + #entries
+  return true
+end
+
+-- Loads entries[first..last], isolating refused records by bisection.
+function Loader:load_range(entries, first, last)
+  local part = table.move(entries, first, last, 1, {})
+  local ok, err, code, tbl = self:attempt(part)
+  if ok then
+    return true
+  end
+  if not M.isolatable(code) or tbl == nil then
+    return nil, err, code
+  end
+  if first == last then
+    self.on_refused(entries[first], err, code, tbl)
+    return true
+  end
+  local mid = (first + last) // 2
+  ok, err, code = self:load_range(entries, first, mid)
+  if not ok then
+    return nil, err, code
+  end
+  return self:load_range(entries, mid + 1, last)
+end
+
+--- Loads a batch: entries is a list of {index, key, record, rows = {sink name -> list of rows}}.
+-- Returns true (refused records went to on_refused) or nil, message, code for a fatal error.
+function Loader:load(entries)
+  local ok, err, code = self:open()
+  if not ok then
+    return nil, err, code
+  end
+  if #entries > 0 then
+    ok, err, code = self:load_range(entries, 1, #entries)
+    if not ok then
+      return nil, err, code
+    end
+  end
+  if self.commit == "batch" then
+    ok, err, code = self:exec("COMMIT")
+    self.in_tx = false
+    if not ok then
+      return nil, err, code
+    end
+    return self:begin()
+  end
+  return true
+end
+
+--- Commits the open transaction and closes the connection. Returns true or nil, message, code.
+function Loader:finish()
+  if not self.conn then
+    return true
+  end
+  local ok, err, code = true, nil, nil
+  if self.in_tx then
+    ok, err, code = self:exec("COMMIT")
+    self.in_tx = false
+  end
+  self.conn:close()
+  self.conn = nil
+  return ok, err, code
+end
+
+--- Rolls back the open transaction (if any) and closes the connection.
+function Loader:abort()
+  if not self.conn then
+    return
+  end
+  if self.in_tx then
+    self.conn:exec("ROLLBACK")
+    self.in_tx = false
+  end
+  self.conn:close()
+  self.conn = nil
+end
+
+return M

@@ -1,0 +1,102 @@
+--- salesengine.etl_summary: the run summary of salesengine.etl: one table
+-- with every count and per-stage timing, its log fields, and the
+-- --summary-json file for schedulers.
+local cjson = require "cjson"
+
+local M = {}
+
+--- Epoch seconds t (float) as ISO-8601 UTC with milliseconds.
+function M.iso_utc(t)
+  local secs = math.floor(t)
+  local ms = math.floor((t - secs) * 1000)
+  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%03dZ", ms)
+end
+
+-- Seconds rounded to milliseconds.
+local function round3(x)
+  return math.floor(x * 1000 + 0.5) / 1000
+end
+
+--- Builds the summary. run: {run_id, pipeline, dry_run, started_at, finished_at
+-- (epoch seconds), counts = {pages, extracted, loaded, skipped, rejected},
+-- tables = {name -> {rows, inserted, updated, unchanged}}, timings = {extract,
+-- transform, load, total} (seconds), rejects_to, max_rejects, failure =
+-- {kind, message, code, exit_code} or nil}.
+function M.build(run)
+  local c = run.counts
+  local s = {
+    run_id = run.run_id,
+    pipeline = run.pipeline,
+    status = run.failure and "failed" or "ok",
+    exit_code = run.failure and run.failure.exit_code or 0,
+    dry_run = run.dry_run,
+    started_at = M.iso_utc(run.started_at),
+    finished_at = M.iso_utc(run.finished_at),
+    pages = c.pages,
+    extracted = c.extracted,
+    loaded = c.loaded,
+    skipped = c.skipped,
+    rejected = c.rejected,
+    -- a failed run stops part-way: its counts need not add up
+    identity_ok = (not run.failure) and c.extracted == c.loaded + c.skipped + c.rejected or nil,
+    committed = run.committed,
+    tables = run.tables,
+    timings = {
+      extract_s = round3(run.timings.extract),
+      transform_s = round3(run.timings.transform),
+      load_s = round3(run.timings.load),
+      total_s = round3(run.timings.total),
+    },
+    rejects = { count = c.rejected, destination = run.rejects_to, max = run.max_rejects },
+  }
+  if run.failure then
+    s.error = { kind = run.failure.kind, message = run.failure.message, code = run.failure.code }
+  end
+  return s
+end
+
+--- The fields of the final log line for summary s.
+function M.log_fields(s)
+  local f = {
+    run_id = s.run_id,
+    pages = s.pages,
+    extracted = s.extracted,
+    loaded = s.loaded,
+    skipped = s.skipped,
+    rejected = s.rejected,
+    identity = s.status == "ok" and (s.identity_ok and "ok" or "BROKEN") or nil,
+    extract_s = s.timings.extract_s,
+    transform_s = s.timings.transform_s,
+    load_s = s.timings.load_s,
+    total_s = s.timings.total_s,
+  }
+  if s.rejected > 0 then
+    f.rejects_to = s.rejects.destination
+  end
+  if s.dry_run then
+    f.dry_run = true
+  end
+  return f
+end
+
+--- Writes s as JSON to path (via a temporary file and a rename, so a reader
+-- never sees half a file). Returns true or nil, message, "IO".
+function M.write_json(path, s)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then
+    return nil, "cannot write the summary: " .. tostring(err), "IO"
+  end
+  f:write(cjson.encode(s), "\n")
+  local ok, cerr = f:close()
+  if not ok then
+    return nil, "cannot write the summary: " .. tostring(cerr), "IO"
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    return nil, "cannot write the summary: " .. tostring(rerr), "IO"
+  end
+  return true
+end
+
+return M

@@ -1,0 +1,401 @@
+--- Pagination over salesengine.http: iterators that fetch and decode one
+-- page at a time, so memory is bounded by a page, not by the dataset.
+--
+--   local paginate = require "salesengine.paginate"
+--   for n, page, err, code in paginate.link_header{ url = base .. "/sales", items = "data" } do
+--     if not page then return nil, err, code end
+--     for _, row in ipairs(page.items) do ... end
+--   end
+--
+-- Every iterator yields n (1-based page count) and a page table
+-- {items = array, data = decoded document, response = http response, url = url}.
+-- On a failure it yields n, nil, message, code once and then stops; a
+-- pagination loop (a next URL or cursor seen before) is such a failure with
+-- code "LOOP". Options other than the pagination ones below are request
+-- options for http.get_json (headers, bearer, query, retry, timeout, ...).
+-- See docs/http.md.
+local http = require "salesengine.http"
+local cjson = require "cjson"
+
+local M = {}
+
+-- Option names that belong to pagination, not to the request.
+local PAGINATION_KEYS = {
+  url = true, items = true, next = true, param = true, start = true, size_param = true, size = true,
+  has_more = true, total = true, offset_param = true, limit_param = true, limit = true, cursor = true,
+  max_pages = true, count = true, concurrency = true,
+}
+
+--- The value at a dotted JSON path ("meta.next_cursor") in doc, or nil
+-- (JSON null counts as nil). path may also be a function(doc) -> value.
+function M.get_path(doc, path)
+  if type(path) == "function" then
+    return path(doc)
+  end
+  local v = doc
+  for part in path:gmatch("[^.]+") do
+    if type(v) ~= "table" then
+      return nil
+    end
+    v = v[part]
+  end
+  if v == cjson.null then
+    return nil
+  end
+  return v
+end
+
+-- Splits opts into the pagination settings and the request options.
+local function split_options(opts, fn)
+  if type(opts) ~= "table" then
+    error(fn .. ": expected an options table, got " .. type(opts), 3)
+  end
+  if type(opts.url) ~= "string" then
+    error(fn .. ": option 'url' (a string) is required", 3)
+  end
+  local req = {}
+  for k, v in pairs(opts) do
+    if not PAGINATION_KEYS[k] then
+      req[k] = v
+    end
+  end
+  if opts.max_pages ~= nil and (math.type(opts.max_pages) ~= "integer" or opts.max_pages < 1) then
+    error(fn .. ": option 'max_pages' must be a positive integer", 3)
+  end
+  return req
+end
+
+-- Request options for one page: req's, with extra query parameters added.
+local function with_query(req, extra)
+  local out, query = {}, {}
+  for k, v in pairs(req) do
+    out[k] = v
+  end
+  for k, v in pairs(req.query or {}) do
+    query[k] = v
+  end
+  for k, v in pairs(extra or {}) do
+    query[k] = v
+  end
+  out.query = query
+  return out
+end
+
+-- The items array of a decoded page: doc[items] (a dotted path), or doc
+-- itself when it is an array and no path was given. JSON null = empty.
+local function page_items(doc, items_path, fn)
+  local items
+  if items_path == nil and type(doc) == "table" and (doc[1] ~= nil or next(doc) == nil) then
+    items = doc
+  else
+    items = M.get_path(doc, items_path or "data")
+  end
+  if items == nil then
+    return {}
+  end
+  if type(items) ~= "table" then
+    return nil, string.format("%s: the page's '%s' is a %s, not an array", fn, tostring(items_path or "data"),
+      type(items))
+  end
+  return items
+end
+
+-- Builds a generic-for iterator from fetch(n) -> url, request options (nil
+-- to stop) and after(n, page), called once a page is decoded, returning true
+-- to go on, false to stop after this page, "empty" to stop without yielding
+-- it, or nil, err, code: the page is yielded, the error comes next.
+local function iterator(opts, fn, fetch, after)
+  local n, stopped, pending = 0, false, nil
+  return function()
+    if pending then
+      local p = pending
+      pending, stopped = nil, true
+      return p[1], nil, p[2], p[3]
+    end
+    if stopped or (opts.max_pages and n >= opts.max_pages) then
+      stopped = true
+      return nil
+    end
+    local url, req = fetch(n + 1)
+    if url == nil then
+      stopped = true
+      return nil
+    end
+    n = n + 1
+    local doc, resp, code = http.get_json(url, req)
+    if doc == nil then
+      stopped = true
+      return n, nil, resp, code
+    end
+    local items, ierr = page_items(doc, opts.items, fn)
+    if not items then
+      stopped = true
+      return n, nil, ierr, "INVALID"
+    end
+    local page = { items = items, data = doc, response = resp, url = resp.url or url }
+    local go_on, aerr, acode = after(n, page)
+    if go_on == "empty" then
+      stopped = true
+      return nil
+    elseif go_on == nil then
+      pending = { n + 1, aerr, acode }
+    elseif go_on == false then
+      stopped = true
+    end
+    return n, page
+  end
+end
+
+-- Remembers the URLs (or cursors) fetched; a repeat is a pagination loop.
+local function loop_guard(what)
+  local seen = {}
+  local guard = {}
+  function guard.mark(value, n)
+    seen[value] = seen[value] or n
+  end
+  function guard.check(value, n)
+    local before = seen[value]
+    if not before then
+      return true
+    end
+    if what == "URL" then
+      return nil, string.format("pagination loop: page %d links to %s, already fetched as page %d", n,
+        http.redact_url(value), before), "LOOP"
+    end
+    return nil, string.format("pagination loop: page %d returned a cursor already used for page %d", n,
+      before), "LOOP"
+  end
+  return guard
+end
+
+-- Shared by link_header and next_url: follow a next URL found by find_next(page).
+local function follow(opts, fn, find_next)
+  local req = split_options(opts, fn)
+  local later_req = with_query(req)
+  later_req.query = nil -- the next URL carries its own query string
+  local guard = loop_guard("URL")
+  local next_url = opts.url
+  return iterator(opts, fn, function(n)
+    if next_url == nil then
+      return nil
+    end
+    return next_url, n == 1 and req or later_req
+  end, function(n, page)
+    guard.mark(page.url, n)
+    local ref = find_next(page)
+    if ref == nil or ref == "" then
+      next_url = nil
+      return false
+    end
+    if type(ref) ~= "string" then
+      return nil, fn .. ": the next link is a " .. type(ref) .. ", not a URL", "INVALID"
+    end
+    local url, err, code = http.resolve_url(page.url, ref)
+    if not url then
+      return nil, err, code
+    end
+    local ok, lerr, lcode = guard.check(url, n)
+    if not ok then
+      return nil, lerr, lcode
+    end
+    guard.mark(url, n + 1)
+    next_url = url
+    return true
+  end)
+end
+
+--- Follows `Link: <url>; rel="next"` headers until a page has none.
+function M.link_header(opts)
+  return follow(opts, "paginate.link_header", function(page)
+    local link = page.response.headers["link"]
+    return link and http.link_next(link)
+  end)
+end
+
+--- Follows the next URL found at the JSON path opts.next (default "next")
+-- until it is null, missing or empty.
+function M.next_url(opts)
+  local path = opts.next or "next"
+  return follow(opts, "paginate.next_url", function(page)
+    return M.get_path(page.data, path)
+  end)
+end
+
+-- Stop rules shared by page_number and offset: empty page, has_more flag,
+-- known total. Returns false to stop after this page.
+local function stop_rules(opts)
+  local seen = 0
+  return function(page)
+    seen = seen + #page.items
+    if #page.items == 0 then
+      return "empty"
+    end
+    if opts.has_more then
+      local more = M.get_path(page.data, opts.has_more)
+      if not more then
+        return false
+      end
+    end
+    if opts.total then
+      local total = tonumber(M.get_path(page.data, opts.total))
+      if total and seen >= total then
+        return false
+      end
+    end
+    return true
+  end
+end
+
+-- Yields the pages of a known list of requests fetched concurrently, in order.
+local function concurrent(opts, fn, list, req)
+  local batch = {}
+  for k, v in pairs(req) do
+    batch[k] = v
+  end
+  batch.concurrency = opts.concurrency or 4
+  batch.json = true
+  local iter, _, _, closer = http.fetch_all(list, batch)
+  local stopped = false
+  return function()
+    if stopped then
+      return nil
+    end
+    local i, resp, err, code = iter()
+    if i == nil then
+      stopped = true
+      return nil
+    end
+    if not resp then
+      stopped = true
+      closer:close()
+      return i, nil, err, code
+    end
+    local items, ierr = page_items(resp.data, opts.items, fn)
+    if not items then
+      stopped = true
+      closer:close()
+      return i, nil, ierr, "INVALID"
+    end
+    return i, { items = items, data = resp.data, response = resp, url = resp.url }
+  end, nil, nil, closer
+end
+
+--- Page numbers: ?page=start, start+1, ... (opts.param, default "page";
+-- opts.start, default 1; opts.size_param/opts.size send a page size). Stops
+-- on an empty (or null) page, when opts.has_more's flag is false, or when
+-- opts.total's count of items has been seen. With opts.count (pages known
+-- up front) pages are fetched concurrently (opts.concurrency, default 4).
+function M.page_number(opts)
+  local fn = "paginate.page_number"
+  local req = split_options(opts, fn)
+  local param, start = opts.param or "page", opts.start or 1
+  local function page_query(n)
+    local q = { [param] = start + n - 1 }
+    if opts.size_param then
+      q[opts.size_param] = opts.size
+    end
+    return q
+  end
+  if opts.count then
+    local list = {}
+    for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
+      list[n] = with_query({ url = opts.url, query = req.query }, page_query(n))
+    end
+    local shared = with_query(req)
+    shared.query = nil
+    return concurrent(opts, fn, list, shared)
+  end
+  local rules = stop_rules(opts)
+  return iterator(opts, fn, function(n)
+    return opts.url, with_query(req, page_query(n))
+  end, function(_, page)
+    return rules(page)
+  end)
+end
+
+--- Offset/limit: ?offset=0&limit=L, then offset += items received
+-- (opts.offset_param/opts.limit_param, default "offset"/"limit"; opts.limit
+-- default 100; opts.start default 0). Same stop rules as page_number; with
+-- opts.count pages are fetched concurrently at offsets start + k*limit.
+function M.offset(opts)
+  local fn = "paginate.offset"
+  local req = split_options(opts, fn)
+  local oparam, lparam = opts.offset_param or "offset", opts.limit_param or "limit"
+  local limit = opts.limit or 100
+  local offset = opts.start or 0
+  if opts.count then
+    local list = {}
+    for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
+      list[n] = with_query({ url = opts.url, query = req.query },
+        { [oparam] = offset + (n - 1) * limit, [lparam] = limit })
+    end
+    local shared = with_query(req)
+    shared.query = nil
+    return concurrent(opts, fn, list, shared)
+  end
+  local rules = stop_rules(opts)
+  return iterator(opts, fn, function()
+    return opts.url, with_query(req, { [oparam] = offset, [lparam] = limit })
+  end, function(_, page)
+    offset = offset + #page.items
+    return rules(page)
+  end)
+end
+
+--- Cursor: the first page without a cursor, then ?cursor=<value at the JSON
+-- path opts.cursor> (opts.param, default "cursor") until it is null,
+-- missing or empty. A repeated cursor is a pagination loop.
+function M.cursor(opts)
+  local fn = "paginate.cursor"
+  local req = split_options(opts, fn)
+  if opts.cursor == nil then
+    error(fn .. ": option 'cursor' (the JSON path of the next cursor) is required", 2)
+  end
+  local param = opts.param or "cursor"
+  local guard = loop_guard("cursor")
+  local cursor, done = nil, false
+  return iterator(opts, fn, function()
+    if done then
+      return nil
+    end
+    return opts.url, with_query(req, cursor and { [param] = cursor } or nil)
+  end, function(n, page)
+    local nextc = M.get_path(page.data, opts.cursor)
+    if nextc == nil or nextc == "" then
+      done = true
+      return false
+    end
+    if type(nextc) ~= "string" and type(nextc) ~= "number" then
+      return nil, fn .. ": the cursor is a " .. type(nextc), "INVALID"
+    end
+    local ok, err, code = guard.check(tostring(nextc), n)
+    if not ok then
+      return nil, err, code
+    end
+    guard.mark(tostring(nextc), n + 1)
+    cursor = nextc
+    return true
+  end)
+end
+
+--- Runs one of the iterators above to the end and returns every item in a
+-- single array, or nil, err, code. Memory grows with the dataset: prefer the
+-- iterator for large pulls.
+function M.collect(style, opts)
+  local fn = M[style]
+  if type(fn) ~= "function" or style == "collect" or style == "get_path" then
+    error("paginate.collect: unknown style '" .. tostring(style) .. "'", 2)
+  end
+  local all = {}
+  for _, page, err, code in fn(opts) do
+    if not page then
+      return nil, err, code
+    end
+    for _, item in ipairs(page.items) do
+      all[#all + 1] = item
+    end
+  end
+  return all
+end
+
+return M

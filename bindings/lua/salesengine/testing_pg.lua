@@ -1,0 +1,346 @@
+--- salesengine.testing_pg: an in-memory stand-in for salesengine.pg, for
+-- offline tests (used through salesengine.testing.fake_pg).
+--
+-- It is a module table with connect(dsn) like the real one. Tables spring
+-- into existence on first upsert; upsert keeps the real semantics that tests
+-- care about (key columns, composite keys, the last duplicate in a batch
+-- wins, inserted/updated/unchanged counts, `update`, `set`, `columns`,
+-- `skip_unchanged`). Transactions and savepoints are real: a rollback undoes
+-- the rows, and after an error the transaction refuses everything but a
+-- rollback (SQLSTATE 25P02), as PostgreSQL does. Other SQL passed to exec is
+-- recorded, not interpreted.
+local M = {}
+
+local ABORTED = "current transaction is aborted, commands ignored until end of transaction block"
+
+local Db = {}
+Db.__index = Db
+
+--- A fake database and pg module. Fields for assertions: statements (every
+-- exec'd SQL, in order), upserts (count of upsert calls), connects, writes
+-- (upserts that changed something plus exec'd statements other than
+-- transaction control: 0 proves nothing was written).
+function M.new()
+  local db = setmetatable({
+    tables = {}, statements = {}, upserts = 0, connects = 0, writes = 0, open_conns = 0,
+    faults = {}, refusers = {},
+  }, Db)
+  db.connect = function(dsn) return db:open(dsn) end
+  return db
+end
+
+--- The next n connects fail with message and code (default "08006").
+function Db:fail_connect(message, code, n)
+  self.faults.connect = { message = message or "could not connect to server", code = code or "08006", n = n or 1e9 }
+end
+
+--- The next n upserts (into tbl, or any table when tbl is nil) fail with message and code.
+function Db:fail_upsert(tbl, message, code, n)
+  self.faults.upsert = { table = tbl, message = message or "server closed the connection unexpectedly",
+    code = code or "08006", n = n or 1e9 }
+end
+
+--- fn(table, row) -> message, code when PostgreSQL would refuse that row (e.g. a
+-- value out of range, "22003"); a batch containing it fails as a whole.
+function Db:refuse(fn)
+  self.refusers[#self.refusers + 1] = fn
+end
+
+--- The committed-or-current rows of tbl, in first-insert order (copies).
+function Db:rows(tbl)
+  local t = self.tables[tbl]
+  local out = {}
+  for _, k in ipairs(t and t.order or {}) do
+    if t.rows[k] then
+      local copy = {}
+      for c, v in pairs(t.rows[k]) do
+        copy[c] = v
+      end
+      out[#out + 1] = copy
+    end
+  end
+  return out
+end
+
+--- The row of tbl whose key columns equal key (a value, or a list for composite keys).
+function Db:row(tbl, key_columns, key)
+  for _, r in ipairs(self:rows(tbl)) do
+    local match = true
+    local keys = type(key) == "table" and key or { key }
+    for i, c in ipairs(key_columns) do
+      if tostring(r[c]) ~= tostring(keys[i]) then
+        match = false
+      end
+    end
+    if match then
+      return r
+    end
+  end
+  return nil
+end
+
+-- Consumes one fault of kind; returns it when it applies.
+function Db:take_fault(kind, tbl)
+  local f = self.faults[kind]
+  if f == nil or f.n <= 0 or (f.table and f.table ~= tbl) then
+    return nil
+  end
+  f.n = f.n - 1
+  return f
+end
+
+local Conn = {}
+Conn.__index = Conn
+
+function Db:open()
+  self.connects = self.connects + 1
+  local f = self:take_fault("connect")
+  if f then
+    return nil, f.message, f.code
+  end
+  self.open_conns = self.open_conns + 1
+  return setmetatable({ db = self, undo = nil, savepoints = {}, aborted = false, closed = false }, Conn)
+end
+
+local function check_open(c)
+  if c.closed then
+    error("attempt to use a closed connection", 3)
+  end
+end
+
+-- Records a change for rollback when a transaction is open.
+local function remember(c, t, key)
+  if c.undo then
+    c.undo[#c.undo + 1] = { t = t, key = key, old = t.rows[key] }
+  end
+end
+
+-- Undoes changes back to undo-log length n.
+local function undo_to(c, n)
+  for i = #c.undo, n + 1, -1 do
+    local u = c.undo[i]
+    u.t.rows[u.key] = u.old
+    c.undo[i] = nil
+  end
+end
+
+--- exec(sql): transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT x,
+-- RELEASE SAVEPOINT x, ROLLBACK TO SAVEPOINT x) is honoured; anything else is recorded.
+function Conn:exec(sql)
+  check_open(self)
+  local db = self.db
+  db.statements[#db.statements + 1] = sql
+  local s = sql:upper():gsub("^%s+", ""):gsub("[%s;]+$", "")
+  local sp = s:match("^ROLLBACK TO SAVEPOINT%s+(%S+)$") or s:match("^ROLLBACK TO%s+(%S+)$")
+  if sp then
+    for i = #self.savepoints, 1, -1 do
+      if self.savepoints[i].name == sp then
+        undo_to(self, self.savepoints[i].mark)
+        for j = #self.savepoints, i + 1, -1 do
+          self.savepoints[j] = nil
+        end
+        self.aborted = false
+        return true
+      end
+    end
+    return nil, "savepoint \"" .. sp:lower() .. "\" does not exist", "3B001"
+  elseif s == "ROLLBACK" then
+    if self.undo then
+      undo_to(self, 0)
+    end
+    self.undo, self.savepoints, self.aborted = nil, {}, false
+    return true
+  elseif self.aborted then
+    return nil, ABORTED, "25P02"
+  elseif s == "BEGIN" then
+    self.undo = {}
+  elseif s == "COMMIT" then
+    self.undo, self.savepoints = nil, {}
+  elseif s:match("^SAVEPOINT%s") then
+    self.savepoints[#self.savepoints + 1] = { name = s:match("^SAVEPOINT%s+(%S+)$"), mark = #(self.undo or {}) }
+  elseif s:match("^RELEASE") then
+    self.savepoints[#self.savepoints] = nil
+  else
+    db.writes = db.writes + 1
+  end
+  return true
+end
+
+--- query(sql): recorded; returns an empty result.
+function Conn:query(sql)
+  check_open(self)
+  self.db.statements[#self.db.statements + 1] = sql
+  if self.aborted then
+    return nil, ABORTED, "25P02"
+  end
+  return {}
+end
+
+function Conn:begin() return self:exec("BEGIN") end
+function Conn:commit() return self:exec("COMMIT") end
+function Conn:rollback() return self:exec("ROLLBACK") end
+
+--- transaction(fn): BEGIN; fn(conn); COMMIT when it returns a true value,
+-- ROLLBACK (and its nil, message, code) otherwise; errors are re-raised after the rollback.
+function Conn:transaction(fn)
+  local ok, err, code = self:begin()
+  if not ok then
+    return nil, err, code
+  end
+  local results = table.pack(pcall(fn, self))
+  if not results[1] then
+    self:rollback()
+    error(results[2], 0)
+  end
+  if not results[2] then
+    self:rollback()
+    return nil, results[3], results[4]
+  end
+  ok, err, code = self:commit()
+  if not ok then
+    return nil, err, code
+  end
+  return table.unpack(results, 2, results.n)
+end
+
+function Conn:close()
+  if not self.closed then
+    self.closed = true
+    self.db.open_conns = self.db.open_conns - 1
+  end
+end
+
+-- The key string of row for key columns.
+local function key_of(row, key)
+  local parts = {}
+  for i, c in ipairs(key) do
+    parts[i] = tostring(row[c])
+  end
+  return table.concat(parts, "\0")
+end
+
+-- The stored form of row: only `columns` when given.
+local function project(row, columns)
+  local out = {}
+  if columns then
+    for _, c in ipairs(columns) do
+      out[c] = row[c]
+    end
+  else
+    for c, v in pairs(row) do
+      out[c] = v
+    end
+  end
+  return out
+end
+
+-- Merges new into old for an update; returns the merged row and whether anything changed.
+local function merge(old, new, key, opts)
+  local merged, changed = {}, false
+  for c, v in pairs(old) do
+    merged[c] = v
+  end
+  local keyset = {}
+  for _, c in ipairs(key) do
+    keyset[c] = true
+  end
+  local cols = opts.update
+  if cols == nil then
+    cols = {}
+    for c in pairs(new) do
+      if not keyset[c] then
+        cols[#cols + 1] = c
+      end
+    end
+  end
+  for _, c in ipairs(cols) do
+    if tostring(merged[c]) ~= tostring(new[c]) then
+      changed = true
+    end
+    merged[c] = new[c]
+  end
+  if changed or not opts.skip_unchanged then
+    for c, expr in pairs(opts.set or {}) do
+      merged[c] = expr
+    end
+  end
+  return merged, changed
+end
+
+--- upsert(tbl, rows, opts) -> {inserted, updated, unchanged} | nil, message, code.
+function Conn:upsert(tbl, rows, opts)
+  check_open(self)
+  assert(type(tbl) == "string", "upsert: table name must be a string")
+  assert(type(rows) == "table", "upsert: rows must be a list")
+  opts = opts or {}
+  assert(type(opts.key) == "table" and #opts.key > 0, "upsert: opts.key must list the key columns")
+  local db = self.db
+  db.upserts = db.upserts + 1
+  if self.aborted then
+    return nil, ABORTED, "25P02"
+  end
+  local f = db:take_fault("upsert", tbl)
+  if f then
+    self.aborted = self.undo ~= nil
+    return nil, f.message, f.code
+  end
+  for _, row in ipairs(rows) do
+    for _, refuse in ipairs(db.refusers) do
+      local msg, code = refuse(tbl, row)
+      if msg then
+        self.aborted = self.undo ~= nil
+        return nil, string.format("%s: %s (key %s)", tbl, msg, key_of(row, opts.key):gsub("%z", ",")), code
+      end
+    end
+  end
+  local t = db.tables[tbl]
+  if not t then
+    t = { rows = {}, order = {}, seen = {} }
+    db.tables[tbl] = t
+  end
+  -- rows apply in order, as row-by-row upserts would: a key repeated in the
+  -- batch updates the row its first occurrence inserted (the last one wins)
+  local keys, existed, changed = {}, {}, {}
+  for _, row in ipairs(rows) do
+    local k = key_of(row, opts.key)
+    local new = project(row, opts.columns)
+    local old = t.rows[k]
+    if existed[k] == nil then
+      keys[#keys + 1] = k
+      existed[k] = old ~= nil
+      remember(self, t, k)
+    end
+    if old == nil then
+      for c, expr in pairs(opts.set or {}) do
+        new[c] = expr
+      end
+      t.rows[k] = new
+      if not t.seen[k] then
+        t.seen[k] = true
+        t.order[#t.order + 1] = k
+      end
+    else
+      local merged, diff = merge(old, new, opts.key, opts)
+      if diff or not opts.skip_unchanged then
+        t.rows[k] = merged
+        changed[k] = true
+      end
+    end
+  end
+  local st = { inserted = 0, updated = 0, unchanged = 0 }
+  for _, k in ipairs(keys) do
+    if not existed[k] then
+      st.inserted = st.inserted + 1
+    elseif changed[k] then
+      st.updated = st.updated + 1
+    else
+      st.unchanged = st.unchanged + 1
+    end
+  end
+  if st.inserted + st.updated > 0 then
+    db.writes = db.writes + 1
+  end
+  return st
+end
+
+return M

@@ -1,0 +1,34 @@
+#ifndef SE_HTTP_TRANSFER_H
+#define SE_HTTP_TRANSFER_H
+
+#include <curl/curl.h>
+
+#include "http_outcome.h"
+#include "http_request.h"
+#include "http_response.h"
+
+/* One attempt of a request on a libcurl easy handle: the options and the
+ * callbacks that collect the status line, headers and body into a response.
+ * The callbacks only touch C memory. */
+
+typedef struct se_transfer {
+  se_http_response *resp; /* filled by the callbacks */
+  size_t max_size;
+  double timeout; /* the attempt's total timeout in seconds, 0 = none */
+  int too_large;  /* set when the body passed max_size */
+  int out_of_memory;
+  char errbuf[CURL_ERROR_SIZE];
+} se_transfer;
+
+/* Resets easy and resp and configures easy for req, collecting into resp.
+ * timeout_cap (seconds; > 1e9 = no cap) shortens the attempt's timeout to
+ * what is left of the retry budget. Returns CURLE_OK or the code of the
+ * option libcurl refused. */
+CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *t, se_http_response *resp,
+                           double timeout_cap);
+
+/* After the transfer finished with rc: the facts to classify the attempt.
+ * Also copies the final URL (after redirects) into the response. */
+se_attempt_result se_transfer_result(CURL *easy, se_transfer *t, CURLcode rc);
+
+#endif

@@ -1,0 +1,230 @@
+#include "pg_conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redact.h"
+
+void se_pg_error_clear(se_pg_error *e) {
+  free(e->message);
+  free(e->column);
+  free(e->detail);
+  memset(e, 0, sizeof *e);
+}
+
+/* A malloc'd copy of text with c's secrets masked (a plain copy when c is NULL). */
+static char *redacted(const se_pg_conn *c, const char *text) {
+  if (c == NULL) return strdup(text);
+  return se_redact_values(text, (const char *const *)c->secrets, 2);
+}
+
+/* Makes a libpq message one line: trailing newlines go, inner line breaks
+ * (and the tabs indenting continuation lines) become one space. */
+static void one_line(char *s) {
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+    s[--n] = '\0';
+  char *out = s;
+  for (const char *p = s; *p; p++) {
+    if (*p == '\n' || *p == '\r') {
+      while (p[1] == '\t' || p[1] == '\n' || p[1] == ' ')
+        p++;
+      *out++ = ' ';
+    } else {
+      *out++ = *p;
+    }
+  }
+  *out = '\0';
+}
+
+void se_pg_error_set(se_pg_error *e, const se_pg_conn *c, const char *sqlstate, const char *fmt, ...) {
+  se_pg_error_clear(e);
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  one_line(buf);
+  e->message = redacted(c, buf);
+  snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate);
+  e->connection_lost = se_pg_is_connection_state(sqlstate);
+}
+
+int se_pg_is_connection_state(const char *sqlstate) {
+  if (sqlstate == NULL) return 0;
+  return strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
+         strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0;
+}
+
+/* Finds "line N" in a COPY error's context: "COPY stage, line 3, column c: ...". */
+static long copy_line(const char *context) {
+  const char *p = context ? strstr(context, ", line ") : NULL;
+  if (p == NULL || strncmp(context, "COPY ", 5) != 0) return 0;
+  return strtol(p + 7, NULL, 10);
+}
+
+/* The column named in a COPY error's context, up to the ':' that follows it. */
+static char *copy_column(const char *context) {
+  const char *p = context ? strstr(context, ", column ") : NULL;
+  if (p == NULL || strncmp(context, "COPY ", 5) != 0) return NULL;
+  p += 9;
+  const char *end = strstr(p, ": ");
+  size_t n = end ? (size_t)(end - p) : strcspn(p, "\n");
+  return strndup(p, n);
+}
+
+void se_pg_error_from_result(se_pg_error *e, se_pg_conn *c, const PGresult *res) {
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  int broken = PQstatus(c->pg) == CONNECTION_BAD;
+  /* A lost session gives a result without SQLSTATE; the connection's message
+   * then holds the whole story (e.g. the server's FATAL line first). */
+  if (state == NULL) state = broken ? "08006" : "XX000";
+  if (primary == NULL && broken) primary = PQerrorMessage(c->pg);
+  if (primary == NULL) primary = res ? PQresultErrorMessage(res) : "";
+  if (*primary == '\0') primary = PQerrorMessage(c->pg);
+  se_pg_error_set(e, c, state, "%s", *primary ? primary : "unknown error");
+  e->connection_lost = broken || se_pg_is_connection_state(state);
+  if (res == NULL) return;
+  const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
+  const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+  if (detail) e->detail = redacted(c, detail);
+  e->line = copy_line(context);
+  e->column = column ? strdup(column) : copy_column(context);
+}
+
+/* Adds the password of a conninfo array (from PQconninfoParse or PQconninfo) to c's secrets. */
+static void remember_password(se_pg_conn *c, int slot, PQconninfoOption *opts) {
+  for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+    if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+      free(c->secrets[slot]);
+      c->secrets[slot] = strdup(o->val);
+    }
+  }
+  PQconninfoFree(opts);
+}
+
+/* libpq notice receiver: the server's NOTICE/WARNING messages, logged
+ * instead of printed on stderr. */
+static void log_notice(void *arg, const PGresult *res) {
+  const se_pg_conn *c = arg;
+  const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  int warning = severity && strcmp(severity, "WARNING") == 0;
+  se_log_field f[] = {{"severity", severity}, {"message", message}};
+  se_log(c->lg, warning ? SE_LOG_WARN : SE_LOG_DEBUG, "postgres notice", f, 2);
+}
+
+se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e) {
+  se_pg_conn *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    se_pg_error_set(e, NULL, "53200", "out of memory");
+    return NULL;
+  }
+  c->retry = retry;
+  c->lg = lg;
+  char *parse_err = NULL;
+  PQconninfoOption *parsed = PQconninfoParse(dsn, &parse_err);
+  if (parsed == NULL) {
+    se_pg_error_set(e, NULL, "08001", "invalid connection string: %s",
+                    parse_err ? parse_err : "out of memory");
+    PQfreemem(parse_err);
+    free(c);
+    return NULL;
+  }
+  remember_password(c, 0, parsed);
+  c->pg = PQconnectdb(dsn);
+  if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+    remember_password(c, 1, PQconninfo(c->pg));
+    PQsetNoticeReceiver(c->pg, log_notice, c);
+    return c;
+  }
+  se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL: %s",
+                  c->pg ? PQerrorMessage(c->pg) : "out of memory");
+  se_pg_close(c);
+  return NULL;
+}
+
+void se_pg_close(se_pg_conn *c) {
+  if (c == NULL) return;
+  PQfinish(c->pg);
+  free(c->secrets[0]);
+  free(c->secrets[1]);
+  free(c);
+}
+
+void se_pg_sleep(double seconds) {
+  if (seconds <= 0) return;
+  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+int se_pg_reconnect(se_pg_conn *c, se_pg_error *e) {
+  double delay = c->retry.delay;
+  int attempts = c->retry.attempts > 0 ? c->retry.attempts : 1;
+  for (int attempt = 1; attempt <= attempts; attempt++) {
+    se_pg_sleep(delay);
+    PQreset(c->pg);
+    if (PQstatus(c->pg) == CONNECTION_OK) {
+      c->lost_in_tx = 0;
+      se_logf(c->lg, SE_LOG_INFO, "postgres: reconnected after %d attempt%s", attempt,
+              attempt == 1 ? "" : "s");
+      return 0;
+    }
+    se_pg_error_set(e, c, "08001", "could not reconnect to PostgreSQL after %d attempt%s: %s", attempt,
+                    attempt == 1 ? "" : "s", PQerrorMessage(c->pg));
+    e->connection_lost = 1;
+    se_log_field f[] = {{"error", e->message}};
+    se_log(c->lg, SE_LOG_WARN, "postgres: reconnect failed", f, 1);
+    delay = delay * 2 > c->retry.max_delay ? c->retry.max_delay : delay * 2;
+  }
+  return -1;
+}
+
+int se_pg_ready(se_pg_conn *c, se_pg_error *e) {
+  if (c->lost_in_tx) {
+    se_pg_error_set(e, c, "08003",
+                    "the connection was lost inside a transaction, which the server rolled back; "
+                    "call rollback() before using the connection again");
+    return -1;
+  }
+  if (PQstatus(c->pg) == CONNECTION_OK) return 0;
+  se_log(c->lg, SE_LOG_WARN, "postgres: connection lost, reconnecting", NULL, 0);
+  return se_pg_reconnect(c, e);
+}
+
+PGresult *se_pg_run(se_pg_conn *c, const char *sql, int nparams, const char *const *values, se_pg_error *e) {
+  PGTransactionStatusType before = PQtransactionStatus(c->pg);
+  PGresult *res =
+      nparams == 0 ? PQexec(c->pg, sql) : PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return res;
+  if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+    PQclear(res);
+    se_pg_error_set(e, c, "0A000", "COPY is not supported by this call; use upsert()");
+    /* Leave the COPY state so the connection stays usable. */
+    if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "COPY is not supported here");
+    char *chunk;
+    while (st == PGRES_COPY_OUT && PQgetCopyData(c->pg, &chunk, 0) > 0)
+      PQfreemem(chunk);
+    while ((res = PQgetResult(c->pg)) != NULL)
+      PQclear(res);
+    return NULL;
+  }
+  se_pg_error_from_result(e, c, res);
+  PQclear(res);
+  if (e->connection_lost && (before == PQTRANS_INTRANS || before == PQTRANS_INERROR)) c->lost_in_tx = 1;
+  return NULL;
+}
+
+int se_pg_command(se_pg_conn *c, const char *sql, se_pg_error *e) {
+  PGresult *res = se_pg_run(c, sql, 0, NULL, e);
+  PQclear(res);
+  return res ? 0 : -1;
+}

@@ -1,0 +1,69 @@
+#ifndef SE_PG_SQL_H
+#define SE_PG_SQL_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "pg_buf.h"
+
+/* The SQL text of an upsert. Every identifier goes through
+ * PQescapeIdentifier; values never appear in it (they travel as COPY data or
+ * $n parameters). Builders return a malloc'd string, or NULL when out of
+ * memory or a name is not valid in the connection's encoding. */
+
+/* The staging table's row-number column (last occurrence of a key wins). */
+#define SE_SQL_ROWNUM "se$rn"
+
+/* Splits "schema.table" at its dot into malloc'd parts; a name without a dot
+ * gives *schema = NULL. Names are taken literally (no case folding, no quote
+ * parsing). Returns -1 for an empty part or more than one dot. */
+int se_sql_split_name(const char *name, char **schema, char **table);
+
+/* Appends name quoted as an identifier. 0 on success. */
+int se_sql_ident(se_pg_buf *b, PGconn *pg, const char *name);
+/* Appends "schema"."table", or "table" when schema is NULL. 0 on success. */
+int se_sql_qualified(se_pg_buf *b, PGconn *pg, const char *schema, const char *table);
+
+/* The columns of the relation named by $1 (a qualified name as written by
+ * se_sql_qualified), in table order: name, type oid (a domain's base type),
+ * "t" when generated. */
+extern const char se_sql_table_columns[];
+
+typedef struct se_upsert_spec {
+  const char *schema; /* NULL: found through search_path */
+  const char *table;
+  const char *const *columns; /* the columns sent, in COPY order */
+  size_t ncolumns;
+  const char *const *key; /* the conflict target, each one of columns */
+  size_t nkey;
+  const char *const *update; /* set from the new row on conflict */
+  size_t nupdate;
+  const char *const *set_names; /* set to SQL expressions on conflict */
+  const char *const *set_exprs;
+  size_t nset;
+  int skip_unchanged; /* leave rows whose update columns are not distinct */
+} se_upsert_spec;
+
+/* CREATE TEMP TABLE stage AS SELECT NULL::bigint AS rownum, <columns> FROM
+ * <target> WITH NO DATA: the columns' types (with typmods) but none of their
+ * constraints. */
+char *se_sql_stage_create(PGconn *pg, const se_upsert_spec *s, const char *stage);
+/* COPY stage (rownum, <columns>) FROM STDIN */
+char *se_sql_stage_copy(PGconn *pg, const se_upsert_spec *s, const char *stage);
+/* TRUNCATE stage / DROP TABLE IF EXISTS stage */
+char *se_sql_stage_truncate(PGconn *pg, const char *stage);
+char *se_sql_stage_drop(PGconn *pg, const char *stage);
+
+/* The statement moving a batch from stage into the target:
+ *   WITH ins AS (INSERT INTO target AS t (cols) SELECT cols FROM <src>
+ *                ON CONFLICT (key) DO UPDATE SET ... [WHERE ROW(t.u) IS DISTINCT FROM ROW(EXCLUDED.u)]
+ *                RETURNING (t.xmax = 0))
+ *   SELECT inserted, updated, rows of src
+ * where src is stage itself, or with dedupe its last row per key
+ * (DISTINCT ON (key) ... ORDER BY key, rownum DESC). With nothing to update
+ * the conflict action is DO NOTHING. One result row: inserted, updated, and
+ * the number of rows after dedupe (NULL without dedupe: all rows sent). */
+char *se_sql_merge(PGconn *pg, const se_upsert_spec *s, const char *stage, int dedupe);
+
+#endif

@@ -1,0 +1,210 @@
+#include "pg_upsert.h"
+
+#include "pg_copy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
+  memset(u, 0, sizeof *u);
+  u->conn = c;
+  u->spec = *spec;
+  snprintf(u->stage, sizeof u->stage, "se_stage_%lu", ++c->stage_seq);
+  u->is_key = calloc(spec->ncolumns ? spec->ncolumns : 1, 1);
+  for (size_t i = 0; u->is_key && i < spec->ncolumns; i++)
+    for (size_t k = 0; k < spec->nkey; k++)
+      if (strcmp(spec->columns[i], spec->key[k]) == 0) u->is_key[i] = 1;
+  u->sql_create = se_sql_stage_create(c->pg, spec, u->stage);
+  u->sql_copy = se_sql_stage_copy(c->pg, spec, u->stage);
+  u->sql_truncate = se_sql_stage_truncate(c->pg, u->stage);
+  u->sql_drop = se_sql_stage_drop(c->pg, u->stage);
+  u->sql_merge = se_sql_merge(c->pg, spec, u->stage, 0);
+  u->sql_merge_dedupe = se_sql_merge(c->pg, spec, u->stage, 1);
+  if (u->is_key && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop && u->sql_merge &&
+      u->sql_merge_dedupe)
+    return 0;
+  se_pg_error_set(e, c, "22021",
+                  "cannot build the upsert's SQL (a name is not valid text, or out of memory)");
+  se_pg_upsert_free(u);
+  return -1;
+}
+
+void se_pg_upsert_free(se_pg_upsert *u) {
+  free(u->sql_create);
+  free(u->sql_copy);
+  free(u->sql_truncate);
+  free(u->sql_drop);
+  free(u->sql_merge);
+  free(u->sql_merge_dedupe);
+  free(u->is_key);
+  free(u->slots);
+  se_pg_buf_free(&u->copy);
+  se_pg_buf_free(&u->keys);
+  memset(u, 0, sizeof *u);
+}
+
+/* The connection broke while the upsert held a transaction open. */
+static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
+  se_pg_error_from_result(e, u->conn, res);
+  if (e->connection_lost) u->conn->lost_in_tx = 1;
+  return -1;
+}
+
+int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
+  PGconn *pg = u->conn->pg;
+  int fresh = u->stage_pid != PQbackendPID(pg);
+  if (se_pg_command(u->conn, fresh ? u->sql_create : u->sql_truncate, e) != 0) {
+    if (e->connection_lost) u->conn->lost_in_tx = 1;
+    return -1;
+  }
+  u->stage_pid = PQbackendPID(pg);
+  PGresult *res = PQexec(pg, u->sql_copy);
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    lost(u, e, res);
+    PQclear(res);
+    return -1;
+  }
+  PQclear(res);
+  se_pg_buf_clear(&u->copy);
+  se_pg_buf_clear(&u->keys);
+  if (u->slots) memset(u->slots, 0, u->nslots * sizeof *u->slots);
+  u->nkeys = 0;
+  u->field = 0;
+  u->key_start = 0;
+  u->rows = 0;
+  u->must_dedupe = 0;
+  return 0;
+}
+
+se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u) {
+  if (se_copy_int(&u->copy, u->rows + 1) != 0 || se_copy_delim(&u->copy) != 0) return NULL;
+  u->field_start = u->copy.len;
+  return &u->copy;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* Doubles the key set (keeps the load under one half). -1 when out of memory. */
+static int grow_keys(se_pg_upsert *u) {
+  size_t n = u->nslots ? u->nslots * 2 : 1024;
+  se_pg_key_slot *slots = calloc(n, sizeof *slots);
+  if (slots == NULL) return -1;
+  for (size_t i = 0; i < u->nslots; i++) {
+    se_pg_key_slot s = u->slots[i];
+    if (s.hash == 0) continue;
+    size_t j = s.hash & (n - 1);
+    while (slots[j].hash != 0)
+      j = (j + 1) & (n - 1);
+    slots[j] = s;
+  }
+  free(u->slots);
+  u->slots = slots;
+  u->nslots = n;
+  return 0;
+}
+
+/* Adds the key text keys[key_start..] to the set; a key seen before in this
+ * batch switches the batch to dedupe. -1 when out of memory. */
+static int note_key(se_pg_upsert *u) {
+  if ((u->nkeys + 1) * 2 > u->nslots && grow_keys(u) != 0) return -1;
+  const char *k = u->keys.data + u->key_start;
+  size_t len = u->keys.len - u->key_start;
+  uint64_t h = fnv1a(k, len) | 1; /* 0 marks a free slot */
+  size_t j = h & (u->nslots - 1);
+  for (; u->slots[j].hash != 0; j = (j + 1) & (u->nslots - 1)) {
+    se_pg_key_slot s = u->slots[j];
+    if (s.hash == h && s.len == len && memcmp(u->keys.data + s.off, k, len) == 0) {
+      u->must_dedupe = 1;
+      return 0;
+    }
+  }
+  u->slots[j] = (se_pg_key_slot){h, u->key_start, len};
+  u->nkeys++;
+  u->key_start = u->keys.len;
+  return 0;
+}
+
+static int send_copy(se_pg_upsert *u, se_pg_error *e) {
+  if (u->copy.len == 0) return 0;
+  if (PQputCopyData(u->conn->pg, u->copy.data, (int)u->copy.len) != 1) return lost(u, e, NULL);
+  se_pg_buf_clear(&u->copy);
+  return 0;
+}
+
+int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
+  if (u->is_key[u->field] && !u->must_dedupe) {
+    if (!exact)
+      u->must_dedupe = 1;
+    else if (se_pg_buf_append(&u->keys, u->copy.data + u->field_start, u->copy.len - u->field_start) != 0 ||
+             se_pg_buf_putc(&u->keys, '\t') != 0) {
+      se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
+      return -1;
+    }
+  }
+  int last = ++u->field == u->spec.ncolumns;
+  if ((last ? se_copy_row_end(&u->copy) : se_copy_delim(&u->copy)) != 0) {
+    se_pg_error_set(e, u->conn, "53200", "out of memory encoding a row");
+    return -1;
+  }
+  u->field_start = u->copy.len;
+  if (!last) return 0;
+  u->field = 0;
+  u->rows++;
+  if (u->spec.nkey > 0 && !u->must_dedupe && note_key(u) != 0) {
+    se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
+    return -1;
+  }
+  return u->copy.len >= SE_PG_COPY_CHUNK ? send_copy(u, e) : 0;
+}
+
+/* Reads results until the connection is idle; returns the first failed one
+ * (the caller PQclears it) or NULL. */
+static PGresult *drain(PGconn *pg) {
+  PGresult *failed = NULL, *res;
+  while ((res = PQgetResult(pg)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (failed == NULL && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      failed = res;
+    } else {
+      PQclear(res);
+    }
+  }
+  return failed;
+}
+
+int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  if (send_copy(u, e) != 0) return -1;
+  if (PQputCopyEnd(u->conn->pg, NULL) != 1) return lost(u, e, NULL);
+  PGresult *failed = drain(u->conn->pg);
+  if (failed != NULL || PQstatus(u->conn->pg) != CONNECTION_OK) {
+    lost(u, e, failed);
+    PQclear(failed);
+    return -1;
+  }
+  PGresult *res = se_pg_run(u->conn, u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge, 0, NULL, e);
+  if (res == NULL) return -1;
+  counts->inserted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  counts->updated = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+  long long rows = PQgetisnull(res, 0, 2) ? u->rows : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+  counts->unchanged = rows - counts->inserted - counts->updated;
+  PQclear(res);
+  return 0;
+}
+
+void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {
+  if (PQputCopyEnd(u->conn->pg, why) == 1) PQclear(drain(u->conn->pg));
+  se_pg_buf_clear(&u->copy);
+}
+
+int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e) {
+  if (u->stage_pid == 0 || u->stage_pid != PQbackendPID(u->conn->pg)) return 0;
+  if (se_pg_command(u->conn, u->sql_drop, e) != 0) return -1;
+  u->stage_pid = 0;
+  return 0;
+}

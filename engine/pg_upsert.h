@@ -1,0 +1,76 @@
+#ifndef SE_PG_UPSERT_H
+#define SE_PG_UPSERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg_buf.h"
+#include "pg_conn.h"
+#include "pg_sql.h"
+
+/* One batch of an upsert at a time: rows are COPYed into a temporary
+ * staging table, then merged into the target with one INSERT ... ON
+ * CONFLICT. The caller encodes each field into se_pg_upsert_row_buf() with
+ * the se_copy_* functions and calls se_pg_upsert_field_end after each one;
+ * the engine adds separators, streams the data in ~64 KiB chunks, and notes
+ * each row's key so a batch without duplicate keys skips the dedupe sort.
+ * Transactions are the caller's business (the staging table lives as long
+ * as the session, or until se_pg_upsert_drop_stage). */
+
+typedef struct se_pg_counts {
+  long long inserted;
+  long long updated;
+  long long unchanged; /* rows whose key existed and that were left as they were */
+} se_pg_counts;
+
+typedef struct se_pg_key_slot {
+  uint64_t hash;
+  size_t off;
+  size_t len;
+} se_pg_key_slot;
+
+typedef struct se_pg_upsert {
+  se_pg_conn *conn;
+  se_upsert_spec spec; /* its strings belong to the caller */
+  char stage[32];
+  int stage_pid; /* backend that holds the staging table; 0: none */
+  char *sql_create, *sql_copy, *sql_truncate, *sql_drop, *sql_merge, *sql_merge_dedupe;
+  unsigned char *is_key; /* per column */
+  se_pg_buf copy;        /* encoded rows not yet sent */
+  se_pg_buf keys;        /* this batch's distinct key texts */
+  se_pg_key_slot *slots; /* open-addressing set over keys */
+  size_t nslots, nkeys;
+  size_t field, field_start, key_start;
+  long long rows;  /* rows of the current batch */
+  int must_dedupe; /* a duplicate key, or a key whose text may not be canonical */
+} se_pg_upsert;
+
+/* Prepares the SQL of an upsert (the staging table is named after a
+ * per-connection counter). 0, or -1 with e filled. */
+int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e);
+void se_pg_upsert_free(se_pg_upsert *u);
+
+/* Creates (once per session) or empties the staging table and starts the
+ * COPY. 0, or -1 with e filled. */
+int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e);
+/* Starts a row (writes its row number); returns the buffer to encode the
+ * first field into, or NULL when out of memory. */
+se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u);
+/* Ends the field just encoded. exact: for key columns, the field's text is
+ * the value's only spelling (a string for a text column, an integer for an
+ * integer column), so equal keys have equal texts. After the last column the
+ * row ends and full chunks are sent. 0, or -1 with e filled. */
+int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e);
+/* Ends the COPY and merges the batch; counts are this batch's. 0, or -1
+ * with e filled (e->line: the batch row a COPY error is about, from 1). */
+int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+/* Abandons the batch's COPY (the server fails it with why, which aborts the
+ * transaction) and waits until the connection is idle again. */
+void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
+/* Drops the staging table if this session has it. 0, or -1 with e filled. */
+int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e);
+
+/* Bytes of COPY data gathered before they are sent. */
+#define SE_PG_COPY_CHUNK (64 * 1024)
+
+#endif

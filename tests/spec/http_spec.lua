@@ -1,0 +1,564 @@
+-- salesengine.http and salesengine.paginate against the fault-injecting
+-- fixture API (tests/fixtures/api_server.py): retries with their attempt
+-- counts, limits, secrets, pagination styles and concurrent fetching.
+local testenv = dofile("tests/lib/testenv.lua")
+local api_fixture = dofile("tests/lib/api_fixture.lua")
+local http = require "salesengine.http"
+local paginate = require "salesengine.paginate"
+local cjson = require "cjson"
+
+-- Wall-clock seconds with sub-second precision (same clock as the fixture's log).
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+local function ids(items)
+  local out = {}
+  for i, item in ipairs(items) do
+    out[i] = item.id
+  end
+  return out
+end
+
+local function range(a, b)
+  local out = {}
+  for i = a, b do
+    out[#out + 1] = i
+  end
+  return out
+end
+
+describe("salesengine.http", function()
+  local api, root
+  local sales = { sales = { { id = 1, amount_usd = "12.50" }, { id = 2, amount_usd = 3 } } }
+
+  setup(function()
+    root = testenv.tmpdir()
+    testenv.write_file(root .. "/sales.json", cjson.encode(sales))
+    api = api_fixture.start({ root = root })
+  end)
+
+  teardown(function()
+    api.stop()
+    testenv.rm_rf(root)
+  end)
+
+  before_each(function()
+    api.reset()
+    -- Fast retries for the suite; the policy's timing has its own C unit tests.
+    http.set_defaults({ retry = { base_delay = 0.02, max_delay = 0.5 } })
+  end)
+
+  after_each(function()
+    http.reset_defaults()
+  end)
+
+  describe("requests", function()
+    it("gets a static file with status, lower-cased headers, body and attempt count", function()
+      local resp, err = http.get(api.url .. "/sales.json")
+      assert.is_nil(err)
+      assert.are.equal(200, resp.status)
+      assert.are.equal("OK", resp.reason)
+      assert.are.equal("application/json", resp.headers["content-type"])
+      assert.are.same(sales, cjson.decode(resp.body))
+      assert.are.equal(api.url .. "/sales.json", resp.url)
+      assert.are.equal(1, resp.attempts)
+    end)
+
+    it("decodes JSON with get_json and asks for it with an Accept header", function()
+      local data, resp = http.get_json(api.url .. "/sales.json")
+      assert.are.same(sales, data)
+      assert.are.equal(200, resp.status)
+      assert.are.equal("application/json", api.log()[1].headers["accept"])
+    end)
+
+    it("reuses one connection for consecutive requests (keep-alive)", function()
+      for _ = 1, 3 do
+        assert.is_table(http.get(api.url .. "/sales.json"))
+      end
+      local log = api.log()
+      assert.are.equal(3, #log)
+      assert.are.equal(log[1].client_port, log[2].client_port)
+      assert.are.equal(log[1].client_port, log[3].client_port)
+    end)
+
+    it("escapes query parameters and sends headers, bearer tokens and bodies", function()
+      local resp = assert(http.request({
+        method = "post",
+        url = api.url .. "/_echo?fixed=1",
+        query = { q = "a b&c=d/é", n = 5, flag = true, tags = { "x", "y" } },
+        headers = { ["X-Trace"] = "t-1" },
+        bearer = "tok-123",
+        body = '{"k":1}',
+      }))
+      local echo = cjson.decode(resp.body)
+      assert.are.equal("POST", echo.method)
+      assert.are.same({ "1" }, echo.params.fixed)
+      assert.are.same({ "a b&c=d/é" }, echo.params.q)
+      assert.are.same({ "5" }, echo.params.n)
+      assert.are.same({ "true" }, echo.params.flag)
+      assert.are.same({ "x", "y" }, echo.params.tags)
+      assert.are.equal("t-1", echo.headers["x-trace"])
+      assert.are.equal("Bearer tok-123", echo.headers["authorization"])
+      assert.are.equal('{"k":1}', echo.body)
+      local basic = cjson.decode(assert(http.get(api.url .. "/_echo", { basic = { "ann", "pw" } })).body)
+      assert.are.equal("Basic YW5uOnB3", basic.headers["authorization"])
+    end)
+
+    it("applies per-run defaults, which calls can override", function()
+      http.set_defaults({ headers = { ["X-Team"] = "sales", Accept = "text/plain" } })
+      local echo = cjson.decode(assert(http.get(api.url .. "/_echo", { headers = { accept = "x/y" } })).body)
+      assert.are.equal("sales", echo.headers["x-team"])
+      assert.are.equal("x/y", echo.headers["accept"])
+      http.reset_defaults()
+      echo = cjson.decode(assert(http.get(api.url .. "/_echo")).body)
+      assert.is_nil(echo.headers["x-team"])
+    end)
+
+    it("follows redirects up to max_redirects", function()
+      local resp = assert(http.get(api.url .. "/_redirect", { query = { to = "/sales.json" } }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal(api.url .. "/sales.json", resp.url)
+      resp = assert(http.get(api.url .. "/_redirect", { query = { to = "/sales.json" }, max_redirects = 0 }))
+      assert.are.equal(302, resp.status)
+      local target = "/_redirect?to=/sales.json"
+      local _, err, code = http.get(api.url .. "/_redirect", { query = { to = target }, max_redirects = 1 })
+      assert.are.equal("TOO_MANY_REDIRECTS", code)
+      assert.matches("too many redirects", err)
+    end)
+
+    it("decodes gzip bodies transparently", function()
+      local data = assert(http.get_json(api.url .. "/sales.json?gzip=1"))
+      assert.are.same(sales, data)
+      assert.matches("gzip", api.log()[1].headers["accept-encoding"])
+    end)
+  end)
+
+  describe("retries", function()
+    it("retries 503 for the first k requests, then succeeds", function()
+      local data, resp = http.get_json(api.url .. "/sales.json?fail=2")
+      assert.are.same(sales, data)
+      assert.are.equal(3, resp.attempts)
+      assert.are.equal(3, api.count("/sales.json"))
+    end)
+
+    it("gives up after the last attempt naming the URL, the attempts and the cause", function()
+      local url = api.url .. "/sales.json?status=503"
+      local data, err, code, resp = http.get_json(url)
+      assert.is_nil(data)
+      assert.are.equal("GET " .. url .. " failed after 3 attempts: HTTP 503 Service Unavailable", err)
+      assert.are.equal("HTTP_503", code)
+      assert.are.equal(503, resp.status)
+      assert.are.equal(3, api.count("/sales.json"))
+      local _, err5 = http.get(url, { retry = { attempts = 5 } })
+      assert.matches("failed after 5 attempts", err5)
+      assert.are.equal(8, api.count("/sales.json"))
+    end)
+
+    it("retries 408, 425, 429, 500, 502 and 504 too", function()
+      for _, status in ipairs({ 408, 425, 429, 500, 502, 504 }) do
+        local resp = http.get(api.url .. "/sales.json?fault=status&times=1&code=" .. status)
+        assert.are.equal(2, resp.attempts)
+      end
+    end)
+
+    it("waits at least Retry-After seconds on 429", function()
+      local resp = assert(http.get(api.url .. "/sales.json?status=429&retry_after=1&times=1",
+        { retry = { max_delay = 5 } }))
+      assert.are.equal(2, resp.attempts)
+      local log = api.log()
+      assert.are.equal(2, #log)
+      assert.is_true(log[2].time - log[1].time >= 1.0, "waited " .. (log[2].time - log[1].time))
+    end)
+
+    it("honours Retry-After as an HTTP-date on 503", function()
+      local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
+      local resp = assert(http.get(api.url .. "/sales.json", {
+        query = { status = 503, retry_after = when, times = 1 },
+        retry = { max_delay = 5 },
+      }))
+      assert.are.equal(2, resp.attempts)
+      local log = api.log()
+      assert.is_true(log[2].time - log[1].time >= 1.0, "waited " .. (log[2].time - log[1].time))
+    end)
+
+    it("caps Retry-After by the policy's max_delay", function()
+      local t0 = now()
+      local resp = assert(http.get(api.url .. "/sales.json?status=429&retry_after=3600&times=1",
+        { retry = { max_delay = 0.2 } }))
+      assert.are.equal(2, resp.attempts)
+      assert.is_true(now() - t0 < 30)
+    end)
+
+    it("retries a body cut off mid-transfer and fails with PARTIAL when it keeps happening", function()
+      local data, resp = http.get_json(api.url .. "/pages/page?total=200&size=200&fault=truncate&times=1")
+      assert.are.equal(2, resp.attempts)
+      assert.are.same(range(1, 200), ids(data.data))
+      local _, err, code = http.get(api.url .. "/sales.json?fault=truncate")
+      assert.are.equal("PARTIAL", code)
+      assert.matches("failed after 3 attempts: transfer cut short", err)
+      assert.are.equal(3, api.count("/sales.json"))
+    end)
+
+    it("retries a connection reset mid-body", function()
+      local resp = assert(http.get(api.url .. "/sales.json?fault=reset_body&times=1"))
+      assert.are.equal(2, resp.attempts)
+      assert.are.equal(2, api.count("/sales.json"))
+      local _, err, code = http.get(api.url .. "/sales.json?fault=reset_body", { retry = { attempts = 2 } })
+      assert.are.equal("RECV", code)
+      assert.matches("failed after 2 attempts", err)
+    end)
+
+    it("times out a stalled server, retries, and fails with TIMEOUT", function()
+      local t0 = now()
+      local _, err, code = http.get(api.url .. "/sales.json?fault=stall&seconds=5",
+        { timeout = 0.5, retry = { attempts = 2 } })
+      assert.are.equal("TIMEOUT", code)
+      assert.matches("failed after 2 attempts: timed out after 0%.5 s", err)
+      assert.is_true(now() - t0 < 4.5, "the timeout was not enforced")
+      assert.are.equal(2, api.count("/sales.json"))
+      local resp = assert(http.get(api.url .. "/sales.json?fault=stall&seconds=3&times=1", { timeout = 0.5 }))
+      assert.are.equal(2, resp.attempts)
+    end)
+
+    it("fails at once on a 404 with the status and an excerpt of the body", function()
+      local url = api.url .. "/missing.json"
+      local data, err, code, resp = http.get_json(url)
+      assert.is_nil(data)
+      assert.are.equal("HTTP_404", code)
+      assert.are.equal('GET ' .. url .. ' failed: HTTP 404 Not Found: {"error": "not found", "path": "/missing.json"}',
+        err)
+      assert.are.equal(404, resp.status)
+      assert.are.equal(1, api.count("/missing.json"))
+    end)
+
+    it("fails with CONNECT when nothing listens, after the policy's attempts", function()
+      local port = testenv.free_port()
+      local _, err, code = http.get("http://127.0.0.1:" .. port .. "/x", { retry = { attempts = 2 } })
+      assert.are.equal("CONNECT", code)
+      assert.matches("failed after 2 attempts: connection failed", err)
+    end)
+
+    it("logs each retry at warning level with attempt n/N, reason and wait", function()
+      local dir = testenv.tmpdir()
+      local script = dir .. "/retry.lua"
+      testenv.write_file(script, [[
+        local http = require "salesengine.http"
+        local resp = assert(http.get(..., { retry = { base_delay = 0.01 } }))
+        print(resp.attempts)
+      ]])
+      local r = testenv.salesengine({ script, api.url .. "/sales.json?fail=2" })
+      testenv.rm_rf(dir)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("3\n", r.stdout)
+      local lines = {}
+      for line in r.stderr:gmatch("[^\n]+") do
+        if line:find("retrying", 1, true) then
+          lines[#lines + 1] = line
+        end
+      end
+      assert.are.equal(2, #lines)
+      assert.matches("level=warn", lines[1])
+      assert.matches("attempt=1/3", lines[1])
+      assert.matches('reason="HTTP 503 Service Unavailable"', lines[1])
+      assert.matches("wait=%d+%.%d+s", lines[1])
+      assert.matches("attempt=2/3", lines[2])
+    end)
+  end)
+
+  describe("limits and bad data", function()
+    it("rejects a body larger than max_size without retrying", function()
+      local _, err, code = http.get(api.url .. "/_bytes?size=2000000", { max_size = 1000 })
+      assert.are.equal("TOO_LARGE", code)
+      assert.matches("exceeds the limit of 1000 bytes", err)
+      local _, err2, code2 = http.get(api.url .. "/_bytes?size=2000000&chunked=1", { max_size = 1000 })
+      assert.are.equal("TOO_LARGE", code2)
+      assert.matches("exceeds the limit of 1000 bytes", err2)
+      assert.are.equal(2, api.count("/_bytes"))
+      local ok = assert(http.get(api.url .. "/_bytes?size=1000", { max_size = 1000 }))
+      assert.are.equal(1000, #ok.body)
+    end)
+
+    it("reports invalid JSON with the URL and the decoder's position, without retrying", function()
+      local url = api.url .. "/x.json?fault=invalid_json&api_key=k-SECRET-1"
+      local data, err, code = http.get_json(url)
+      assert.is_nil(data)
+      assert.are.equal("JSON", code)
+      assert.are.equal("GET " .. api.url .. "/x.json?fault=invalid_json&api_key=***: invalid JSON at character 17: "
+        .. "Expected value but found T_COMMA", err)
+      assert.are.equal(1, api.count("/x.json"))
+    end)
+  end)
+
+  describe("misuse", function()
+    it("raises on wrong argument types and unknown or invalid options", function()
+      assert.has_error(function() http.get(42) end, "bad argument #1 to 'get' (string expected, got number)")
+      assert.has_error(function() http.request("http://x") end)
+      assert.has_error(function() http.request({ url = 1 }) end, "option 'url' must be a string, got number")
+      assert.has_error(function() http.get("http://x", { timout = 1 }) end, "http.get: unknown option 'timout'")
+      assert.has_error(function() http.get("http://x", { timeout = "slow" }) end)
+      assert.has_error(function() http.get("http://x", { url = "http://y" }) end, "http.get: unknown option 'url'")
+      assert.has_error(function() http.get("http://x", { retry = { attempts = 0 } }) end,
+        "retry.attempts must be at least 1")
+      assert.has_error(function() http.get("http://x", { retry = { jitter = "half" } }) end)
+      assert.has_error(function() http.get("http://x", { headers = { ["Bad Name"] = "v" } }) end)
+      assert.has_error(function() http.get("http://x", { headers = { X = "a\r\nInjected: 1" } }) end)
+      assert.has_error(function() http.set_defaults({ url = "http://x" }) end)
+      assert.has_error(function() http.fetch_all({ 42 }) end)
+      assert.has_error(function() paginate.cursor({ url = "http://x" }) end)
+    end)
+  end)
+
+  describe("secrets", function()
+    it("never shows a bearer token, a password or an api_key, in errors or in logs", function()
+      local dir = testenv.tmpdir()
+      local script = dir .. "/secrets.lua"
+      testenv.write_file(script, [[
+        local http = require "salesengine.http"
+        http.set_defaults({ retry = { base_delay = 0.01 } })
+        local base = ...
+        local token, key, pw = os.getenv("T_TOKEN"), os.getenv("T_KEY"), os.getenv("T_PW")
+        local cases = {
+          { base .. "/sales.json?status=503", { bearer = token, query = { api_key = key } } },
+          { base .. "/sales.json?status=401&echo=1&api_key=" .. key,
+            { headers = { Authorization = "Bearer " .. token } } },
+          { base .. "/x?fault=invalid_json&token=" .. key, { basic = { "ann", pw } } },
+          { "http://ann:" .. pw .. "@127.0.0.1:1/x?key=" .. key, { retry = { attempts = 2 } } },
+          { base .. "/x?fault=truncate", { headers = { ["X-Api-Key"] = token } } },
+        }
+        for _, c in ipairs(cases) do
+          local get = c[1]:find("invalid_json") and http.get_json or http.get
+          local ok, err, code = get(c[1], c[2])
+          print(tostring(ok), err, code)
+        end
+      ]])
+      local token, key, pw = "tok-7f3a9c1e5b", "key-2b8d4e6f0a", "pw-9c7e5a3b1d"
+      local r = testenv.salesengine({ script, api.url }, { env = { T_TOKEN = token, T_KEY = key, T_PW = pw } })
+      testenv.rm_rf(dir)
+      assert.are.equal(0, r.code, r.stderr)
+      local out = r.stdout .. r.stderr
+      assert.matches("HTTP_503", r.stdout)
+      assert.matches("HTTP_401", r.stdout)
+      assert.matches("JSON", r.stdout)
+      assert.matches("CONNECT", r.stdout)
+      assert.matches("PARTIAL", r.stdout)
+      assert.matches("retrying", r.stderr)
+      for _, secret in ipairs({ token, key, pw }) do
+        assert.is_nil(out:find(secret, 1, true), "leaked " .. secret .. " in:\n" .. out)
+      end
+      -- The secrets did reach the server, so the test exercised them.
+      local seen = cjson.encode(api.log())
+      assert.truthy(seen:find(token, 1, true))
+      assert.truthy(seen:find(key, 1, true))
+    end)
+
+    it("redacts URLs for the script's own log lines", function()
+      assert.are.equal("https://u:***@h/p?api_key=***&page=2", http.redact_url("https://u:pw@h/p?api_key=abc&page=2"))
+    end)
+  end)
+
+  describe("concurrent fetching", function()
+    it("returns results in order and really overlaps slow pages", function()
+      local urls = {}
+      for i = 1, 4 do
+        urls[i] = api.url .. "/pages/page?total=40&size=10&page=" .. i .. "&delay=1"
+      end
+      local t0 = now()
+      local got = {}
+      for i, resp, err in http.fetch_all(urls, { concurrency = 4, json = true }) do
+        assert.is_nil(err)
+        got[i] = ids(resp.data.data)[1]
+      end
+      local elapsed = now() - t0
+      assert.are.same({ 1, 11, 21, 31 }, got)
+      local log = api.log()
+      assert.are.equal(4, #log)
+      local first, last = math.huge, 0
+      for _, e in ipairs(log) do
+        first, last = math.min(first, e.time), math.max(last, e.time)
+      end
+      -- All four were in flight before the first 1-second answer came back.
+      assert.is_true(last - first < 0.9, "requests did not overlap: " .. (last - first))
+      assert.is_true(elapsed < 3.5, "took " .. elapsed .. " s, sequential would be 4 s")
+    end)
+
+    it("downloads the next page while Lua works on the current one", function()
+      local urls = {}
+      for i = 1, 2 do
+        urls[i] = api.url .. "/pages/page?total=20&size=10&page=" .. i .. "&delay=1"
+      end
+      local iter, _, _, batch = http.fetch_all(urls, { concurrency = 1 })
+      assert(iter())
+      os.execute("sleep 1.5") -- "working" on page 1
+      local after_work = now()
+      local i, resp = iter()
+      assert.are.equal(2, i)
+      assert.are.equal(200, resp.status)
+      assert.is_true(now() - after_work < 0.8, "page 2 was not prefetched")
+      assert.is_nil(iter())
+      batch:close()
+    end)
+
+    it("reports failures in place and goes on", function()
+      local urls = { api.url .. "/sales.json", api.url .. "/missing.json", { url = api.url .. "/sales.json?fail=1" } }
+      local results = {}
+      for i, resp, err, code in http.fetch_all(urls) do
+        results[i] = resp and resp.attempts or code
+        if i == 2 then
+          assert.matches("HTTP 404 Not Found", err)
+        end
+      end
+      assert.are.same({ 1, "HTTP_404", 2 }, results)
+    end)
+
+    it("stops cleanly when the loop breaks early", function()
+      local urls = {}
+      for i = 1, 20 do
+        urls[i] = api.url .. "/sales.json?delay=0.2&n=" .. i
+      end
+      local n = 0
+      for _ in http.fetch_all(urls, { concurrency = 2 }) do
+        n = n + 1
+        if n == 2 then
+          break
+        end
+      end
+      assert.are.equal(2, n)
+      assert.is_true(api.count("/sales.json") <= 6)
+      local iter, _, _, batch = http.fetch_all({ api.url .. "/sales.json" })
+      batch:close()
+      assert.has_error(function() iter() end, "attempt to use a closed HTTP batch")
+    end)
+  end)
+
+  describe("pagination", function()
+    local function collect(iter, state, control, closing)
+      local pages, all = {}, {}
+      local failure
+      for n, page, err, code in iter, state, control, closing do
+        if not page then
+          failure = { n = n, err = err, code = code }
+          break
+        end
+        pages[#pages + 1] = n
+        for _, item in ipairs(page.items) do
+          all[#all + 1] = item.id
+        end
+      end
+      return all, pages, failure
+    end
+
+    it("follows Link rel=next headers, absolute and relative", function()
+      local all, pages = collect(paginate.link_header({ url = api.url .. "/pages/link",
+        query = { total = 10, size = 3 } }))
+      assert.are.same(range(1, 10), all)
+      assert.are.same({ 1, 2, 3, 4 }, pages)
+      assert.are.equal(4, api.count("/pages/link"))
+      all = collect(paginate.link_header({ url = api.url .. "/pages/link?total=7&size=3&relative=1" }))
+      assert.are.same(range(1, 7), all)
+    end)
+
+    it("follows a next URL from a JSON path", function()
+      local all, pages = collect(paginate.next_url({ url = api.url .. "/pages/next?total=8&size=3",
+        next = "links.next" }))
+      assert.are.same(range(1, 8), all)
+      assert.are.same({ 1, 2, 3 }, pages)
+    end)
+
+    it("counts page numbers until an empty page, without yielding it", function()
+      local all, pages = collect(paginate.page_number({ url = api.url .. "/pages/page?total=9&size=3" }))
+      assert.are.same(range(1, 9), all)
+      assert.are.same({ 1, 2, 3 }, pages)
+      assert.are.equal(4, api.count("/pages/page"))
+    end)
+
+    it("treats a null data array as an empty page", function()
+      local all = collect(paginate.page_number({ url = api.url .. "/pages/page?total=5&size=3&nulls=1" }))
+      assert.are.same(range(1, 5), all)
+      assert.are.equal(3, api.count("/pages/page"))
+    end)
+
+    it("stops on has_more = false and on a known total without an extra request", function()
+      local all = collect(paginate.page_number({
+        url = api.url .. "/pages/page", query = { total = 10, size = 3, fields = "has_more" }, has_more = "has_more" }))
+      assert.are.same(range(1, 10), all)
+      assert.are.equal(4, api.count("/pages/page"))
+      api.reset()
+      all = collect(paginate.page_number({ url = api.url .. "/pages/page?total=10&size=5&fields=total",
+        total = "total" }))
+      assert.are.same(range(1, 10), all)
+      assert.are.equal(2, api.count("/pages/page"))
+    end)
+
+    it("walks offset/limit pages", function()
+      local all, pages = collect(paginate.offset({
+        url = api.url .. "/pages/offset?total=10&fields=has_more", items = "items", limit = 4, has_more = "has_more" }))
+      assert.are.same(range(1, 10), all)
+      assert.are.same({ 1, 2, 3 }, pages)
+      local offsets = {}
+      for _, e in ipairs(api.log()) do
+        offsets[#offsets + 1] = tonumber(e.params.offset[1])
+      end
+      assert.are.same({ 0, 4, 8 }, offsets)
+    end)
+
+    it("passes a cursor from a JSON path back as a parameter", function()
+      local all, pages = collect(paginate.cursor({ url = api.url .. "/pages/cursor?total=10&size=3",
+        cursor = "meta.next_cursor" }))
+      assert.are.same(range(1, 10), all)
+      assert.are.same({ 1, 2, 3, 4 }, pages)
+      local log = api.log()
+      assert.is_nil(log[1].params.cursor)
+      assert.are.same({ "c3" }, log[2].params.cursor)
+    end)
+
+    it("stops a pagination loop with an error, for links, next URLs and cursors", function()
+      local cases = {
+        paginate.link_header({ url = api.url .. "/pages/link?total=30&size=3&loop=1&page=1" }),
+        paginate.next_url({ url = api.url .. "/pages/next?total=30&size=3&loop=1&page=1", next = "links.next" }),
+        paginate.cursor({ url = api.url .. "/pages/cursor?total=30&size=3&loop=1", cursor = "meta.next_cursor" }),
+      }
+      for _, iter in ipairs(cases) do
+        local all, pages, failure = collect(iter)
+        assert.are.same({ 1, 2 }, pages)
+        assert.are.same(range(1, 6), all)
+        assert.are.equal("LOOP", failure.code)
+        assert.matches("pagination loop: page 2", failure.err)
+      end
+    end)
+
+    it("stops after max_pages", function()
+      local all, pages = collect(paginate.link_header({ url = api.url .. "/pages/link?total=30&size=3",
+        max_pages = 2 }))
+      assert.are.same({ 1, 2 }, pages)
+      assert.are.same(range(1, 6), all)
+      assert.are.equal(2, api.count("/pages/link"))
+    end)
+
+    it("fetches a known number of pages concurrently, in order", function()
+      local all, pages = collect(paginate.page_number({ url = api.url .. "/pages/page?total=12&size=3", count = 4,
+        concurrency = 3 }))
+      assert.are.same(range(1, 12), all)
+      assert.are.same({ 1, 2, 3, 4 }, pages)
+    end)
+
+    it("hands a failing page over as an error and stops", function()
+      local all, pages, failure = collect(paginate.page_number({
+        url = api.url .. "/pages/page?total=9&size=3&status=500", retry = { attempts = 2 } }))
+      assert.are.same({}, all)
+      assert.are.same({}, pages)
+      assert.are.equal("HTTP_500", failure.code)
+      assert.are.equal(1, failure.n)
+      assert.matches("failed after 2 attempts", failure.err)
+    end)
+
+    it("collects every item of a style into one array", function()
+      local all = assert(paginate.collect("cursor", { url = api.url .. "/pages/cursor?total=5&size=2",
+        cursor = "meta.next_cursor" }))
+      assert.are.same(range(1, 5), ids(all))
+    end)
+  end)
+end)

@@ -1,0 +1,122 @@
+-- scripts/pipeline.lua offline: the whole sales job with the fakes of
+-- salesengine.testing (no server, no database). The way to test a pipeline.
+local testing = require "salesengine.testing"
+
+local URL = "http://partner.test/api/sales"
+
+-- The partner feed: n sales in assorted formats, then S2 again with a new amount.
+local function feed(n)
+  local sales = {}
+  for i = 1, n do
+    sales[i] = {
+      id = "S" .. i,
+      date = string.format("2026-01-%02dT10:%02d:00%s", 1 + i % 28, i % 60, (i % 2 == 0) and "+00:00" or ""),
+      amount_usd = (i % 3 == 0) and string.format("%d.%02d", i, i % 100) or (i + 0.25),
+      region = ({ " emea ", "Apac", "AMER  " })[1 + i % 3],
+    }
+  end
+  sales[#sales + 1] = { id = "S2", date = "2026-02-01T00:00:00Z", amount_usd = "99.99", region = "latam" }
+  return { sales = sales }
+end
+
+local function run(opts)
+  local env = { SALES_API_URL = URL, WAREHOUSE_DSN = "host=fake dbname=warehouse", SALES_RETRY_DELAY = "0" }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  return testing.run_script("scripts/pipeline.lua", { env = env, http = opts.http, pg = opts.pg,
+    options = opts.options })
+end
+
+describe("scripts/pipeline.lua offline", function()
+  local transform
+
+  setup(function()
+    package.path = "scripts/?.lua;" .. package.path
+    transform = require "transform"
+  end)
+
+  it("loads what row-by-row upserts would, updating only revenue on a repeated id", function()
+    local data = feed(40)
+    local http = testing.fake_http({ [URL] = { json = data } })
+    local db = testing.fake_pg()
+    local r = run({ http = http, pg = db })
+    assert.are.equal(0, r.code, r.error)
+    assert.are.equal(40, #db:rows("fact_sales"))
+    for i = 1, 40 do
+      local want = transform.transform(data.sales[i])
+      if i == 2 then want.revenue = transform.transform(data.sales[41]).revenue end
+      local got = db:row("fact_sales", { "sale_id" }, "S" .. i)
+      assert.are.same({ want.sale_id, want.sale_date, want.revenue, want.region, "now()" },
+        { got.sale_id, got.sale_date, got.revenue, got.region, got.loaded_at })
+    end
+    assert.are.equal(1, http:count(URL))
+    assert.truthy(r.log.find("starting sales pipeline"))
+    assert.are.equal(41, r.log.find("extracted").fields.records)
+    assert.are.equal(41, r.log.find("transformed").fields.rows)
+    local done = r.log.find("pipeline complete").fields
+    assert.are.same({ 41, 41, 0, "ok" }, { done.extracted, done.loaded, done.rejected, done.identity })
+  end)
+
+  it("retries a failing API, then fails with the extract code naming the URL", function()
+    local http = testing.fake_http({ [URL] = { { status = 503 } } })
+    local db = testing.fake_pg()
+    local r = run({ http = http, pg = db })
+    assert.are.equal(3, r.code)
+    assert.truthy(r.error:find(URL, 1, true), r.error)
+    assert.matches("3 attempts", r.error)
+    assert.are.same({ 3, 0 }, { http:count(URL), db.connects })
+  end)
+
+  it("recovers when the API fails twice and then answers", function()
+    local http = testing.fake_http({ [URL] = { { status = 503 }, { error = "connection reset", code = "RESET" },
+      { json = feed(5) } } })
+    local db = testing.fake_pg()
+    local r = run({ http = http, pg = db })
+    assert.are.equal(0, r.code, r.error)
+    assert.are.equal(5, #db:rows("fact_sales"))
+  end)
+
+  it("fails on a response without a sales array", function()
+    local r = run({ http = testing.fake_http({ [URL] = { json = { data = {} } } }), pg = testing.fake_pg() })
+    assert.are.equal(3, r.code)
+    assert.matches('no "sales" array', r.error)
+  end)
+
+  it("stops with the usage code when a variable is missing", function()
+    local r = run({ env = { WAREHOUSE_DSN = false }, http = testing.fake_http({}), pg = testing.fake_pg() })
+    assert.are.equal(2, r.code)
+    assert.are.equal("environment variable WAREHOUSE_DSN is not set", r.error)
+  end)
+
+  it("sends a bad record to etl_rejects and loads the rest", function()
+    local data = feed(200)
+    data.sales[57].date = "2026-13-45"
+    local db = testing.fake_pg()
+    local r = run({ http = testing.fake_http({ [URL] = { json = data } }), pg = db })
+    assert.are.equal(0, r.code, r.error)
+    assert.are.equal(199, #db:rows("fact_sales"))
+    local rej = db:rows("etl_rejects")
+    assert.are.equal(1, #rej)
+    assert.are.same({ "S57", "transform" }, { rej[1].record_key, rej[1].stage })
+    assert.matches("2026%-13%-45", rej[1].reason)
+    assert.matches('"2026%-13%-45"', rej[1].raw)
+  end)
+
+  it("fails with the rejects code over SALES_MAX_REJECTS, loading nothing", function()
+    local data = feed(200)
+    data.sales[57].date = "2026-13-45"
+    local db = testing.fake_pg()
+    local r = run({ env = { SALES_MAX_REJECTS = "0" }, http = testing.fake_http({ [URL] = { json = data } }), pg = db })
+    assert.are.equal(5, r.code)
+    assert.matches("record 57 %(id S57%) is invalid", r.error)
+    assert.are.equal(0, #db:rows("fact_sales"))
+  end)
+
+  it("writes nothing in a dry run", function()
+    local db = testing.fake_pg()
+    local r = run({ http = testing.fake_http({ [URL] = { json = feed(10) } }), pg = db,
+      options = { dry_run = true } })
+    assert.are.equal(0, r.code, r.error)
+    assert.are.same({ 0, 0 }, { db.connects, #db.statements })
+    assert.are.equal(11, r.log.find("dry run: would load").fields.rows)
+  end)
+end)
