@@ -22,6 +22,7 @@ enum { EXIT_OK = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2 };
 
 static void print_usage(FILE *out) {
   fputs("usage: " PROGNAME " [options] [script [args...]]\n"
+        "       " PROGNAME " [options] state show|reset NAME [--dsn DSN]\n"
         "Runs a Lua 5.4 pipeline script with the salesengine modules loaded.\n"
         "Options:\n"
         "  -e CODE              run the Lua string CODE (before the script)\n"
@@ -31,11 +32,13 @@ static void print_usage(FILE *out) {
         "  --dry-run            extract and transform, write nothing to the database\n"
         "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
         "  --no-strict          allow undeclared globals in the script\n"
+        "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
         "  --                   stop handling options\n"
         "  -                    read the script from standard input\n"
-        "The script's own folder is searched first by require.\n",
+        "The script's own folder is searched first by require.\n"
+        "'state' shows or resets a pipeline's incremental state (docs/lua-api.md).\n",
         out);
 }
 
@@ -43,7 +46,7 @@ static void print_usage(FILE *out) {
 struct options {
   int script;    /* index in argv of the script, or 0 when there is none */
   int n_exec;    /* how many -e chunks */
-  int version, help, quiet, dry_run, no_strict;
+  int version, help, quiet, dry_run, no_strict, full_refresh;
   const char *log_level, *log_format, *summary_json;
 };
 
@@ -66,8 +69,10 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
 
 /* Fills o from argv; returns 0, or -1 after printing a usage error. */
 static int parse_args(int argc, char **argv, struct options *o) {
-  static const char *const flags[] = {"-v", "--version", "-h", "--help", "--quiet", "--dry-run", "--no-strict"};
-  int *const flag_vars[] = {&o->version, &o->version, &o->help, &o->help, &o->quiet, &o->dry_run, &o->no_strict};
+  static const char *const flags[] = {"-v",        "--version", "-h",          "--help",
+                                      "--quiet",   "--dry-run", "--no-strict", "--full-refresh"};
+  int *const flag_vars[] = {&o->version, &o->version, &o->help,      &o->help,
+                            &o->quiet,   &o->dry_run, &o->no_strict, &o->full_refresh};
   struct {
     const char *name;
     const char **value;
@@ -126,6 +131,8 @@ static void apply_options(lua_State *L, const struct options *o) {
   lua_setfield(L, -2, "quiet");
   lua_pushboolean(L, o->dry_run);
   lua_setfield(L, -2, "dry_run");
+  lua_pushboolean(L, o->full_refresh);
+  lua_setfield(L, -2, "full_refresh");
   lua_pushboolean(L, !o->no_strict);
   lua_setfield(L, -2, "strict");
   if (o->summary_json) {
@@ -239,6 +246,28 @@ static int set_strict_env(lua_State *L) {
   return LUA_OK;
 }
 
+/* Runs `salesengine state ARGS...`: calls require("salesengine.state_cli")
+ * .main{ARGS...}; its integer result, if any, becomes *exit_code. */
+static int run_state_command(lua_State *L, char **argv, int argc, int first, int *exit_code) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "salesengine.state_cli");
+  int status = docall(L, 1, 1);
+  if (status != LUA_OK) return status;
+  lua_getfield(L, -1, "main");
+  lua_remove(L, -2);
+  lua_createtable(L, argc - first, 0);
+  for (int i = first; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - first + 1);
+  }
+  status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    *exit_code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_OK;
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
 /* Loads and runs the script named by argv[o->script] with its arguments. */
 static int run_script(lua_State *L, char **argv, int argc, const struct options *o) {
   const char *fname = argv[o->script];
@@ -277,13 +306,19 @@ static int pmain(lua_State *L) {
       return 1;
     }
   }
-  if (o->script && run_script(L, argv, argc, o) != LUA_OK) {
+  int code = EXIT_OK;
+  int status = LUA_OK;
+  if (o->script && strcmp(argv[o->script], "state") == 0 && strcmp(argv[o->script - 1], "--") != 0)
+    status = run_state_command(L, argv, argc, o->script + 1, &code);
+  else if (o->script)
+    status = run_script(L, argv, argc, o);
+  if (status != LUA_OK) {
     if (se_signals_received())
       se_log(se_lua_logger(L), SE_LOG_WARN, "run interrupted; work not yet committed is rolled back", NULL, 0);
     lua_pushinteger(L, report(L));
     return 1;
   }
-  lua_pushinteger(L, EXIT_OK);
+  lua_pushinteger(L, code);
   return 1;
 }
 
