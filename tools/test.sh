@@ -1,9 +1,49 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is
-# missing, builds, and runs every test through ctest (C unit tests, busted
-# specs, integration tests against a throwaway PostgreSQL, lint).
-set -euo pipefail
+# missing, then runs every test through ctest twice:
+#   build/       gcc, optimised: C unit tests, busted specs, integration tests
+#                against a throwaway PostgreSQL, lint (luacheck, cppcheck)
+#   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer: the
+#                same tests, plus the libFuzzer harnesses for a bounded time
+# and ends with one line: "N passed, N failed".
+set -uo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
-tools/build.sh
-ctest --test-dir build --output-on-failure -j2
+tools/deps.sh || exit 1
+
+passed=0
+failed=0
+# Runs ctest in build dir $1 (extra ctest arguments follow) and adds its counts.
+run_suite() {
+  local dir=$1
+  shift
+  local log
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure -j2 "$@" 2>&1 | tee "$log"
+  local line total bad
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "tools/test.sh: ctest in $dir printed no summary" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+}
+
+echo "== gcc build"
+if tools/build.sh; then run_suite build; else failed=$((failed + 1)); fi
+
+echo "== clang ASan+UBSan build with fuzzers"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON; then
+  run_suite build-asan -LE lint
+else
+  failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
