@@ -6,6 +6,7 @@
 #include <string.h>
 
 int se_copy_text(se_pg_buf *b, const char *s, size_t n) {
+  if (n == 0) return SE_COPY_OK; /* b->data may still be NULL: no pointer arithmetic on it */
   if (memchr(s, '\0', n) != NULL) return SE_COPY_NUL;
   if (n > ((size_t)-1) / 2 || se_pg_buf_reserve(b, 2 * n) != 0) return SE_COPY_NOMEM;
   char *out = b->data + b->len;
