@@ -159,6 +159,9 @@ static int decode_body(lua_State *L, int decode, const se_http_request *req, con
   lua_pushvalue(L, decode);
   lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
   if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+  /* The decoder's own errors are strings; anything else (the interruption by
+   * a signal, a memory error) is not about the body and goes on up. */
+  if (lua_type(L, -1) != LUA_TSTRING) return lua_error(L);
   const char *err = lua_tostring(L, -1);
   char *msg = json_error_message(req, resp, err ? err : "decoder error");
   lua_pop(L, 1);

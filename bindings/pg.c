@@ -73,7 +73,7 @@ static int pg_connect(lua_State *L) {
     retry.attempts = (int)se_opt_int_field(L, 2, "reconnect_attempts", retry.attempts);
     retry.delay = se_opt_num_field(L, 2, "reconnect_delay", retry.delay);
     retry.max_delay = se_opt_num_field(L, 2, "reconnect_max_delay", retry.max_delay);
-    luaL_argcheck(L, retry.attempts >= 0 && retry.attempts <= 1000, 2, "reconnect_attempts out of range");
+    luaL_argcheck(L, retry.attempts >= 1 && retry.attempts <= 1000, 2, "reconnect_attempts must be 1..1000");
     luaL_argcheck(L, retry.delay >= 0 && retry.max_delay >= 0, 2, "reconnect delays must not be negative");
   }
   se_pg_lua_conn *box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -84,19 +84,18 @@ static int pg_connect(lua_State *L) {
   return 1;
 }
 
-/* Encodes the arguments first..last as $1.. parameters into
- * box->scratch/args. Returns the count, or -1 with box->err set. */
+/* Encodes the arguments first..last as $1.. parameters: their texts go to
+ * box->scratch, then box->args holds n offsets followed by the n pointers
+ * libpq reads (NULL for SQL NULL). Returns n, or -1 with box->err set. */
 static int collect_params(lua_State *L, se_pg_lua_conn *box, int first, int last) {
   int n = last - first + 1;
   se_pg_buf_clear(&box->scratch);
   se_pg_buf_clear(&box->args);
-  size_t *offsets = NULL;
-  if (n > 0 && se_pg_buf_reserve(&box->args, (size_t)n * sizeof(size_t)) == 0)
-    offsets = (size_t *)box->args.data;
-  if (n > 0 && offsets == NULL) {
+  if (n > 0 && se_pg_buf_reserve(&box->args, (size_t)n * (sizeof(size_t) + sizeof(const char *))) != 0) {
     se_pg_error_set(&box->err, NULL, "53200", "out of memory");
     return -1;
   }
+  size_t *offsets = (size_t *)box->args.data;
   for (int i = 0; i < n; i++) {
     int is_null;
     size_t at = box->scratch.len;
@@ -107,11 +106,17 @@ static int collect_params(lua_State *L, se_pg_lua_conn *box, int first, int last
     }
     offsets[i] = is_null ? (size_t)-1 : at;
   }
-  /* The text buffer no longer moves: turn offsets into pointers in place. */
-  const char **values = (const char **)box->args.data;
+  /* The texts no longer move: now the pointers can be taken. */
+  const char **values = (const char **)(box->args.data + (size_t)n * sizeof(size_t));
   for (int i = 0; i < n; i++)
     values[i] = offsets[i] == (size_t)-1 ? NULL : box->scratch.data + offsets[i];
   return n;
+}
+
+/* The parameter pointers collect_params prepared for n parameters. */
+static const char *const *param_values(se_pg_lua_conn *box, int n) {
+  if (n == 0) return NULL;
+  return (const char *const *)(box->args.data + (size_t)n * sizeof(size_t));
 }
 
 /* Runs the statement of conn:exec/conn:query: the SQL is argument 2, the
@@ -120,7 +125,7 @@ static PGresult *run_statement(lua_State *L, se_pg_lua_conn *box, int last) {
   const char *sql = luaL_checkstring(L, 2);
   int n = collect_params(L, box, 3, last);
   if (n < 0 || se_pg_ready(box->c, &box->err) != 0) return NULL;
-  return se_pg_run(box->c, sql, n, (const char *const *)box->args.data, &box->err);
+  return se_pg_run(box->c, sql, n, param_values(box, n), &box->err);
 }
 
 /* conn:exec(sql, ...) -> {rows_affected = n, command = "INSERT 0 1"} | nil, message, sqlstate */

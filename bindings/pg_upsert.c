@@ -13,58 +13,15 @@
 #include "common.h"
 #include "pg_copy.h"
 #include "pg_internal.h"
+#include "pg_upsert_plan.h"
 #include "pg_upsert.h"
 #include "pg_values.h"
 
 #define STATE_MT "salesengine.pg.Upsert"
 #define DEFAULT_BATCH 10000
 
-typedef struct upsert_state {
-  se_pg_upsert u;
-  int u_live;
-  se_pg_error err;
-  se_pg_buf scratch;
-  char *schema, *table;
-  const char *label; /* the table as the script named it, for messages */
-  /* The table's columns from the catalog: names (NUL-separated), types. */
-  se_pg_buf cat_text;
-  const char **cat_names;
-  long long *cat_types;
-  unsigned char *cat_generated;
-  size_t ncat;
-  /* What is upserted. */
-  const char **columns;
-  se_pg_kind *kinds;
-  size_t ncolumns;
-  size_t *key_at; /* index in columns of each key column */
-  const char **key, **update, **set_names, **set_exprs;
-  size_t nkey, nupdate, nset;
-  int empty_array;
-} upsert_state;
-
-static void state_free(upsert_state *st) {
-  if (st->u_live) se_pg_upsert_free(&st->u);
-  st->u_live = 0;
-  se_pg_error_clear(&st->err);
-  se_pg_buf_free(&st->scratch);
-  se_pg_buf_free(&st->cat_text);
-  free(st->schema);
-  free(st->table);
-  free(st->cat_names);
-  free(st->cat_types);
-  free(st->cat_generated);
-  free(st->columns);
-  free(st->kinds);
-  free(st->key_at);
-  free(st->key);
-  free(st->update);
-  free(st->set_names);
-  free(st->set_exprs);
-  memset(st, 0, sizeof *st);
-}
-
 static int state_gc(lua_State *L) {
-  state_free(luaL_checkudata(L, 1, STATE_MT));
+  se_pg_upsert_state_free(luaL_checkudata(L, 1, STATE_MT));
   return 0;
 }
 
@@ -75,73 +32,8 @@ void se_pg_lua_upsert_register(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* calloc that raises (nothing else is held in C memory outside st). */
-static void *alloc_array(lua_State *L, size_t n, size_t size) {
-  void *p = calloc(n ? n : 1, size);
-  if (p == NULL) luaL_error(L, "out of memory");
-  return p;
-}
-
-/* Reads option name (a string or an array of strings) into a new C array;
- * the strings stay owned by the options table. */
-static const char **string_list(lua_State *L, int opts, const char *name, size_t *n, int required) {
-  int t = lua_getfield(L, opts, name);
-  *n = 0;
-  if (t == LUA_TNIL && !required) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (t == LUA_TSTRING) {
-    const char **list = alloc_array(L, 1, sizeof *list);
-    list[0] = lua_tostring(L, -1);
-    *n = 1;
-    lua_pop(L, 1);
-    return list;
-  }
-  if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be a string or an array of strings", name);
-  size_t len = lua_rawlen(L, -1);
-  const char **list = alloc_array(L, len, sizeof *list);
-  for (size_t i = 0; i < len; i++) {
-    if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING) {
-      free(list);
-      luaL_error(L, "option '%s' must be an array of strings", name);
-    }
-    list[i] = lua_tostring(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  *n = len;
-  return list;
-}
-
-static long find_name(const char *const *names, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(names[i], name) == 0) return (long)i;
-  return -1;
-}
-
-/* Prefixes st->err's message with "upsert into LABEL: " and what follows. */
-static void prefix_error(upsert_state *st, const se_pg_conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void prefix_error(upsert_state *st, const se_pg_conn *c, const char *fmt, ...) {
-  char where[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(where, sizeof where, fmt, ap);
-  va_end(ap);
-  se_pg_error old = st->err;
-  memset(&st->err, 0, sizeof st->err);
-  se_pg_error_set(&st->err, c, old.sqlstate, "upsert into %s%s: %s", st->label, where,
-                  old.message ? old.message : "error");
-  st->err.detail = old.detail;
-  st->err.line = old.line;
-  st->err.connection_lost = old.connection_lost;
-  old.detail = NULL;
-  se_pg_error_clear(&old);
-}
-
 /* Writes "k1=v1, k2=v2" for row r's key into out (raw reads, no allocation). */
-static void describe_key(lua_State *L, upsert_state *st, int rows, lua_Integer r, int names, char *out,
+static void describe_key(lua_State *L, se_pg_upsert_state *st, int rows, lua_Integer r, int names, char *out,
                          size_t size) {
   size_t used = 0;
   out[0] = '\0';
@@ -183,7 +75,7 @@ static lua_Integer first_null_row(lua_State *L, int rows, int names, long col, l
 }
 
 /* Names the row (and column) a failed batch first..last is about. */
-static void locate_error(lua_State *L, upsert_state *st, se_pg_conn *c, int rows, int names,
+static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int rows, int names,
                          lua_Integer first, lua_Integer last) {
   char key[256];
   const char *column = st->err.column;
@@ -191,34 +83,35 @@ static void locate_error(lua_State *L, upsert_state *st, se_pg_conn *c, int rows
   if (st->err.line > 0 && first + st->err.line - 1 <= last) {
     r = first + st->err.line - 1;
   } else if (strcmp(st->err.sqlstate, "23502") == 0 && column) {
-    r = first_null_row(L, rows, names, find_name(st->columns, st->ncolumns, column), first, last);
+    r = first_null_row(L, rows, names, se_pg_upsert_find(st->columns, st->ncolumns, column), first, last);
   }
   if (r == 0) {
-    prefix_error(st, c, " (rows %lld to %lld)", (long long)first, (long long)last);
+    se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)first, (long long)last);
     return;
   }
   describe_key(L, st, rows, r, names, key, sizeof key);
   if (column)
-    prefix_error(st, c, ": row %lld (%s), column %s", (long long)r, key, column);
+    se_pg_upsert_error_prefix(st, c, ": row %lld (%s), column %s", (long long)r, key, column);
   else
-    prefix_error(st, c, ": row %lld (%s)", (long long)r, key);
+    se_pg_upsert_error_prefix(st, c, ": row %lld (%s)", (long long)r, key);
 }
 
 /* COPYs rows first..last and merges them. 0 with counts, or -1 with st->err
  * set (located at a row when possible). */
-static int run_batch(lua_State *L, upsert_state *st, se_pg_conn *c, int rows, int names, lua_Integer first,
-                     lua_Integer last, se_pg_counts *counts) {
+static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int rows, int names,
+                     lua_Integer first, lua_Integer last, se_pg_counts *counts) {
   se_pg_upsert *u = &st->u;
   if (se_pg_upsert_batch_begin(u, &st->err) != 0) {
-    prefix_error(st, c, "%s", "");
+    se_pg_upsert_error_prefix(st, c, "%s", "");
     return -1;
   }
   for (lua_Integer r = first; r <= last; r++) {
     const char *why = NULL;
-    size_t j = 0;
+    size_t j = 0; /* the column a value problem is about; ncolumns: the whole row */
+    se_pg_buf *b = NULL;
     if (lua_rawgeti(L, rows, r) != LUA_TTABLE) why = "is not a table";
-    se_pg_buf *b = why ? NULL : se_pg_upsert_row_begin(u);
-    if (why == NULL && b == NULL) why = "cannot be encoded: out of memory";
+    else if ((b = se_pg_upsert_row_begin(u)) == NULL) why = "cannot be encoded: out of memory";
+    if (why) j = st->ncolumns;
     int row = lua_gettop(L);
     for (; why == NULL && j < st->ncolumns; j++) {
       int exact;
@@ -230,7 +123,7 @@ static int run_batch(lua_State *L, upsert_state *st, se_pg_conn *c, int rows, in
       if (se_pg_upsert_field_end(u, exact, &st->err) != 0) {
         lua_pop(L, 1);
         se_pg_upsert_batch_abort(u, "upsert failed while encoding rows");
-        prefix_error(st, c, " (row %lld)", (long long)r);
+        se_pg_upsert_error_prefix(st, c, " (row %lld)", (long long)r);
         return -1;
       }
     }
@@ -251,166 +144,9 @@ static int run_batch(lua_State *L, upsert_state *st, se_pg_conn *c, int rows, in
   return -1;
 }
 
-/* Reads the target's columns from the catalog into st. 0, or -1 with st->err set. */
-static int load_catalog(upsert_state *st, se_pg_conn *c) {
-  se_pg_buf_clear(&st->scratch);
-  if (se_sql_qualified(&st->scratch, c->pg, st->schema, st->table) != 0 ||
-      se_pg_buf_putc(&st->scratch, '\0') != 0) {
-    se_pg_error_set(&st->err, c, "22021", "upsert into %s: the table name is not valid text", st->label);
-    return -1;
-  }
-  const char *param = st->scratch.data;
-  PGresult *res = se_pg_run(c, se_sql_table_columns, 1, &param, &st->err);
-  if (res == NULL) {
-    prefix_error(st, c, "%s", "");
-    return -1;
-  }
-  size_t n = (size_t)PQntuples(res);
-  size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
-  st->cat_names = calloc(n ? n : 1, sizeof *st->cat_names);
-  st->cat_types = calloc(n ? n : 1, sizeof *st->cat_types);
-  st->cat_generated = calloc(n ? n : 1, 1);
-  int ok = offsets && st->cat_names && st->cat_types && st->cat_generated;
-  for (size_t i = 0; ok && i < n; i++) {
-    offsets[i] = st->cat_text.len;
-    ok = se_pg_buf_puts(&st->cat_text, PQgetvalue(res, (int)i, 0)) == 0 &&
-         se_pg_buf_putc(&st->cat_text, '\0') == 0;
-    st->cat_types[i] = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
-    st->cat_generated[i] = PQgetvalue(res, (int)i, 2)[0] == 't';
-  }
-  PQclear(res);
-  for (size_t i = 0; ok && i < n; i++)
-    st->cat_names[i] = st->cat_text.data + offsets[i];
-  free(offsets);
-  st->ncat = n;
-  if (ok) return 0;
-  se_pg_error_set(&st->err, c, "53200", "out of memory");
-  return -1;
-}
-
-/* 1 if some row has a non-nil value for name. */
-static int appears_in_rows(lua_State *L, int rows, lua_Integer nrows, const char *name) {
-  lua_pushstring(L, name);
-  int found = 0;
-  for (lua_Integer r = 1; r <= nrows && !found; r++) {
-    if (lua_rawgeti(L, rows, r) == LUA_TTABLE) {
-      lua_pushvalue(L, -2);
-      found = lua_rawget(L, -2) != LUA_TNIL;
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return found;
-}
-
-/* Decides the columns sent (opts.columns, or the table's non-generated
- * columns present in the rows) and their kinds. 0, or -1 with st->err set
- * when a column is not in the table. */
-static int resolve_columns(lua_State *L, upsert_state *st, se_pg_conn *c, int opts, int rows,
-                           lua_Integer nrows) {
-  st->columns = string_list(L, opts, "columns", &st->ncolumns, 0);
-  if (st->columns == NULL) {
-    st->columns = alloc_array(L, st->ncat, sizeof *st->columns);
-    for (size_t i = 0; i < st->ncat; i++)
-      if (!st->cat_generated[i] && appears_in_rows(L, rows, nrows, st->cat_names[i]))
-        st->columns[st->ncolumns++] = st->cat_names[i];
-  }
-  st->kinds = alloc_array(L, st->ncolumns, sizeof *st->kinds);
-  for (size_t j = 0; j < st->ncolumns; j++) {
-    long at = find_name(st->cat_names, st->ncat, st->columns[j]);
-    if (at < 0 || strcmp(st->columns[j], SE_SQL_ROWNUM) == 0) {
-      se_pg_error_set(&st->err, c, "42703", "upsert into %s: column \"%s\" %s", st->label, st->columns[j],
-                      at < 0 ? "does not exist in the table" : "has a name reserved by upsert");
-      return -1;
-    }
-    for (size_t k = 0; k < j; k++)
-      if (strcmp(st->columns[k], st->columns[j]) == 0)
-        luaL_error(L, "column '%s' is listed twice", st->columns[j]);
-    st->kinds[j] = se_pg_kind_of_type(st->cat_types[at]);
-  }
-  return 0;
-}
-
-static int compare_strings(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Reads key, set and update (raising on mistakes) once the columns are known. */
-static void resolve_key_and_updates(lua_State *L, upsert_state *st, int opts) {
-  st->key = string_list(L, opts, "key", &st->nkey, 1);
-  if (st->nkey == 0) luaL_error(L, "option 'key' must name at least one column");
-  st->key_at = alloc_array(L, st->nkey, sizeof *st->key_at);
-  for (size_t k = 0; k < st->nkey; k++) {
-    long at = find_name(st->columns, st->ncolumns, st->key[k]);
-    if (at < 0) luaL_error(L, "key column '%s' is not among the upserted columns", st->key[k]);
-    st->key_at[k] = (size_t)at;
-  }
-  if (lua_getfield(L, opts, "set") != LUA_TNIL) {
-    luaL_argcheck(L, lua_istable(L, -1), 4, "option 'set' must be a table of column = SQL expression");
-    size_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      lua_pop(L, 1);
-      n++;
-    }
-    st->set_names = alloc_array(L, n, sizeof *st->set_names);
-    st->set_exprs = alloc_array(L, n, sizeof *st->set_exprs);
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "option 'set' must map column names to SQL expression strings");
-      st->set_names[st->nset++] = lua_tostring(L, -2);
-      lua_pop(L, 1);
-    }
-    /* A stable order (the SQL text does not depend on table traversal). */
-    qsort(st->set_names, st->nset, sizeof *st->set_names, compare_strings);
-    for (size_t i = 0; i < st->nset; i++) {
-      lua_getfield(L, -1, st->set_names[i]);
-      st->set_exprs[i] = lua_tostring(L, -1);
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
-  st->update = string_list(L, opts, "update", &st->nupdate, 0);
-  if (st->update == NULL) {
-    st->update = alloc_array(L, st->ncolumns, sizeof *st->update);
-    for (size_t j = 0; j < st->ncolumns; j++)
-      if (find_name(st->key, st->nkey, st->columns[j]) < 0 &&
-          find_name(st->set_names, st->nset, st->columns[j]) < 0)
-        st->update[st->nupdate++] = st->columns[j];
-  }
-  for (size_t i = 0; i < st->nupdate; i++) {
-    if (find_name(st->columns, st->ncolumns, st->update[i]) < 0)
-      luaL_error(L, "update column '%s' is not among the upserted columns", st->update[i]);
-    if (find_name(st->key, st->nkey, st->update[i]) >= 0)
-      luaL_error(L, "update column '%s' is a key column", st->update[i]);
-    if (find_name(st->set_names, st->nset, st->update[i]) >= 0)
-      luaL_error(L, "column '%s' is both in 'update' and in 'set'", st->update[i]);
-  }
-}
-
-/* The table argument: "table", "schema.table" or {schema, table}. */
-static void parse_table(lua_State *L, upsert_state *st) {
-  if (lua_type(L, 2) == LUA_TTABLE) {
-    if (lua_rawgeti(L, 2, 1) != LUA_TSTRING || lua_rawgeti(L, 2, 2) != LUA_TSTRING)
-      luaL_argerror(L, 2, "expected \"schema.table\" or {schema, table}");
-    st->schema = strdup(lua_tostring(L, -2));
-    st->table = strdup(lua_tostring(L, -1));
-    lua_pop(L, 2);
-    lua_pushfstring(L, "%s.%s", st->schema ? st->schema : "", st->table ? st->table : "");
-    lua_replace(L, 2); /* the label stays alive as argument 2 */
-    if (st->schema == NULL || st->table == NULL) luaL_error(L, "out of memory");
-  } else if (se_sql_split_name(luaL_checkstring(L, 2), &st->schema, &st->table) != 0) {
-    luaL_argerror(
-        L, 2, "a table name must be \"table\" or \"schema.table\" (use {schema, table} for names with dots)");
-  }
-  st->label = lua_tostring(L, 2);
-}
-
 /* Ends an upsert that failed: rolls back its own transaction (best effort)
  * and returns nil, message, code. */
-static int give_up(lua_State *L, upsert_state *st, se_pg_conn *c, int own_tx) {
+static int give_up(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int own_tx) {
   if (own_tx) {
     se_pg_error ignored = {0};
     if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
@@ -437,12 +173,12 @@ static int give_up(lua_State *L, upsert_state *st, se_pg_conn *c, int own_tx) {
     lua_concat(L, 2);
   }
   lua_pushstring(L, st->err.sqlstate[0] ? st->err.sqlstate : "XX000");
-  state_free(st);
+  se_pg_upsert_state_free(st);
   return 3;
 }
 
 /* COMMITs the upsert's own transaction; a COMMIT answered with ROLLBACK is a failure. */
-static int commit_own(upsert_state *st, se_pg_conn *c) {
+static int commit_own(se_pg_upsert_state *st, se_pg_conn *c) {
   PGresult *res = se_pg_run(c, "COMMIT", 0, NULL, &st->err);
   if (res == NULL) return -1;
   int rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
@@ -489,11 +225,11 @@ int se_pg_lua_upsert(lua_State *L) {
                 "empty_as must be \"object\" or \"array\"");
   lua_Integer nrows = (lua_Integer)lua_rawlen(L, 3);
 
-  upsert_state *st = lua_newuserdatauv(L, sizeof *st, 0); /* index 5 */
+  se_pg_upsert_state *st = lua_newuserdatauv(L, sizeof *st, 0); /* index 5 */
   memset(st, 0, sizeof *st);
   luaL_setmetatable(L, STATE_MT);
   st->empty_array = strcmp(empty_as, "array") == 0;
-  parse_table(L, st);
+  se_pg_upsert_parse_table(L, st);
 
   if (se_pg_ready(c, &st->err) != 0) return give_up(L, st, c, 0);
   PGTransactionStatusType tx = PQtransactionStatus(c->pg);
@@ -504,8 +240,9 @@ int se_pg_lua_upsert(lua_State *L) {
   }
   int own_tx = tx == PQTRANS_IDLE;
   if (!own_tx && commit_every > 0) return luaL_error(L, "commit_every cannot be used inside a transaction");
-  if (load_catalog(st, c) != 0 || resolve_columns(L, st, c, 4, 3, nrows) != 0) return give_up(L, st, c, 0);
-  resolve_key_and_updates(L, st, 4);
+  if (se_pg_upsert_load_catalog(st, c) != 0 || se_pg_upsert_resolve_columns(L, st, c, 4, 3, nrows) != 0)
+    return give_up(L, st, c, 0);
+  se_pg_upsert_resolve_keys(L, st, 4);
   se_upsert_spec spec = {st->schema, st->table,   st->columns,   st->ncolumns,  st->key,  st->nkey,
                          st->update, st->nupdate, st->set_names, st->set_exprs, st->nset, skip_unchanged};
   if (se_pg_upsert_init(&st->u, c, &spec, &st->err) != 0) return give_up(L, st, c, 0);
@@ -533,6 +270,9 @@ int se_pg_lua_upsert(lua_State *L) {
       rc = run_batch(L, st, c, 3, names, next, last, &n);
       if (rc == 0) {
         add_counts(&pending, &n);
+        se_logf(c->lg, SE_LOG_DEBUG,
+                "postgres: upsert into %s rows %lld-%lld: %lld inserted, %lld updated, %lld unchanged",
+                st->label, (long long)next, (long long)last, n.inserted, n.updated, n.unchanged);
         pending_batches++;
         next = last + 1;
       }
@@ -551,8 +291,7 @@ int se_pg_lua_upsert(lua_State *L) {
       }
     }
     if (rc == 0) continue;
-    if (!own_tx || !st->err.connection_lost || losses >= (c->retry.attempts > 0 ? c->retry.attempts : 1))
-      return give_up(L, st, c, own_tx);
+    if (!own_tx || !st->err.connection_lost || losses >= c->retry.attempts) return give_up(L, st, c, own_tx);
     /* The server rolled back the batches since the last commit: redo them
      * on a new session (the upsert is idempotent). */
     losses++;
@@ -568,7 +307,7 @@ int se_pg_lua_upsert(lua_State *L) {
     next = unit_start;
     in_tx = 0;
   }
-  state_free(st);
+  se_pg_upsert_state_free(st);
   push_stats(L, &total, batches);
   return 1;
 }

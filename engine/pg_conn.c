@@ -194,6 +194,13 @@ int se_pg_ready(se_pg_conn *c, se_pg_error *e) {
                     "call rollback() before using the connection again");
     return -1;
   }
+  if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+    /* A COPY abandoned half-way (a Lua error unwound upsert): end it. */
+    PQputCopyEnd(c->pg, "abandoned by the client");
+    PGresult *res;
+    while ((res = PQgetResult(c->pg)) != NULL)
+      PQclear(res);
+  }
   if (PQstatus(c->pg) == CONNECTION_OK) return 0;
   se_log(c->lg, SE_LOG_WARN, "postgres: connection lost, reconnecting", NULL, 0);
   return se_pg_reconnect(c, e);

@@ -61,7 +61,8 @@ void se_pg_close(se_pg_conn *c);
 int se_pg_reconnect(se_pg_conn *c, se_pg_error *e);
 
 /* Makes c usable for a new command: fails (08003) while a lost transaction
- * has not been rolled back, reconnects a broken idle session. 0 if usable. */
+ * has not been rolled back, ends a COPY left unfinished, reconnects a broken
+ * idle session. 0 if usable. */
 int se_pg_ready(se_pg_conn *c, se_pg_error *e);
 
 /* Runs sql: with nparams == 0 as a simple query (several statements

@@ -149,6 +149,30 @@ describe("the etl runner on scripts/pipeline.lua", function()
     assert.falsy(quiet.stdout:find("records=50", 1, true))
   end)
 
+  it("rolls back on SIGINT, exits 130 and still writes the summary and the rejects", function()
+    testenv.write_file(dir .. "/big.json", feed(150000, { [5] = { date = "2026-13-45" } }))
+    local summary_path = dir .. "/interrupted.json"
+    -- the run takes seconds (150000 records); the signal comes after the first load batches
+    local script = string.format([[
+      SALES_API_URL=%s WAREHOUSE_DSN=%s %s --summary-json %s scripts/pipeline.lua 2>%s &
+      pid=$!
+      while kill -0 $pid 2>/dev/null && ! grep -q "record rejected" %s; do sleep 0.05; done
+      sleep 0.5
+      kill -INT $pid
+      wait $pid]], testenv.shquote(api.url .. "/big.json"), testenv.shquote(dsn), testenv.shquote(testenv.bin),
+      testenv.shquote(summary_path), testenv.shquote(dir .. "/big.err"), testenv.shquote(dir .. "/big.err"))
+    local r = testenv.run({ "sh", "-c", script })
+    local stderr = testenv.read_file(dir .. "/big.err")
+    assert.are.equal(130, r.code, stderr)
+    assert.matches("salesengine: interrupted by SIGINT", stderr)
+    assert.matches("msg=\"pipeline failed\"", stderr)
+    assert.are.equal("", psql(dsn, "SELECT to_regclass('fact_sales')"))
+    assert.are.equal("S5", psql(dsn, "SELECT record_key FROM etl_rejects"))
+    local s = cjson.decode(testenv.read_file(summary_path))
+    assert.are.same({ "failed", 130, "interrupted", false }, { s.status, s.exit_code, s.error.kind, s.committed })
+    assert.is_true(s.extracted < 150000 or s.loaded < 149999, "the run finished before the signal")
+  end)
+
   it("writes JSON logs that parse line by line", function()
     testenv.write_file(dir .. "/json.json", feed(100, { [3] = { date = "nope" } }))
     local r = run("json.json", { "--log-format=json" })

@@ -260,7 +260,14 @@ describe("conn:upsert", function()
       { 31, "qty", -1, "23514", 'violates check constraint "strict_qty_check"' },
       { 18, "label", "bad\0byte", "INVALID", "row 18 %(id=r18%), column label contains a NUL byte" },
       { 29, "amount", { 1 }, "INVALID", "row 29 %(id=r29%), column amount is a table" },
+      { 41, "at", print, "INVALID", "row 41 %(id=r41%), column at is a function, userdata or thread" },
     }
+    local rows = rows_with(1, "label", "L")
+    rows[9] = "not a row"
+    local r, err, code = conn:upsert("strict", rows, { key = "id" })
+    assert.is_nil(r)
+    assert.are.equal("INVALID", code)
+    assert.are.equal("upsert into strict: row 9 is not a table", err)
     for _, case in ipairs(cases) do
       local rows = rows_with(case[1], case[2], case[3])
       local r, err, code = conn:upsert("strict", rows, { key = "id", batch_size = 10 })

@@ -122,6 +122,20 @@ describe("salesengine.etl", function()
     assert.are.equal("failed", log.find("pipeline failed").fields.status)
   end)
 
+  it("names rejected records by their key as the feed wrote it", function()
+    local db = testing.fake_pg()
+    local records = { { id = "007", amount = "x", region = "" }, { id = 42.0, amount = "x", region = "" },
+      { ref = { no = 5 }, amount = "x", region = "" } }
+    local ok = run({ source = etl.records(records), max_rejects = 3 }, { pg = db })
+    assert.is_true(ok)
+    local keys = {}
+    for i, r in ipairs(db:rows("etl_rejects")) do keys[i] = tostring(r.record_key) end
+    assert.are.same({ "007", "42", "nil" }, keys)
+    db = testing.fake_pg()
+    run({ source = etl.records(records), max_rejects = 3, key = "ref.no" }, { pg = db })
+    assert.are.equal("5", db:rows("etl_rejects")[3].record_key)
+  end)
+
   it("checks a fraction of max_rejects at the end of the run", function()
     local records = sales(200)
     records[7].amount = "bad"
@@ -299,13 +313,46 @@ describe("salesengine.etl", function()
     assert.are.equal(4, commits) -- three batches, then the empty transaction at the end
   end)
 
+  it("calls on_loaded with each batch's loaded records and before_commit inside the transaction", function()
+    local db = testing.fake_pg()
+    db:refuse(function(_, row) if row.revenue == 4 then return "out of range", "22003" end end)
+    local seen, high = {}, nil
+    local ok, s = run({
+      source = etl.records(sales(10), 5), batch_size = 5, commit = "batch", max_rejects = 1,
+      on_loaded = function(records)
+        local ids = {}
+        for i, r in ipairs(records) do ids[i] = r.id; high = r.amount end
+        seen[#seen + 1] = table.concat(ids, ",")
+      end,
+      before_commit = function(conn)
+        return conn:upsert("etl_state", { { pipeline = "t", cursor = high } }, { key = { "pipeline" } })
+      end,
+    }, { pg = db })
+    assert.is_true(ok, tostring(s))
+    assert.are.same({ "S1,S2,S3,S5", "S6,S7,S8,S9,S10" }, seen)
+    assert.are.equal(10, db:rows("etl_state")[1].cursor)
+
+    -- a failing before_commit fails the run and rolls the batch back with it
+    db = testing.fake_pg()
+    local ok2, err = run({ source = etl.records(sales(3)), before_commit = function()
+      return nil, "state table is locked", "55P03"
+    end }, { pg = db })
+    assert.is_false(ok2)
+    assert.are.same({ 4, "55P03" }, { err.exit_code, err.code })
+    assert.matches("before_commit: state table is locked", err.message)
+    assert.are.equal(0, #db:rows("fact_sales"))
+  end)
+
   it("raises for mistakes in the pipeline definition", function()
-    assert.has_error(function() etl.run({ name = "x" }) end, "etl.run: 'source' must be a function returning pages")
-    assert.has_error(function()
+    -- reported at the caller's line
+    local ok0, err0 = pcall(function() etl.run({ name = "x" }) end)
+    assert.is_false(ok0)
+    assert.matches("^[^:]*etl_runner_spec%.lua:%d+: etl%.run: 'source' must be a function returning pages$", err0)
+    assert.error_matches(function()
       etl.run({ name = "x", source = etl.pages({}), sink = SINK, sinks = { SINK } })
-    end, "etl.run: give exactly one of 'sink' and 'sinks'")
+    end, "etl%.run: give exactly one of 'sink' and 'sinks'$")
     local ok, err = run({ source = etl.pages({}), max_rejects = -1 })
     assert.is_false(ok)
-    assert.matches("max_rejects must be a count", err)
+    assert.matches("etl%.run: max_rejects must be a count", err)
   end)
 end)

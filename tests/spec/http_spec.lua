@@ -75,6 +75,20 @@ describe("salesengine.http", function()
       assert.are.equal("application/json", api.log()[1].headers["accept"])
     end)
 
+    it("lets a non-string error raised during decoding (an interruption) go up unchanged", function()
+      local stop = setmetatable({ exit_code = 130 }, { __tostring = function() return "interrupted" end })
+      debug.sethook(function()
+        if debug.getinfo(2, "f").func == cjson.decode then
+          debug.sethook()
+          error(stop)
+        end
+      end, "c")
+      local ok, err = pcall(http.get_json, api.url .. "/sales.json")
+      debug.sethook()
+      assert.is_false(ok)
+      assert.are.equal(stop, err)
+    end)
+
     it("reuses one connection for consecutive requests (keep-alive)", function()
       for _ = 1, 3 do
         assert.is_table(http.get(api.url .. "/sales.json"))
@@ -240,6 +254,13 @@ describe("salesengine.http", function()
       local _, err, code = http.get("http://127.0.0.1:" .. port .. "/x", { retry = { attempts = 2 } })
       assert.are.equal("CONNECT", code)
       assert.matches("failed after 2 attempts: connection failed", err)
+    end)
+
+    it("fails with DNS for a host that does not resolve, and the client keeps working", function()
+      local _, err, code = http.get("http://no-such-host.invalid/x", { connect_timeout = 3, retry = { attempts = 2 } })
+      assert.are.equal("DNS", code)
+      assert.matches("failed after 2 attempts: DNS lookup failed", err)
+      assert.are.equal(200, assert(http.get(api.url .. "/sales.json")).status)
     end)
 
     it("logs each retry at warning level with attempt n/N, reason and wait", function()

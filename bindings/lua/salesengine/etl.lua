@@ -117,7 +117,9 @@ local function check_spec(spec)
   assert(type(spec) == "table", "etl.run expects a table")
   assert(type(spec.name) == "string" and spec.name ~= "", "etl.run: 'name' must be a non-empty string")
   assert(type(spec.source) == "function", "etl.run: 'source' must be a function returning pages")
-  assert(spec.transform == nil or type(spec.transform) == "function", "etl.run: 'transform' must be a function")
+  for _, f in ipairs({ "transform", "on_loaded", "before_commit" }) do
+    assert(spec[f] == nil or type(spec[f]) == "function", "etl.run: '" .. f .. "' must be a function")
+  end
   assert((spec.sink == nil) ~= (spec.sinks == nil), "etl.run: give exactly one of 'sink' and 'sinks'")
   local list = spec.sinks or { spec.sink }
   local sinks = {}
@@ -189,6 +191,7 @@ local function new_run(spec)
   if not dry_run then
     self.loader = etl_load.new({
       connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
+      on_loaded = spec.on_loaded, before_commit = spec.before_commit,
       on_refused = function(entry, message, code, tbl) self:refused(entry, message, code, tbl) end,
     })
   end
@@ -251,7 +254,10 @@ function Run:key_of(record)
   if not ok or v == nil or v == cjson.null or type(v) == "table" then
     return nil
   end
-  return tostring(math.tointeger(v) or v) -- JSON 42 decodes as 42.0: show it as 42
+  if math.type(v) == "float" then
+    v = math.tointeger(v) or v -- JSON 42 decodes as 42.0: show it as 42
+  end
+  return tostring(v)
 end
 
 -- Adds a reject; ends the run when the dead-letter fails or max_rejects (a count) is exceeded.
@@ -273,7 +279,8 @@ function Run:refused(entry, message, code, tbl)
     reason = tbl .. ": " .. reason
   end
   self:reject({
-    stage = "load", index = entry.index, key = entry.key, record = entry.record, code = code, reason = reason,
+    stage = "load", index = entry.index, key = self:key_of(entry.record), record = entry.record, code = code,
+    reason = reason,
     field = message:match('column "([^"]+)"') or message:match("column ([%w_]+):"),
   })
 end
@@ -287,15 +294,9 @@ function Run:fail_rejects()
     describe(first.index, first.record_key), what, first.reason), first.code)
 end
 
--- Turns what transform returned into {sink name -> list of rows}, or nil when it skipped the record.
+-- For several sinks: what transform returned as {sink name -> list of rows},
+-- or nil when it has no rows (the record is skipped).
 function Run:rows_of(out)
-  if out == nil then
-    return nil
-  end
-  assert(type(out) == "table", "etl: transform must return a table (a row), or nil to skip the record")
-  if self.spec.sink then
-    return { [self.sinks[1].name] = { out } }
-  end
   local rows, total = {}, 0
   for _, s in ipairs(self.sinks) do
     local v = out[s.name]
@@ -335,13 +336,22 @@ function Run:transform_record(record)
       reason = reason_of(out), code = "INVALID", field = type(out) == "table" and out.field or nil })
     return
   end
-  local rows = self:rows_of(out)
-  if rows == nil then
+  local entry
+  if out ~= nil then
+    assert(type(out) == "table", "etl: transform must return a table (a row), or nil to skip the record")
+    if self.spec.sink then
+      entry = { index = index, record = record, row = out }
+    else
+      local rows = self:rows_of(out)
+      entry = rows and { index = index, record = record, rows = rows }
+    end
+  end
+  if entry == nil then
     counts.skipped = counts.skipped + 1
     return
   end
   counts.rows = counts.rows + 1
-  self.pending[#self.pending + 1] = { index = index, key = self:key_of(record), record = record, rows = rows }
+  self.pending[#self.pending + 1] = entry
 end
 
 -- Dry run: counts what would be loaded and keeps a few sample rows per table.
@@ -349,7 +359,7 @@ function Run:dry_load(entries)
   local keep = self.spec.sample_rows or 3
   for _, e in ipairs(entries) do
     for _, s in ipairs(self.sinks) do
-      local list = e.rows[s.name]
+      local list = etl_load.rows_for(e, s.name)
       self.would_load[s.table] = (self.would_load[s.table] or 0) + #list
       self.samples[s.table] = self.samples[s.table] or {}
       for _, row in ipairs(list) do
@@ -470,9 +480,9 @@ function Run:write_summary(s)
   end
 end
 
---- Ends the run as failed: rolls back, flushes the rejects, logs and writes
--- the summary, then raises salesengine.fail(kind, message, code).
-function Run:fail(kind, message, code)
+-- Cleans up after a failure of KIND: rolls back, flushes the rejects, logs
+-- "pipeline failed" and writes the summary.
+function Run:wind_up(kind, message, code)
   self.finished = true
   if self.loader then
     self.loader:abort()
@@ -487,6 +497,11 @@ function Run:fail(kind, message, code)
   fields.status = "failed"
   self:log("error", "pipeline failed", fields)
   self:write_summary(s)
+end
+
+--- Ends the run as failed (see wind_up), then raises salesengine.fail(kind, message, code).
+function Run:fail(kind, message, code)
+  self:wind_up(kind, message, code)
   se.fail(kind, message, code)
 end
 
@@ -558,21 +573,20 @@ end
 -- Expected failures end the run via salesengine.fail (exit codes extract 3,
 -- load 4, rejects 5) after rolling back, writing the rejects and the summary.
 function M.run(spec)
-  local run = new_run(spec)
+  local made, run = pcall(new_run, spec)
+  if not made then -- a mistake in spec: report it at the script's line
+    local msg = tostring(run):gsub("^[^:\n]*:%d+: ", "")
+    error(msg:find("^etl%.run: ") and msg or "etl.run: " .. msg, 2)
+  end
   local ok, result = pcall(run.execute, run)
   if ok then
     return result
   end
   if not run.finished then
-    -- an error in the script (transform, source) or a fail() raised by it
-    run.finished = true
-    if run.loader then
-      run.loader:abort()
-    end
-    run.rejects:close()
-    run.progress:finish(run:progress_counts())
-    local kind = se.is_failure(result) and result.kind or "script"
-    run:write_summary(run:summary({ kind = kind, message = tostring(result), exit_code = se.exit_codes[kind] }))
+    -- an error in the script (transform, source), a fail() it raised, or an interruption
+    local failure = se.is_failure(result)
+    run:wind_up(failure and result.kind or "script", failure and result.message or tostring(result),
+      failure and result.code or nil)
   end
   error(result, 0)
 end

@@ -14,12 +14,24 @@ function M.isolatable(code)
   return type(code) == "string" and (code:sub(1, 2) == "22" or code:sub(1, 2) == "23")
 end
 
+--- The rows of entry for the sink named name: entry.row (one sink) or entry.rows[name].
+function M.rows_for(entry, name)
+  if entry.rows == nil then
+    return { entry.row }
+  end
+  return entry.rows[name]
+end
+
 local Loader = {}
 Loader.__index = Loader
 
 --- A loader. opts: connect (function() -> conn | nil, message, code), setup (SQL
 -- run once after BEGIN, or nil), sinks (list of {name, table, upsert options}),
--- commit ("run" or "batch"), on_refused(entry, message, code, table).
+-- commit ("run" or "batch"), on_refused(entry, message, code, table),
+-- on_loaded(records) after each batch is in (the records that loaded, in
+-- order: bisection loads the left half first),
+-- before_commit(conn) -> true | nil, message, code, run inside the
+-- transaction right before each COMMIT (e.g. to save state with the data).
 function M.new(opts)
   local stats = {}
   for _, s in ipairs(opts.sinks) do
@@ -27,7 +39,8 @@ function M.new(opts)
   end
   return setmetatable({
     connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = opts.commit or "run",
-    on_refused = opts.on_refused, stats = stats, loaded = 0, conn = nil, in_tx = false,
+    on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
+    stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
   }, Loader)
 end
 
@@ -81,8 +94,12 @@ function Loader:attempt(entries)
   for _, sink in ipairs(self.sinks) do
     local rows = {}
     for _, e in ipairs(entries) do
-      for _, row in ipairs(e.rows[sink.name]) do
-        rows[#rows + 1] = row
+      if e.rows == nil then
+        rows[#rows + 1] = e.row
+      else
+        for _, row in ipairs(e.rows[sink.name]) do
+          rows[#rows + 1] = row
+        end
       end
     end
     if #rows > 0 then
@@ -109,7 +126,25 @@ function Loader:attempt(entries)
     s.unchanged = s.unchanged + (c[3].unchanged or 0)
   end
   self.loaded = self.loaded + #entries
+  if self.on_loaded then
+    for _, e in ipairs(entries) do
+      self.batch_records[#self.batch_records + 1] = e
+    end
+  end
   return true
+end
+
+-- Runs the before_commit hook, then COMMIT. Returns true or nil, message, code.
+function Loader:commit_now()
+  if self.before_commit then
+    local ok, err, code = self.before_commit(self.conn)
+    if not ok then
+      return nil, "before_commit: " .. tostring(err), code
+    end
+  end
+  local ok, err, code = self:exec("COMMIT")
+  self.in_tx = false
+  return ok, err, code
 end
 
 -- Loads entries[first..last], isolating refused records by bisection.
@@ -134,22 +169,30 @@ function Loader:load_range(entries, first, last)
   return self:load_range(entries, mid + 1, last)
 end
 
---- Loads a batch: entries is a list of {index, key, record, rows = {sink name -> list of rows}}.
+--- Loads a batch: entries is a list of {index, record, row = the row} (one
+-- sink) or {index, record, rows = {sink name -> list of rows}} (several).
 -- Returns true (refused records went to on_refused) or nil, message, code for a fatal error.
 function Loader:load(entries)
   local ok, err, code = self:open()
   if not ok then
     return nil, err, code
   end
+  self.batch_records = {}
   if #entries > 0 then
     ok, err, code = self:load_range(entries, 1, #entries)
     if not ok then
       return nil, err, code
     end
   end
+  if self.on_loaded then
+    local records = {}
+    for i, e in ipairs(self.batch_records) do
+      records[i] = e.record
+    end
+    self.on_loaded(records)
+  end
   if self.commit == "batch" then
-    ok, err, code = self:exec("COMMIT")
-    self.in_tx = false
+    ok, err, code = self:commit_now()
     if not ok then
       return nil, err, code
     end
@@ -158,19 +201,21 @@ function Loader:load(entries)
   return true
 end
 
---- Commits the open transaction and closes the connection. Returns true or nil, message, code.
+--- Commits the open transaction and closes the connection. Returns true or
+-- nil, message, code (then the transaction is still open: call abort).
 function Loader:finish()
   if not self.conn then
     return true
   end
-  local ok, err, code = true, nil, nil
   if self.in_tx then
-    ok, err, code = self:exec("COMMIT")
-    self.in_tx = false
+    local ok, err, code = self:commit_now()
+    if not ok then
+      return nil, err, code -- abort() rolls back and closes
+    end
   end
   self.conn:close()
   self.conn = nil
-  return ok, err, code
+  return true
 end
 
 --- Rolls back the open transaction (if any) and closes the connection.

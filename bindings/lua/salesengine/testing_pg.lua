@@ -203,8 +203,13 @@ function Conn:transaction(fn)
   return table.unpack(results, 2, results.n)
 end
 
+--- close(): an open transaction is rolled back, as the server does when a client goes away.
 function Conn:close()
   if not self.closed then
+    if self.undo then
+      undo_to(self, 0)
+      self.undo = nil
+    end
     self.closed = true
     self.db.open_conns = self.db.open_conns - 1
   end

@@ -1,0 +1,253 @@
+/* The plan of conn:upsert (not a module itself): which table, columns,
+ * key, updates and SQL expressions, read from the options and the catalog.
+ * Mistakes in the options raise; facts of the database (a missing table or
+ * column) are returned as failures. */
+#include "pg_upsert_plan.h"
+
+#include <lauxlib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_sql.h"
+
+void se_pg_upsert_state_free(se_pg_upsert_state *st) {
+  if (st->u_live) se_pg_upsert_free(&st->u);
+  st->u_live = 0;
+  se_pg_error_clear(&st->err);
+  se_pg_buf_free(&st->scratch);
+  se_pg_buf_free(&st->cat_text);
+  free(st->schema);
+  free(st->table);
+  free(st->cat_names);
+  free(st->cat_types);
+  free(st->cat_generated);
+  free(st->columns);
+  free(st->kinds);
+  free(st->key_at);
+  free(st->key);
+  free(st->update);
+  free(st->set_names);
+  free(st->set_exprs);
+  memset(st, 0, sizeof *st);
+}
+
+/* calloc that raises (nothing else is held in C memory outside st). */
+static void *alloc_array(lua_State *L, size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size);
+  if (p == NULL) luaL_error(L, "out of memory");
+  return p;
+}
+
+/* Reads option name (a string or an array of strings) into a new C array;
+ * the strings stay owned by the options table. */
+static const char **string_list(lua_State *L, int opts, const char *name, size_t *n, int required) {
+  int t = lua_getfield(L, opts, name);
+  *n = 0;
+  if (t == LUA_TNIL && !required) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t == LUA_TSTRING) {
+    const char **list = alloc_array(L, 1, sizeof *list);
+    list[0] = lua_tostring(L, -1);
+    *n = 1;
+    lua_pop(L, 1);
+    return list;
+  }
+  if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be a string or an array of strings", name);
+  size_t len = lua_rawlen(L, -1);
+  const char **list = alloc_array(L, len, sizeof *list);
+  for (size_t i = 0; i < len; i++) {
+    if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING) {
+      free(list);
+      luaL_error(L, "option '%s' must be an array of strings", name);
+    }
+    list[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  *n = len;
+  return list;
+}
+
+long se_pg_upsert_find(const char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return (long)i;
+  return -1;
+}
+
+void se_pg_upsert_error_prefix(se_pg_upsert_state *st, const se_pg_conn *c, const char *fmt, ...) {
+  char where[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(where, sizeof where, fmt, ap);
+  va_end(ap);
+  se_pg_error old = st->err;
+  memset(&st->err, 0, sizeof st->err);
+  se_pg_error_set(&st->err, c, old.sqlstate, "upsert into %s%s: %s", st->label, where,
+                  old.message ? old.message : "error");
+  st->err.detail = old.detail;
+  st->err.line = old.line;
+  st->err.connection_lost = old.connection_lost;
+  old.detail = NULL;
+  se_pg_error_clear(&old);
+}
+
+/* Reads the target's columns from the catalog into st. 0, or -1 with st->err set. */
+int se_pg_upsert_load_catalog(se_pg_upsert_state *st, se_pg_conn *c) {
+  se_pg_buf_clear(&st->scratch);
+  if (se_sql_qualified(&st->scratch, c->pg, st->schema, st->table) != 0 ||
+      se_pg_buf_putc(&st->scratch, '\0') != 0) {
+    se_pg_error_set(&st->err, c, "22021", "upsert into %s: the table name is not valid text", st->label);
+    return -1;
+  }
+  const char *param = st->scratch.data;
+  PGresult *res = se_pg_run(c, se_sql_table_columns, 1, &param, &st->err);
+  if (res == NULL) {
+    se_pg_upsert_error_prefix(st, c, "%s", "");
+    return -1;
+  }
+  size_t n = (size_t)PQntuples(res);
+  size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
+  st->cat_names = calloc(n ? n : 1, sizeof *st->cat_names);
+  st->cat_types = calloc(n ? n : 1, sizeof *st->cat_types);
+  st->cat_generated = calloc(n ? n : 1, 1);
+  int ok = offsets && st->cat_names && st->cat_types && st->cat_generated;
+  for (size_t i = 0; ok && i < n; i++) {
+    offsets[i] = st->cat_text.len;
+    ok = se_pg_buf_puts(&st->cat_text, PQgetvalue(res, (int)i, 0)) == 0 &&
+         se_pg_buf_putc(&st->cat_text, '\0') == 0;
+    st->cat_types[i] = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
+    st->cat_generated[i] = PQgetvalue(res, (int)i, 2)[0] == 't';
+  }
+  PQclear(res);
+  for (size_t i = 0; ok && i < n; i++)
+    st->cat_names[i] = st->cat_text.data + offsets[i];
+  free(offsets);
+  st->ncat = n;
+  if (ok) return 0;
+  se_pg_error_set(&st->err, c, "53200", "out of memory");
+  return -1;
+}
+
+/* 1 if some row has a non-nil value for name. */
+static int appears_in_rows(lua_State *L, int rows, lua_Integer nrows, const char *name) {
+  lua_pushstring(L, name);
+  int found = 0;
+  for (lua_Integer r = 1; r <= nrows && !found; r++) {
+    if (lua_rawgeti(L, rows, r) == LUA_TTABLE) {
+      lua_pushvalue(L, -2);
+      found = lua_rawget(L, -2) != LUA_TNIL;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return found;
+}
+
+/* Decides the columns sent (opts.columns, or the table's non-generated
+ * columns present in the rows) and their kinds. 0, or -1 with st->err set
+ * when a column is not in the table. */
+int se_pg_upsert_resolve_columns(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int opts, int rows,
+                                 lua_Integer nrows) {
+  st->columns = string_list(L, opts, "columns", &st->ncolumns, 0);
+  if (st->columns == NULL) {
+    st->columns = alloc_array(L, st->ncat, sizeof *st->columns);
+    for (size_t i = 0; i < st->ncat; i++)
+      if (!st->cat_generated[i] && appears_in_rows(L, rows, nrows, st->cat_names[i]))
+        st->columns[st->ncolumns++] = st->cat_names[i];
+  }
+  st->kinds = alloc_array(L, st->ncolumns, sizeof *st->kinds);
+  for (size_t j = 0; j < st->ncolumns; j++) {
+    long at = se_pg_upsert_find(st->cat_names, st->ncat, st->columns[j]);
+    if (at < 0 || strcmp(st->columns[j], SE_SQL_ROWNUM) == 0) {
+      se_pg_error_set(&st->err, c, "42703", "upsert into %s: column \"%s\" %s", st->label, st->columns[j],
+                      at < 0 ? "does not exist in the table" : "has a name reserved by upsert");
+      return -1;
+    }
+    for (size_t k = 0; k < j; k++)
+      if (strcmp(st->columns[k], st->columns[j]) == 0)
+        luaL_error(L, "column '%s' is listed twice", st->columns[j]);
+    st->kinds[j] = se_pg_kind_of_type(st->cat_types[at]);
+  }
+  return 0;
+}
+
+static int compare_strings(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Reads key, set and update (raising on mistakes) once the columns are known. */
+void se_pg_upsert_resolve_keys(lua_State *L, se_pg_upsert_state *st, int opts) {
+  st->key = string_list(L, opts, "key", &st->nkey, 1);
+  if (st->nkey == 0) luaL_error(L, "option 'key' must name at least one column");
+  st->key_at = alloc_array(L, st->nkey, sizeof *st->key_at);
+  for (size_t k = 0; k < st->nkey; k++) {
+    long at = se_pg_upsert_find(st->columns, st->ncolumns, st->key[k]);
+    if (at < 0) luaL_error(L, "key column '%s' is not among the upserted columns", st->key[k]);
+    st->key_at[k] = (size_t)at;
+  }
+  if (lua_getfield(L, opts, "set") != LUA_TNIL) {
+    luaL_argcheck(L, lua_istable(L, -1), 4, "option 'set' must be a table of column = SQL expression");
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      n++;
+    }
+    st->set_names = alloc_array(L, n, sizeof *st->set_names);
+    st->set_exprs = alloc_array(L, n, sizeof *st->set_exprs);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "option 'set' must map column names to SQL expression strings");
+      st->set_names[st->nset++] = lua_tostring(L, -2);
+      lua_pop(L, 1);
+    }
+    /* A stable order (the SQL text does not depend on table traversal). */
+    qsort(st->set_names, st->nset, sizeof *st->set_names, compare_strings);
+    for (size_t i = 0; i < st->nset; i++) {
+      lua_getfield(L, -1, st->set_names[i]);
+      st->set_exprs[i] = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  st->update = string_list(L, opts, "update", &st->nupdate, 0);
+  if (st->update == NULL) {
+    st->update = alloc_array(L, st->ncolumns, sizeof *st->update);
+    for (size_t j = 0; j < st->ncolumns; j++)
+      if (se_pg_upsert_find(st->key, st->nkey, st->columns[j]) < 0 &&
+          se_pg_upsert_find(st->set_names, st->nset, st->columns[j]) < 0)
+        st->update[st->nupdate++] = st->columns[j];
+  }
+  for (size_t i = 0; i < st->nupdate; i++) {
+    if (se_pg_upsert_find(st->columns, st->ncolumns, st->update[i]) < 0)
+      luaL_error(L, "update column '%s' is not among the upserted columns", st->update[i]);
+    if (se_pg_upsert_find(st->key, st->nkey, st->update[i]) >= 0)
+      luaL_error(L, "update column '%s' is a key column", st->update[i]);
+    if (se_pg_upsert_find(st->set_names, st->nset, st->update[i]) >= 0)
+      luaL_error(L, "column '%s' is both in 'update' and in 'set'", st->update[i]);
+  }
+}
+
+/* The table argument: "table", "schema.table" or {schema, table}. */
+void se_pg_upsert_parse_table(lua_State *L, se_pg_upsert_state *st) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    if (lua_rawgeti(L, 2, 1) != LUA_TSTRING || lua_rawgeti(L, 2, 2) != LUA_TSTRING)
+      luaL_argerror(L, 2, "expected \"schema.table\" or {schema, table}");
+    st->schema = strdup(lua_tostring(L, -2));
+    st->table = strdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
+    lua_pushfstring(L, "%s.%s", st->schema ? st->schema : "", st->table ? st->table : "");
+    lua_replace(L, 2); /* the label stays alive as argument 2 */
+    if (st->schema == NULL || st->table == NULL) luaL_error(L, "out of memory");
+  } else if (se_sql_split_name(luaL_checkstring(L, 2), &st->schema, &st->table) != 0) {
+    luaL_argerror(
+        L, 2, "a table name must be \"table\" or \"schema.table\" (use {schema, table} for names with dots)");
+  }
+  st->label = lua_tostring(L, 2);
+}
