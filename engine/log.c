@@ -62,6 +62,16 @@ static void put_escaped(FILE *out, const char *s) {
   }
 }
 
+/* A logfmt key cannot be quoted: bytes that would end it or forge another
+ * pair or line (space, '=', '"', control characters) are written as '_'. */
+static void put_logfmt_key(FILE *out, const char *key) {
+  if (*key == '\0') fputc('_', out);
+  for (; *key; key++) {
+    unsigned char c = (unsigned char)*key;
+    fputc((c <= ' ' || c == '=' || c == '"' || c == 0x7f) ? '_' : c, out);
+  }
+}
+
 static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *value) {
   if (value == NULL) value = "";
   if (format == SE_LOG_JSON) {
@@ -72,7 +82,7 @@ static void put_pair(FILE *out, se_log_format format, int first, const char *key
     fputc('"', out);
   } else {
     if (!first) fputc(' ', out);
-    fputs(key, out);
+    put_logfmt_key(out, key);
     fputc('=', out);
     if (logfmt_needs_quotes(value)) {
       fputc('"', out);

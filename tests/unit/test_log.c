@@ -45,6 +45,17 @@ static void json_lines_escape_control_characters(void **state) {
   free(line);
 }
 
+static void logfmt_keys_cannot_forge_pairs_or_lines(void **state) {
+  (void)state;
+  se_log_field f[] = {{"x\nlevel=error msg=forged", "v"}, {"", "empty"}, {"a\"b", "q"}};
+  char *line = log_line(SE_LOG_LOGFMT, SE_LOG_DEBUG, SE_LOG_INFO, "m", f, 3);
+  assert_non_null(strstr(line, " msg=m x_level_error_msg_forged=v _=empty a_b=q\n"));
+  int newlines = 0;
+  for (const char *p = line; *p; p++) newlines += *p == '\n';
+  assert_int_equal(newlines, 1);
+  free(line);
+}
+
 static void below_min_level_writes_nothing(void **state) {
   (void)state;
   char *line = log_line(SE_LOG_LOGFMT, SE_LOG_WARN, SE_LOG_INFO, "quiet", NULL, 0);
@@ -70,6 +81,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(logfmt_quotes_only_when_needed),
       cmocka_unit_test(json_lines_escape_control_characters),
+      cmocka_unit_test(logfmt_keys_cannot_forge_pairs_or_lines),
       cmocka_unit_test(below_min_level_writes_nothing),
       cmocka_unit_test(parses_level_and_format_names),
   };
