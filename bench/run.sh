@@ -37,7 +37,9 @@ BENCH_DATA=${BENCH_DATA:-/tmp/se-bench-data}
 [ -x "$BIN" ] || { echo "no $BIN: build first (cmake -DCMAKE_BUILD_TYPE=Release)" >&2; exit 2; }
 command -v nginx >/dev/null || PATH=$PATH:/usr/sbin
 command -v nginx >/dev/null || apt-get install -y nginx-light >/dev/null || apt-get install -y nginx >/dev/null
-python3 -c 'import requests, psycopg2' 2>/dev/null || apt-get install -y python3-requests python3-psycopg2 >/dev/null
+# (c) runs on Debian's python3 with Debian's python3-requests and python3-psycopg2
+PY=/usr/bin/python3
+$PY -c 'import requests, psycopg2' 2>/dev/null || apt-get install -y python3-requests python3-psycopg2 >/dev/null
 
 work=$(mktemp -d /tmp/se-bench.XXXXXX)
 chmod 755 "$work"
@@ -121,15 +123,15 @@ measure() { # measure TOOL N SCENARIO ROUND -- command...
 
 # Runs one tool on one scenario (version v of the data) at size n.
 run_tool() {
-  local tool=$1 n=$2 scenario=$3 round=$4 v=$5 tool_db=$1
+  local tool=$1 n=$2 scenario=$3 round=$4 v=$5 tool_db=${1%_single}
   local d
   d=$(data_for "$n")
   if [ "$scenario" = fresh ]; then
-    sql "$tool" "DROP TABLE IF EXISTS fact_sales" >/dev/null
-    sql "$tool" "$(cat scripts/schema.sql)" >/dev/null
+    sql "$tool_db" "DROP TABLE IF EXISTS fact_sales" >/dev/null
+    sql "$tool_db" "$(cat scripts/schema.sql)" >/dev/null
   fi
-  sql "$tool" "VACUUM ANALYZE" >/dev/null
-  sql "$tool" "CHECKPOINT" >/dev/null
+  sql "$tool_db" "VACUUM ANALYZE" >/dev/null
+  sql "$tool_db" "CHECKPOINT" >/dev/null
   case $tool in
   a) measure a "$n" "$scenario" "$round" -- sh -c 'exec psql -X -q -d "$1" -f bench/pipeline/floor.sql <"$2"' \
        sh "$(dsn_of a)" "$d/v$v/rows.tsv" ;;
@@ -142,7 +144,7 @@ run_tool() {
   b_single) measure b_single "$n" "$scenario" "$round" -- env SALES_API_BASE="http://127.0.0.1:$port/$n/v$v" \
        WAREHOUSE_DSN="$(dsn_of b)" BENCH_SHAPE=single "$BIN" --quiet bench/pipeline/pipeline.lua ;;
   c) measure c "$n" "$scenario" "$round" -- env SALES_API_URL="http://127.0.0.1:$port/$n/v$v/all.json" \
-       WAREHOUSE_DSN="$(dsn_of c)" python3 bench/pipeline/python_baseline.py ;;
+       WAREHOUSE_DSN="$(dsn_of c)" "$PY" bench/pipeline/python_baseline.py ;;
   esac
 }
 

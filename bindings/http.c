@@ -53,8 +53,10 @@ static se_http_client *check_client(lua_State *L) {
   return c->client;
 }
 
-/* Pushes resp as {status, reason, headers, body, url, attempts}. */
-static void push_response(lua_State *L, const se_http_response *resp) {
+/* Pushes resp as {status, reason, headers, body, url, attempts}. body: the
+ * stack index of the body already pushed as a Lua string (see push_body), or
+ * 0 to push it from resp. */
+static void push_response(lua_State *L, const se_http_response *resp, int body) {
   lua_createtable(L, 0, 6);
   lua_pushinteger(L, resp->status);
   lua_setfield(L, -2, "status");
@@ -66,7 +68,10 @@ static void push_response(lua_State *L, const se_http_response *resp) {
     lua_setfield(L, -2, resp->headers[i].name);
   }
   lua_setfield(L, -2, "headers");
-  lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
+  if (body != 0)
+    lua_pushvalue(L, body);
+  else
+    lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
   lua_setfield(L, -2, "body");
   lua_pushstring(L, resp->url);
   lua_setfield(L, -2, "url");
@@ -78,12 +83,12 @@ static void push_response(lua_State *L, const se_http_response *resp) {
  * code and (for an HTTP error status) the response. Returns the count. */
 static int push_outcome(lua_State *L, const se_http_response *resp) {
   if (resp->code[0] == '\0') {
-    push_response(L, resp);
+    push_response(L, resp, 0);
     return 1;
   }
   se_push_failure(L, resp->error ? resp->error : "HTTP request failed (out of memory)", resp->code);
   if (resp->status < 400) return 3; /* e.g. TOO_LARGE: the body is incomplete */
-  push_response(L, resp);
+  push_response(L, resp, 0);
   return 4;
 }
 
@@ -153,11 +158,23 @@ static char *json_error_message(const se_http_request *req, const se_http_respon
   return clean;
 }
 
-/* Decodes resp's body with cjson's decode (at index decode). Success: pushes the value, returns 1.
- * Invalid JSON: pushes nil, message, "JSON" and returns 3. */
-static int decode_body(lua_State *L, int decode, const se_http_request *req, const se_http_response *resp) {
-  lua_pushvalue(L, decode);
+/* Pushes resp's body as a Lua string and frees the C copy (a large body is
+ * then held once, not twice); returns its stack index. */
+static int push_body(lua_State *L, se_http_response *resp) {
   lua_pushlstring(L, resp->body ? resp->body : "", resp->body_len);
+  free(resp->body);
+  resp->body = NULL;
+  resp->body_cap = 0;
+  return lua_gettop(L);
+}
+
+/* Decodes the body string at index body with cjson's decode (at index
+ * decode). Success: pushes the value, returns 1. Invalid JSON: pushes nil,
+ * message, "JSON" and returns 3. */
+static int decode_body(lua_State *L, int decode, int body, const se_http_request *req,
+                       const se_http_response *resp) {
+  lua_pushvalue(L, decode);
+  lua_pushvalue(L, body);
   if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
   /* The decoder's own errors are strings; anything else (the interruption by
    * a signal, a memory error) is not about the body and goes on up. */
@@ -187,8 +204,9 @@ static int http_get_json(lua_State *L) {
   accept_json(L, box->req);
   perform(L, box);
   if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
-  int n = decode_body(L, UV_DECODE, box->req, box->resp);
-  push_response(L, box->resp);
+  int body = push_body(L, box->resp);
+  int n = decode_body(L, UV_DECODE, body, box->req, box->resp);
+  push_response(L, box->resp, body);
   return n + 1;
 }
 
@@ -253,12 +271,11 @@ static int batch_iter(lua_State *L) {
   const se_http_request *req = se_http_batch_request(b->batch, (size_t)(i - 1));
   lua_pushinteger(L, i);
   if (box->resp->code[0] != '\0' || !b->json) return 1 + push_outcome(L, box->resp);
-  int n = decode_body(L, lua_upvalueindex(2), req, box->resp);
-  if (n == 3) {
-    push_response(L, box->resp);
-    return 5;
-  }
-  push_response(L, box->resp);
+  int body = push_body(L, box->resp);
+  int n = decode_body(L, lua_upvalueindex(2), body, req, box->resp);
+  push_response(L, box->resp, body);
+  lua_remove(L, body);
+  if (n == 3) return 5;
   lua_insert(L, -2);
   lua_setfield(L, -2, "data");
   return 2;

@@ -106,6 +106,7 @@ static int collect_params(lua_State *L, se_pg_lua_conn *box, int first, int last
     }
     offsets[i] = is_null ? (size_t)-1 : at;
   }
+  if (n == 0) return 0; /* args.data may be NULL: no pointer arithmetic on it */
   /* The texts no longer move: now the pointers can be taken. */
   const char **values = (const char **)(box->args.data + (size_t)n * sizeof(size_t));
   for (int i = 0; i < n; i++)

@@ -109,8 +109,10 @@ static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int ro
     const char *why = NULL;
     size_t j = 0; /* the column a value problem is about; ncolumns: the whole row */
     se_pg_buf *b = NULL;
-    if (lua_rawgeti(L, rows, r) != LUA_TTABLE) why = "is not a table";
-    else if ((b = se_pg_upsert_row_begin(u)) == NULL) why = "cannot be encoded: out of memory";
+    if (lua_rawgeti(L, rows, r) != LUA_TTABLE)
+      why = "is not a table";
+    else if ((b = se_pg_upsert_row_begin(u)) == NULL)
+      why = "cannot be encoded: out of memory";
     if (why) j = st->ncolumns;
     int row = lua_gettop(L);
     for (; why == NULL && j < st->ncolumns; j++) {

@@ -75,6 +75,8 @@ static int is_array(lua_State *L, int idx, int empty_array) {
 
 static const char *json_value(lua_State *L, int idx, int empty_array, se_pg_buf *b, int depth);
 
+/* Appends the table at idx (absolute) as a JSON array or object; depth
+ * counts nesting to stop cycles. NULL or a reason, like the encoders. */
 static const char *json_table(lua_State *L, int idx, int empty_array, se_pg_buf *b, int depth) {
   if (depth > JSON_MAX_DEPTH) return "is nested too deeply for JSON (a table that contains itself?)";
   if (!lua_checkstack(L, 4)) return NOMEM;

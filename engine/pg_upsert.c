@@ -44,7 +44,8 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   memset(u, 0, sizeof *u);
 }
 
-/* The connection broke while the upsert held a transaction open. */
+/* Fills e from res (NULL: from the connection) and returns -1; a lost
+ * session also marks its transaction lost (upsert always runs inside one). */
 static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
   se_pg_error_from_result(e, u->conn, res);
   if (e->connection_lost) u->conn->lost_in_tx = 1;
@@ -130,6 +131,7 @@ static int note_key(se_pg_upsert *u) {
   return 0;
 }
 
+/* Sends the gathered COPY data. 0, or -1 with e filled (the connection broke). */
 static int send_copy(se_pg_upsert *u, se_pg_error *e) {
   if (u->copy.len == 0) return 0;
   if (PQputCopyData(u->conn->pg, u->copy.data, (int)u->copy.len) != 1) return lost(u, e, NULL);

@@ -262,12 +262,12 @@ describe("conn:upsert", function()
       { 29, "amount", { 1 }, "INVALID", "row 29 %(id=r29%), column amount is a table" },
       { 41, "at", print, "INVALID", "row 41 %(id=r41%), column at is a function, userdata or thread" },
     }
-    local rows = rows_with(1, "label", "L")
-    rows[9] = "not a row"
-    local r, err, code = conn:upsert("strict", rows, { key = "id" })
-    assert.is_nil(r)
-    assert.are.equal("INVALID", code)
-    assert.are.equal("upsert into strict: row 9 is not a table", err)
+    local holey = rows_with(1, "label", "L")
+    holey[9] = "not a row"
+    local res, msg, state = conn:upsert("strict", holey, { key = "id" })
+    assert.is_nil(res)
+    assert.are.equal("INVALID", state)
+    assert.are.equal("upsert into strict: row 9 is not a table", msg)
     for _, case in ipairs(cases) do
       local rows = rows_with(case[1], case[2], case[3])
       local r, err, code = conn:upsert("strict", rows, { key = "id", batch_size = 10 })

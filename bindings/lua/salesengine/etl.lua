@@ -573,6 +573,10 @@ end
 -- Expected failures end the run via salesengine.fail (exit codes extract 3,
 -- load 4, rejects 5) after rolling back, writing the rejects and the summary.
 function M.run(spec)
+  if type(spec) == "table" and spec.incremental ~= nil then
+    -- state, lock and cursor around this same function: docs/incremental.md
+    return require("salesengine.incremental").run(spec, M.run)
+  end
   local made, run = pcall(new_run, spec)
   if not made then -- a mistake in spec: report it at the script's line
     local msg = tostring(run):gsub("^[^:\n]*:%d+: ", "")

@@ -245,8 +245,11 @@ function Tracker:acquire()
   return true
 end
 
--- Reads the state without locking or writing (dry runs).
+-- Reads the state without locking or writing (dry runs; none without a database).
 function Tracker:peek()
+  if self.connect == nil then
+    return true
+  end
   local conn, err, code = self.connect()
   if not conn then
     return nil, err, code
@@ -295,7 +298,8 @@ function Tracker:start()
   end
   self.previous = cursor
   self.window = {
-    since = kind.store(since), page = page, cursor = stored.cursor, resumed = resume ~= nil,
+    since = kind.store(since), page = page, cursor = not self.full_refresh and stored.cursor or nil,
+    resumed = resume ~= nil,
     full_refresh = self.full_refresh == true, initial = kind.store(cfg.initial),
   }
   if cfg.kind_name == "timestamp" then
@@ -383,6 +387,153 @@ function Tracker:close()
     conn:close()
   end
   self.locked = false
+end
+
+------------------------------------------------------------------------------------------------------------
+-- The incremental run
+
+-- The records of a page the way salesengine.etl finds them (spec.records), for counting.
+local function page_records(spec, page)
+  local sel = spec.records
+  if type(sel) == "string" then
+    for step in sel:gmatch("[^.]+") do
+      page = type(page) == "table" and page[step] or nil
+    end
+    return page
+  elseif type(sel) == "function" then
+    return (sel(page))
+  end
+  return page
+end
+
+-- Wraps source and transform to know, at any commit, how many pages have all
+-- their records through the transform (hence committed, skipped or rejected).
+-- Returns the wrapped source, the wrapped transform and pages_done().
+local function page_counter(spec, source)
+  local ends, handed, processed, finished = {}, 0, 0, false
+  local function count(page)
+    local records = page_records(spec, page)
+    handed = handed + 1
+    ends[handed] = (ends[handed - 1] or 0) + (type(records) == "table" and #records or 0)
+  end
+  local function wrapped_source()
+    local a, b, c, d = source()
+    if math.type(a) == "integer" then -- a salesengine.paginate iterator: n, page | n, nil, err, code
+      if b ~= nil then
+        handed = handed + 1
+        ends[handed] = (ends[handed - 1] or 0) + (type(b.items) == "table" and #b.items or 0)
+      end
+    elseif a ~= nil then
+      count(a)
+    elseif b == nil then
+      finished = true
+    end
+    return a, b, c, d
+  end
+  local user = spec.transform
+  local function wrapped_transform(record)
+    processed = processed + 1
+    if user then
+      return user(record)
+    end
+    return record
+  end
+  local function pages_done()
+    if finished then
+      return handed
+    end
+    local p = handed
+    while p > 0 and ends[p] > processed do
+      p = p - 1
+    end
+    return p
+  end
+  return wrapped_source, wrapped_transform, pages_done
+end
+
+--- Runs an incremental pipeline: etl.run's spec with `incremental` (see
+-- docs/incremental.md), where `source` is a factory function(window) -> source.
+-- Locks the pipeline, reads its state, runs etl.run (run_fn, default
+-- salesengine.etl.run) with hooks that track the cursor and save it in the
+-- load's transaction, then unlocks. Returns etl.run's summary; expected
+-- failures end the run with salesengine.fail like etl.run.
+function M.run(spec, run_fn)
+  run_fn = run_fn or require("salesengine.etl").run
+  local se = require "salesengine"
+  local sys = require "salesengine.sys"
+  local log = require "salesengine.log"
+  local made, cfg = pcall(M.config, spec.incremental)
+  if not made then
+    error("etl.run: " .. tostring(cfg):gsub("^[^:\n]*:%d+: ", ""), 2)
+  end
+  if type(spec.source) ~= "function" then
+    error("etl.run: with 'incremental', 'source' must be a function(window) returning the source", 2)
+  end
+  for _, hook in ipairs({ "on_loaded", "before_commit" }) do
+    if spec[hook] ~= nil then
+      error("etl.run: '" .. hook .. "' cannot be combined with 'incremental' (it uses that hook)", 2)
+    end
+  end
+  local opts = sys.options()
+  local dry_run = spec.dry_run
+  if dry_run == nil then
+    dry_run = opts.dry_run or false
+  end
+  local run_id = spec.run_id or string.format("%s-%s-%d", spec.name, os.date("!%Y%m%dT%H%M%SZ"), sys.getpid())
+  local db = spec.db
+  local tracker = M.new(cfg, {
+    name = spec.name, run_id = run_id, full_refresh = opts.full_refresh, dry_run = dry_run,
+    connect = db and function() return require("salesengine.pg").connect(db) end or nil,
+    log = function(level, msg, fields) log[level](msg, fields) end,
+  })
+  local window, err, code = tracker:start()
+  if not window then
+    tracker:close()
+    se.fail("load", err, code)
+  end
+  local ok, result = pcall(function()
+    local source = spec.source(window)
+    assert(type(source) == "function", "etl.run: the incremental source factory must return a source function")
+    local inner = {}
+    for k, v in pairs(spec) do
+      inner[k] = v
+    end
+    inner.incremental, inner.run_id = nil, run_id
+    local pages_done
+    inner.source, inner.transform, pages_done = page_counter(spec, source)
+    local batch_mode = spec.commit == "batch"
+    local final_saved = false
+    inner.on_loaded = function(records)
+      for _, r in ipairs(records) do
+        tracker:observe(r)
+      end
+    end
+    if not dry_run then
+      inner.before_commit = function(conn)
+        if batch_mode then
+          return tracker:save(conn, pages_done())
+        end
+        final_saved = true
+        return tracker:save(conn)
+      end
+    end
+    local summary = run_fn(inner)
+    if not dry_run and not final_saved then
+      local sok, serr, scode = tracker:save_alone()
+      if not sok then
+        se.fail("load", "saving the state of '" .. spec.name .. "' failed: " .. tostring(serr), scode)
+      end
+    end
+    if not dry_run then
+      log.info("incremental state saved", tracker:report_fields())
+    end
+    return summary
+  end)
+  tracker:close()
+  if not ok then
+    error(result, 0)
+  end
+  return result
 end
 
 return M

@@ -111,7 +111,8 @@ local function a_type(v)
   return "a " .. type(v)
 end
 
--- Raises a plain (programmer) error unless field is nil or a string.
+-- Raises a plain (programmer) error unless field is nil or a string. Hot paths test
+-- `type(field) ~= "string"` themselves before calling it.
 local function check_field(field, fname, argn)
   if field ~= nil and type(field) ~= "string" then
     error(string.format("bad argument #%d to '%s' (field name must be a string, got %s)", argn, fname,
@@ -167,16 +168,41 @@ local function need_string(value, field)
   return value
 end
 
+local byte = string.byte
+
+-- True when byte b is one of the bytes %s matches (space, \t, \n, \v, \f, \r).
+local function is_space(b)
+  return b == 32 or (b ~= nil and b >= 9 and b <= 13)
+end
+
+-- s without its leading and trailing ASCII whitespace (s itself when it has none).
+local function trimmed(s)
+  if is_space(byte(s, 1)) or is_space(byte(s, -1)) then
+    return (s:match("^%s*(.-)%s*$"))
+  end
+  return s
+end
+
 --- Removes leading and trailing ASCII whitespace.
 function M.trim(value, field)
-  check_field(field, "trim", 2)
-  return (need_string(value, field):match("^%s*(.-)%s*$"))
+  if type(field) ~= "string" then
+    check_field(field, "trim", 2)
+  end
+  if type(value) ~= "string" then
+    need_string(value, field)
+  end
+  return trimmed(value)
 end
 
 --- ASCII upper case (other bytes unchanged).
 function M.upper(value, field)
-  check_field(field, "upper", 2)
-  return (need_string(value, field):upper())
+  if type(field) ~= "string" then
+    check_field(field, "upper", 2)
+  end
+  if type(value) ~= "string" then
+    need_string(value, field)
+  end
+  return (value:upper())
 end
 
 --- ASCII lower case (other bytes unchanged).
@@ -193,11 +219,14 @@ end
 
 --- A string or a number as a string: integral floats without ".0" (12.0 -> "12").
 function M.text(value, field)
-  check_field(field, "text", 2)
-  present(value, field)
+  if type(field) ~= "string" then
+    check_field(field, "text", 2)
+  end
   if type(value) == "string" then
     return value
-  elseif math.type(value) == "integer" then
+  end
+  present(value, field)
+  if math.type(value) == "integer" then
     return tostring(value)
   elseif math.type(value) == "float" then
     if value ~= value or value == math.huge or value == -math.huge then
@@ -398,6 +427,50 @@ local function number_parts(value, field, what)
   return sign, digits, power
 end
 
+-- "%.<scale>f" formats, and the magnitude below which a float's "%.<scale>f" text is the only
+-- decimal with that many fraction digits that reads back as the float (the float's spacing is
+-- then under a tenth of 10^-scale), for the scales quick_decimal handles.
+local FIXED, FIXED_LIMIT = {}, {}
+for scale = 0, 15 do
+  FIXED[scale] = "%." .. scale .. "f"
+  FIXED_LIMIT[scale] = 2 ^ 53 / 10 ^ (scale + 1)
+end
+
+-- decimal(value, scale) for the common forms, without the general parser: a plain decimal
+-- string ("12", " 12.5 ", "-3.25") with at most `scale` fraction digits and no leading zeros,
+-- an integer, or a float that "%.<scale>f" renders exactly (its shortest decimal then has at
+-- most `scale` fraction digits). nil for anything else: the general path decides (and raises).
+-- Position captures keep the common case free of new strings ("12.50" at scale 2 is returned as is).
+local function quick_decimal(value, scale)
+  if type(value) == "string" then
+    value = trimmed(value)
+    local _, last, int, dot, frac = value:find("^%-?()%d+()%.?()%d*$")
+    if not last then
+      return nil
+    end
+    local nfrac = last + 1 - frac
+    local zero_lead = byte(value, int) == 48
+    if nfrac > scale or (zero_lead and dot - int > 1) or (int == 2 and zero_lead and dot - int == 1) then
+      return nil -- too many fraction digits, a leading zero ("007"), or "-0..." (the general path drops "-")
+    end
+    if nfrac == scale then
+      return frac > dot and value or value .. "." -- a dot with `scale` digits; scale 0: "12" or "12."
+    elseif frac == dot then
+      return value .. "." .. string.rep("0", scale) -- no dot
+    end
+    return value .. string.rep("0", scale - nfrac)
+  elseif math.type(value) == "integer" then
+    return scale == 0 and tostring(value) or tostring(value) .. "." .. string.rep("0", scale)
+  elseif math.type(value) == "float" and FIXED[scale] and value ~= 0 and value > -FIXED_LIMIT[scale]
+    and value < FIXED_LIMIT[scale] then
+    local s = string.format(FIXED[scale], value)
+    if tonumber(s) == value then
+      return s
+    end
+  end
+  return nil
+end
+
 --- Exact decimal string with exactly `scale` digits after the point (none when scale is 0),
 -- rounded half away from zero. value: a Lua integer, a float (read as its shortest round-trip
 -- decimal, so 0.1 + 0.2 gives "0.30") or a numeric string (surrounding spaces, sign, point,
@@ -406,7 +479,13 @@ function M.decimal(value, scale, field)
   if math.type(scale) ~= "integer" or scale < 0 or scale > MAX_EXPONENT then
     error("bad argument #2 to 'decimal' (scale must be an integer from 0 to " .. MAX_EXPONENT .. ")", 2)
   end
-  check_field(field, "decimal", 3)
+  if type(field) ~= "string" then
+    check_field(field, "decimal", 3)
+  end
+  local quick = quick_decimal(value, scale)
+  if quick then
+    return quick
+  end
   local sign, digits, power = number_parts(value, field, "decimal")
   return format_scaled(sign, digits, power, scale)
 end
@@ -562,12 +641,54 @@ local function iso_parts(value, field, what)
   return t
 end
 
+-- iso_datetime(s) for the common forms, without the general parser: "YYYY-MM-DDTHH:MM:SS" (or
+-- a space or "t" between), up to six fraction digits after a ".", then nothing, Z or ±HH:MM.
+-- nil for anything else (other forms, out-of-range fields, surrounding spaces): the general
+-- path decides. Two-digit fields compare as strings ("23" < "24").
+local function quick_iso(s)
+  local y, mo, d, h, mi, sec, tail = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(.*)$")
+  if not y or y == "0000" or mo < "01" or mo > "12" or d < "01" or h > "23" or mi > "59" or sec > "59" then
+    return nil
+  end
+  if d > "28" and tonumber(d) > days_in_month(tonumber(y), tonumber(mo)) then
+    return nil
+  end
+  local fraction = ""
+  if byte(tail, 1) == 46 then -- "."
+    local digits, rest = tail:match("^%.(%d%d?%d?%d?%d?%d?)(.*)$")
+    if not digits or rest:find("^%d") then
+      return nil -- no digits, or more than six (rounding: the general path)
+    end
+    if digits:find("[1-9]") then
+      fraction = "." .. digits .. string.rep("0", 6 - #digits)
+    end
+    tail = rest
+  end
+  local offset = "+00:00"
+  if tail ~= "" and tail ~= "Z" and tail ~= "z" then
+    local oh, om = tail:match("^[+-](%d%d):(%d%d)$")
+    if not oh or oh > "15" or om > "59" then
+      return nil
+    end
+    if oh ~= "00" or om ~= "00" then
+      offset = tail
+    end
+  end
+  return y .. "-" .. mo .. "-" .. d .. "T" .. h .. ":" .. mi .. ":" .. sec .. fraction .. offset
+end
+
 --- Normalised ISO-8601 date-time "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM".
 -- Accepts a date alone (midnight), HH:MM, HH:MM:SS, fractions (rounded to microseconds; shown
 -- only when not zero), "T" or a space, and Z, +HH:MM, +HHMM or +HH. No offset means UTC.
 -- The offset is kept as written (not converted). 24:00:00 becomes the next day's midnight.
 function M.iso_datetime(value, field)
-  check_field(field, "iso_datetime", 2)
+  if type(field) ~= "string" then
+    check_field(field, "iso_datetime", 2)
+  end
+  local quick = type(value) == "string" and quick_iso(value)
+  if quick then
+    return quick
+  end
   local t = iso_parts(value, field, "ISO-8601 date-time")
   local fraction = t.micro > 0 and string.format(".%06d", t.micro) or ""
   return string.format("%04d-%02d-%02dT%02d:%02d:%02d%s%s", t.year, t.month, t.day, t.hour, t.min, t.sec,
