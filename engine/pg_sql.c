@@ -116,16 +116,44 @@ static int conflict_action(se_pg_buf *b, PGconn *pg, const se_upsert_spec *s) {
              : -1;
 }
 
+static int in_list(const char *name, const char *const *names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0) return 1;
+  return 0;
+}
+
+/* The dedupe CTE "src": one row per key with the result that upserting the
+ * batch's rows one by one, in order, would leave. The first occurrence of a
+ * key inserts every column; later ones only set the update columns. So the
+ * update columns come from the last occurrence (DISTINCT ON ... rownum DESC)
+ * and every other column from the first (first_value over the key). */
+static int dedupe_cte(se_pg_buf *b, PGconn *pg, const se_upsert_spec *s, const char *stage) {
+  int ok = se_pg_buf_puts(b, "src AS (SELECT DISTINCT ON (") == 0 &&
+           ident_list(b, pg, s->key, s->nkey, "", ", ") == 0 && se_pg_buf_puts(b, ") ") == 0;
+  for (size_t i = 0; ok && i < s->ncolumns; i++) {
+    const char *c = s->columns[i];
+    ok = (i == 0 || se_pg_buf_puts(b, ", ") == 0);
+    if (ok && (in_list(c, s->key, s->nkey) || in_list(c, s->update, s->nupdate))) {
+      ok = se_sql_ident(b, pg, c) == 0;
+    } else if (ok) {
+      ok = se_pg_buf_puts(b, "first_value(") == 0 && se_sql_ident(b, pg, c) == 0 &&
+           se_pg_buf_puts(b, ") OVER w AS ") == 0 && se_sql_ident(b, pg, c) == 0;
+    }
+  }
+  return ok && se_pg_buf_puts(b, " FROM ") == 0 && se_sql_ident(b, pg, stage) == 0 &&
+                 se_pg_buf_puts(b, " WINDOW w AS (PARTITION BY ") == 0 &&
+                 ident_list(b, pg, s->key, s->nkey, "", ", ") == 0 && se_pg_buf_puts(b, " ORDER BY ") == 0 &&
+                 se_sql_ident(b, pg, SE_SQL_ROWNUM) == 0 && se_pg_buf_puts(b, ") ORDER BY ") == 0 &&
+                 ident_list(b, pg, s->key, s->nkey, "", ", ") == 0 && se_pg_buf_puts(b, ", ") == 0 &&
+                 se_sql_ident(b, pg, SE_SQL_ROWNUM) == 0 && se_pg_buf_puts(b, " DESC), ") == 0
+             ? 0
+             : -1;
+}
+
 char *se_sql_merge(PGconn *pg, const se_upsert_spec *s, const char *stage, int dedupe) {
   se_pg_buf b = {0};
   int ok = se_pg_buf_puts(&b, "WITH ") == 0;
-  if (dedupe) {
-    ok = ok && se_pg_buf_puts(&b, "src AS (SELECT DISTINCT ON (") == 0 &&
-         ident_list(&b, pg, s->key, s->nkey, "", ", ") == 0 && se_pg_buf_puts(&b, ") * FROM ") == 0 &&
-         se_sql_ident(&b, pg, stage) == 0 && se_pg_buf_puts(&b, " ORDER BY ") == 0 &&
-         ident_list(&b, pg, s->key, s->nkey, "", ", ") == 0 && se_pg_buf_puts(&b, ", ") == 0 &&
-         se_sql_ident(&b, pg, SE_SQL_ROWNUM) == 0 && se_pg_buf_puts(&b, " DESC), ") == 0;
-  }
+  if (dedupe) ok = ok && dedupe_cte(&b, pg, s, stage) == 0;
   ok = ok && se_pg_buf_puts(&b, "ins AS (INSERT INTO ") == 0 &&
        se_sql_qualified(&b, pg, s->schema, s->table) == 0 && se_pg_buf_puts(&b, " AS t (") == 0 &&
        ident_list(&b, pg, s->columns, s->ncolumns, "", ", ") == 0 && se_pg_buf_puts(&b, ") SELECT ") == 0 &&

@@ -114,6 +114,25 @@ describe("conn:upsert", function()
     assert.are.equal("7|c\n", testenv.psql(dsn, "SELECT * FROM dupi"))
   end)
 
+  it("leaves what row-by-row upserts in order would, however the rows fall into batches", function()
+    -- With update = {"v"}, the first occurrence of a new key inserts every column and later ones
+    -- only update v: note must stay the first occurrence's, v must be the last's.
+    testenv.psql(dsn, "CREATE TABLE dup_subset (id text PRIMARY KEY, v int NOT NULL, note text)")
+    testenv.psql(dsn, "INSERT INTO dup_subset VALUES ('old', 1, 'kept')")
+    local rows = {
+      { id = "new", v = 1, note = "first" }, { id = "old", v = 2, note = "ignored" },
+      { id = "new", v = 2, note = "second" }, { id = "new", v = 3, note = "third" },
+      { id = "old", v = 3, note = "ignored too" },
+    }
+    local want = "new|3|first\nold|3|kept\n"
+    for _, batch_size in ipairs({ 1, 2, 3, 100 }) do
+      testenv.psql(dsn, "DELETE FROM dup_subset WHERE id = 'new'; UPDATE dup_subset SET v = 1")
+      assert(conn:upsert("dup_subset", rows, { key = "id", update = { "v" }, batch_size = batch_size }))
+      assert.are.equal(want, testenv.psql(dsn, "SELECT * FROM dup_subset ORDER BY id COLLATE \"C\""),
+        "batch_size " .. batch_size)
+    end
+  end)
+
   it("handles composite keys and reports inserted, updated and unchanged", function()
     testenv.psql(dsn, "CREATE TABLE daily (region text, day date, total numeric(12,2), PRIMARY KEY (region, day))")
     local rows = {

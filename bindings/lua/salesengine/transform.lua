@@ -453,12 +453,12 @@ local function quick_decimal(value, scale)
     if nfrac > scale or (zero_lead and dot - int > 1) or (int == 2 and zero_lead and dot - int == 1) then
       return nil -- too many fraction digits, a leading zero ("007"), or "-0..." (the general path drops "-")
     end
-    if nfrac == scale then
-      return frac > dot and value or value .. "." -- a dot with `scale` digits; scale 0: "12" or "12."
-    elseif frac == dot then
-      return value .. "." .. string.rep("0", scale) -- no dot
+    if frac == dot then -- no point
+      return scale == 0 and value or value .. "." .. string.rep("0", scale)
+    elseif scale == 0 then
+      return nil -- "12." at scale 0
     end
-    return value .. string.rep("0", scale - nfrac)
+    return nfrac == scale and value or value .. string.rep("0", scale - nfrac)
   elseif math.type(value) == "integer" then
     return scale == 0 and tostring(value) or tostring(value) .. "." .. string.rep("0", scale)
   elseif math.type(value) == "float" and FIXED[scale] and value ~= 0 and value > -FIXED_LIMIT[scale]
