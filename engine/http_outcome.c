@@ -114,7 +114,7 @@ void se_http_body_excerpt(const char *body, size_t len, size_t max, char *out, s
   }
   while (o > 0 && out[o - 1] == ' ')
     o--;
-  if (i < len) {
+  if (i < len && o + 4 <= out_size) { /* a buffer under 4 bytes gets no ellipsis */
     memcpy(out + o, "...", 3);
     o += 3;
   }

@@ -180,7 +180,7 @@ static PGresult *drain(PGconn *pg) {
   return failed;
 }
 
-int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+int se_pg_upsert_batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
   if (send_copy(u, e) != 0) return -1;
   if (PQputCopyEnd(u->conn->pg, NULL) != 1) return lost(u, e, NULL);
   PGresult *failed = drain(u->conn->pg);
@@ -189,14 +189,56 @@ int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e
     PQclear(failed);
     return -1;
   }
-  PGresult *res = se_pg_run(u->conn, u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge, 0, NULL, e);
-  if (res == NULL) return -1;
-  counts->inserted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-  counts->updated = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-  long long rows = PQgetisnull(res, 0, 2) ? u->rows : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-  counts->unchanged = rows - counts->inserted - counts->updated;
-  PQclear(res);
+  const char *merge = u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge;
+  se_pg_buf sql = {0};
+  if (drop && (se_pg_buf_puts(&sql, merge) != 0 || se_pg_buf_puts(&sql, "; ") != 0 ||
+               se_pg_buf_puts(&sql, u->sql_drop) != 0 || se_pg_buf_putc(&sql, '\0') != 0)) {
+    se_pg_buf_free(&sql);
+    se_pg_error_set(e, u->conn, "53200", "out of memory building the merge");
+    return -1;
+  }
+  int sent = PQsendQuery(u->conn->pg, drop ? sql.data : merge);
+  se_pg_buf_free(&sql);
+  if (sent != 1) return lost(u, e, NULL);
+  u->sent_drop = drop;
   return 0;
+}
+
+int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  /* As PQexec does, the last failure counts (a lost session reports the
+   * server's FATAL first, then the broken connection). */
+  PGresult *failed = NULL, *tuples = NULL, *res;
+  while ((res = PQgetResult(u->conn->pg)) != NULL) {
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      PQclear(failed);
+      failed = res;
+    } else if (tuples == NULL && st == PGRES_TUPLES_OK) {
+      tuples = res;
+    } else {
+      PQclear(res);
+    }
+    if (PQstatus(u->conn->pg) == CONNECTION_BAD) break;
+  }
+  if (failed != NULL || tuples == NULL || PQntuples(tuples) != 1) {
+    lost(u, e, failed);
+    PQclear(failed);
+    PQclear(tuples);
+    return -1;
+  }
+  counts->inserted = strtoll(PQgetvalue(tuples, 0, 0), NULL, 10);
+  counts->updated = strtoll(PQgetvalue(tuples, 0, 1), NULL, 10);
+  long long rows = PQgetisnull(tuples, 0, 2) ? u->rows : strtoll(PQgetvalue(tuples, 0, 2), NULL, 10);
+  counts->unchanged = rows - counts->inserted - counts->updated;
+  PQclear(tuples);
+  if (u->sent_drop) u->stage_pid = 0;
+  u->sent_drop = 0;
+  return 0;
+}
+
+int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  if (se_pg_upsert_batch_send(u, 0, e) != 0) return -1;
+  return se_pg_upsert_batch_collect(u, counts, e);
 }
 
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {

@@ -65,6 +65,8 @@ describe("the engine stopped mid-load", function()
       local sfile = dir .. "/summary.json"
       local run = F.spawn({ "--summary-json", sfile, PIPELINE }, env_for(api.url .. "/v2.json"))
       F.wait_for_trap(dsn)
+      -- mid-load, with two batches written, a reader still sees the table as it was
+      assert.are.equal(before, F.snapshot(dsn))
       run:signal(sig)
       local r = run:wait()
       assert.are.equal("exit 130", r.status, r.stderr)
@@ -84,6 +86,8 @@ describe("the engine stopped mid-load", function()
     prepare(PAGED, F.write_pages(dir, api.url, p1, 100))
     local run = F.spawn({ PAGED }, env_for(F.write_pages(dir, api.url, p2, 100), { SALES_COMMIT = "batch" }))
     F.wait_for_trap(dsn)
+    -- mid-load, a reader already sees the committed batches, and only them
+    assert.are.equal(F.expected({ p1, p2 }, 200), F.table_lines(dsn))
     run:signal("TERM")
     local r = run:wait()
     assert.are.equal("exit 130", r.status, r.stderr)

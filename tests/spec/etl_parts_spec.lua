@@ -4,6 +4,7 @@ local progress = require "salesengine.etl_progress"
 local rejects = require "salesengine.etl_rejects"
 local summary = require "salesengine.etl_summary"
 local testing = require "salesengine.testing"
+local load = require "salesengine.etl_load"
 
 -- A file-like sink collecting what is written.
 local function sink()
@@ -80,6 +81,28 @@ describe("max_rejects", function()
     assert.is_false(f:over_count())
     assert.is_false(f:over_limit(10))
     assert.is_true(f:over_limit(9))
+  end)
+end)
+
+describe("dead-letter text", function()
+  it("replaces invalid UTF-8 and NUL bytes by U+FFFD and keeps valid text as it is", function()
+    assert.are.equal("em\u{FFFD}ea", rejects.clean_text("em\xffea"))
+    assert.are.equal("a\u{FFFD}b", rejects.clean_text("a\0b"))
+    assert.are.equal("\u{FFFD}\u{FFFD}x", rejects.clean_text("\xc3\xc3x"))
+    assert.are.equal("中文 😀 ok", rejects.clean_text("中文 😀 ok"))
+    assert.are.equal(42, rejects.clean_text(42))
+  end)
+end)
+
+describe("which load errors are one record's fault", function()
+  it("isolates data, constraint, too-large and unsendable values, nothing else", function()
+    for _, code in ipairs({ "22003", "22021", "23505", "23502", "54000", "INVALID" }) do
+      assert.is_true(load.isolatable(code), code)
+    end
+    for _, code in ipairs({ "08006", "08003", "42P01", "57P01", "53100", "TIMEOUT" }) do
+      assert.is_false(load.isolatable(code), code)
+    end
+    assert.is_false(load.isolatable(nil))
   end)
 end)
 

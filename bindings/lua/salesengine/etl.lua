@@ -281,7 +281,7 @@ function Run:refused(entry, message, code, tbl)
   self:reject({
     stage = "load", index = entry.index, key = self:key_of(entry.record), record = entry.record, code = code,
     reason = reason,
-    field = message:match('column "([^"]+)"') or message:match("column ([%w_]+):"),
+    field = message:match('column "([^"]+)"') or message:match("column ([%w_]+)[:%s]"),
   })
 end
 

@@ -2,16 +2,22 @@
 -- Upserts batches of transformed records into one or more tables inside a
 -- transaction (one per run, or one per batch). Each batch runs under a
 -- SAVEPOINT; when PostgreSQL refuses it for a data or constraint error
--- (SQLSTATE class 22 or 23) the batch is split in halves, recursively, until
+-- (see isolatable) the batch is split in halves, recursively, until
 -- the refused record is alone: it is handed to on_refused and the rest loads.
 local M = {}
 
 local SAVEPOINT = "salesengine_etl_batch"
 
---- True for errors that one record's values can cause (data exception,
--- integrity constraint violation): worth isolating instead of failing the run.
+--- True for errors that one record's values can cause: worth isolating
+-- instead of failing the run. Data exceptions (class 22), integrity constraint
+-- violations (23), a value too large for an index row (54000), and INVALID: a
+-- value the binding cannot send at all (a NUL byte in text).
 function M.isolatable(code)
-  return type(code) == "string" and (code:sub(1, 2) == "22" or code:sub(1, 2) == "23")
+  if type(code) ~= "string" then
+    return false
+  end
+  local class = code:sub(1, 2)
+  return class == "22" or class == "23" or code == "54000" or code == "INVALID"
 end
 
 --- The rows of entry for the sink named name: entry.row (one sink) or entry.rows[name].
@@ -105,10 +111,9 @@ function Loader:attempt(entries)
     if #rows > 0 then
       local st, uerr, ucode = self.conn:upsert(sink.table, rows, sink.options)
       if not st then
-        local rok, rerr, rcode = self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
-        if not rok then
-          return nil, rerr, rcode
-        end
+        -- When the connection is gone the savepoint cannot be rolled back
+        -- either; the upsert's error says why, so that is the one reported.
+        self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
         return nil, uerr, ucode, sink.table
       end
       counts[#counts + 1] = { sink.table, #rows, st }

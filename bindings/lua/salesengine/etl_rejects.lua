@@ -37,6 +37,28 @@ local function quote_name(name)
   return table.concat(parts, ".")
 end
 
+--- s with every byte that is not part of valid UTF-8, and every NUL, replaced
+-- by U+FFFD: the dead-letter text must be storable in PostgreSQL text and
+-- readable by strict JSON readers even when the record that caused it is not.
+-- Non-strings pass through.
+function M.clean_text(s)
+  if type(s) ~= "string" then
+    return s
+  end
+  local out, i = {}, 1
+  while true do
+    local n, bad = utf8.len(s, i)
+    if n then
+      out[#out + 1] = s:sub(i)
+      break
+    end
+    out[#out + 1] = s:sub(i, bad - 1)
+    out[#out + 1] = "\u{FFFD}"
+    i = bad + 1
+  end
+  return (table.concat(out):gsub("%z", "\u{FFFD}"))
+end
+
 --- The raw record as JSON text (a JSON string of its rendering when it cannot be encoded).
 function M.raw_json(record)
   local ok, text = pcall(cjson.encode, record)
@@ -114,11 +136,11 @@ function Rejects:add(r)
     seq = self.count,
     pipeline = self.pipeline,
     stage = r.stage,
-    reason = r.reason,
-    field = r.field,
-    record_key = r.key,
-    code = r.code,
-    raw = M.raw_json(r.record),
+    reason = M.clean_text(r.reason),
+    field = M.clean_text(r.field),
+    record_key = M.clean_text(r.key),
+    code = M.clean_text(r.code),
+    raw = M.clean_text(M.raw_json(r.record)),
     rejected_at = self.now(),
     index = r.index,
   }

@@ -641,40 +641,63 @@ local function iso_parts(value, field, what)
   return t
 end
 
+-- The number written by the two digits of s at i (the caller has checked they are digits).
+local function two_digits(s, i)
+  local a, b = byte(s, i, i + 1)
+  return (a - 48) * 10 + b - 48
+end
+
 -- iso_datetime(s) for the common forms, without the general parser: "YYYY-MM-DDTHH:MM:SS" (or
 -- a space or "t" between), up to six fraction digits after a ".", then nothing, Z or ±HH:MM.
 -- nil for anything else (other forms, out-of-range fields, surrounding spaces): the general
--- path decides. Two-digit fields compare as strings ("23" < "24").
+-- path decides. Works on byte positions, so a text already in normal form is returned as is.
 local function quick_iso(s)
-  local y, mo, d, h, mi, sec, tail = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(.*)$")
-  if not y or y == "0000" or mo < "01" or mo > "12" or d < "01" or h > "23" or mi > "59" or sec > "59" then
+  if not s:find("^%d%d%d%d%-%d%d%-%d%d[Tt ]%d%d:%d%d:%d%d") then
     return nil
   end
-  if d > "28" and tonumber(d) > days_in_month(tonumber(y), tonumber(mo)) then
+  local month, day = two_digits(s, 6), two_digits(s, 9)
+  if month < 1 or month > 12 or day < 1 or two_digits(s, 12) > 23 or two_digits(s, 15) > 59
+    or two_digits(s, 18) > 59 or s:find("^0000") then
     return nil
   end
-  local fraction = ""
-  if byte(tail, 1) == 46 then -- "."
-    local digits, rest = tail:match("^%.(%d%d?%d?%d?%d?%d?)(.*)$")
-    if not digits or rest:find("^%d") then
+  if day > 28 and day > days_in_month(two_digits(s, 1) * 100 + two_digits(s, 3), month) then
+    return nil
+  end
+  local normal = byte(s, 11) == 84 -- "T"
+  local fraction, rest = "", 20
+  if byte(s, 20) == 46 then -- "."
+    local _, last = s:find("^%d+", 21)
+    if not last or last > 26 then
       return nil -- no digits, or more than six (rounding: the general path)
     end
+    local digits = s:sub(21, last)
     if digits:find("[1-9]") then
-      fraction = "." .. digits .. string.rep("0", 6 - #digits)
+      fraction = "." .. digits .. string.rep("0", 26 - last)
+      normal = normal and last == 26
+    else
+      normal = false -- a zero fraction is left out
     end
-    tail = rest
+    rest = last + 1
   end
-  local offset = "+00:00"
-  if tail ~= "" and tail ~= "Z" and tail ~= "z" then
-    local oh, om = tail:match("^[+-](%d%d):(%d%d)$")
-    if not oh or oh > "15" or om > "59" then
+  local n, offset = #s, "+00:00"
+  if rest == n + 1 or (rest == n and (byte(s, n) == 90 or byte(s, n) == 122)) then -- nothing, Z, z
+    normal = false
+  elseif rest + 5 == n and s:find("^[+-]%d%d:%d%d$", rest) then
+    local oh, om = two_digits(s, rest + 1), two_digits(s, rest + 4)
+    if oh > 15 or om > 59 then
       return nil
+    elseif oh == 0 and om == 0 then
+      normal = false
+    else
+      offset = s:sub(rest)
     end
-    if oh ~= "00" or om ~= "00" then
-      offset = tail
-    end
+  else
+    return nil
   end
-  return y .. "-" .. mo .. "-" .. d .. "T" .. h .. ":" .. mi .. ":" .. sec .. fraction .. offset
+  if normal then
+    return s
+  end
+  return s:sub(1, 10) .. "T" .. s:sub(12, 19) .. fraction .. offset
 end
 
 --- Normalised ISO-8601 date-time "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM".
