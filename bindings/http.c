@@ -1,5 +1,5 @@
 /* salesengine.http: HTTP requests with retries, JSON decoding and concurrent
- * fetching (docs/http.md). The C work (libcurl) always happens on C-owned
+ * fetching (docs/lua-api.md). The C work (libcurl) always happens on C-owned
  * memory with no Lua frames inside; results are pushed afterwards. Each
  * Lua state has its own client (keep-alive connection cache) and defaults,
  * kept as upvalues of the module's functions. */

@@ -19,6 +19,8 @@ static const se_pg_retry DEFAULT_RETRY = {5, 0.25, 5.0};
 se_pg_lua_conn *se_pg_lua_check(lua_State *L, int idx) {
   se_pg_lua_conn *box = luaL_checkudata(L, idx, SE_PG_CONN_MT);
   if (box->c == NULL) luaL_error(L, "attempt to use a closed connection");
+  if (box->pending != NULL)
+    luaL_error(L, "a deferred upsert is still running on this connection; call its wait() first");
   return box;
 }
 
@@ -51,6 +53,7 @@ static int conn_close(lua_State *L) {
   se_pg_lua_conn *box = luaL_checkudata(L, 1, SE_PG_CONN_MT);
   se_pg_close(box->c);
   box->c = NULL;
+  box->pending = NULL; /* its results went with the session */
   se_pg_error_clear(&box->err);
   se_pg_buf_free(&box->scratch);
   se_pg_buf_free(&box->args);

@@ -18,9 +18,11 @@ typedef struct se_pg_lua_conn {
   se_pg_error err;
   se_pg_buf scratch; /* parameter texts, JSON */
   se_pg_buf args;    /* the parameters' pointer array */
+  const void *pending; /* the deferred upsert whose merge is in flight here, or NULL */
 } se_pg_lua_conn;
 
-/* The open connection at idx; raises for a closed one or a wrong type. */
+/* The open connection at idx; raises for a closed one, a wrong type, or one
+ * that a deferred upsert still occupies. */
 se_pg_lua_conn *se_pg_lua_check(lua_State *L, int idx);
 
 /* Pushes nil, message (with PostgreSQL's detail, if any), SQLSTATE from

@@ -34,6 +34,13 @@ typedef struct se_pg_upsert_state {
   const char **key, **update, **set_names, **set_exprs;
   size_t nkey, nupdate, nset;
   int empty_array;
+  /* A deferred upsert (option defer): the handle returned to Lua, whose
+   * final batch's merge may still be running on the server. */
+  int handle;  /* 1 while the handle can be waited for */
+  int pending; /* the final batch's merge is in flight */
+  lua_Integer pending_first, pending_last;
+  se_pg_counts total; /* of the batches before the pending one */
+  long long batches;
 } se_pg_upsert_state;
 
 /* Frees everything the state holds; safe to call twice. */

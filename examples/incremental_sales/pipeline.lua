@@ -14,7 +14,7 @@
 -- resumed from the last committed page. SALES_LOCK_WAIT=S makes a second,
 -- concurrent run wait up to S seconds (0: no limit) instead of stopping at once.
 -- `salesengine --full-refresh ...` reloads from SALES_INITIAL; `salesengine
--- state show sales` tells where the cursor is. See docs/incremental.md.
+-- state show sales` tells where the cursor is. See docs/lua-api.md.
 local se = require "salesengine"
 local etl = require "salesengine.etl"
 local paginate = require "salesengine.paginate"

@@ -13,7 +13,7 @@
 -- everything, times each stage, sends rejected records to a dead-letter table
 -- or file, and ends with a summary (log line, --summary-json). Expected
 -- failures end the run through salesengine.fail with the exit codes extract,
--- load and rejects. Reference: docs/etl.md.
+-- load and rejects. Reference: docs/lua-api.md.
 local se = require "salesengine"
 local sys = require "salesengine.sys"
 local log = require "salesengine.log"
@@ -569,12 +569,12 @@ function Run:execute()
   return s
 end
 
---- Runs a pipeline (see the header and docs/etl.md); returns the summary table.
+--- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
 -- Expected failures end the run via salesengine.fail (exit codes extract 3,
 -- load 4, rejects 5) after rolling back, writing the rejects and the summary.
 function M.run(spec)
   if type(spec) == "table" and spec.incremental ~= nil then
-    -- state, lock and cursor around this same function: docs/incremental.md
+    -- state, lock and cursor around this same function: docs/lua-api.md
     return require("salesengine.incremental").run(spec, M.run)
   end
   local made, run = pcall(new_run, spec)

@@ -7,7 +7,7 @@
 -- The run's new cursor is the largest `field` among the records it loaded and
 -- is saved in the load's transaction (salesengine.state). This module holds
 -- the cursor arithmetic (timestamps compared exactly, in UTC microseconds) and
--- the per-run tracker the runner drives. Reference: docs/incremental.md.
+-- the per-run tracker the runner drives. Reference: docs/lua-api.md.
 local tx = require "salesengine.transform"
 local cjson = require "cjson"
 local state = require "salesengine.state"
@@ -452,7 +452,7 @@ local function page_counter(spec, source)
 end
 
 --- Runs an incremental pipeline: etl.run's spec with `incremental` (see
--- docs/incremental.md), where `source` is a factory function(window) -> source.
+-- docs/lua-api.md), where `source` is a factory function(window) -> source.
 -- Locks the pipeline, reads its state, runs etl.run (run_fn, default
 -- salesengine.etl.run) with hooks that track the cursor and save it in the
 -- load's transaction, then unlocks. Returns etl.run's summary; expected

@@ -13,7 +13,7 @@
 -- pagination loop (a next URL or cursor seen before) is such a failure with
 -- code "LOOP". Options other than the pagination ones below are request
 -- options for http.get_json (headers, bearer, query, retry, timeout, ...).
--- See docs/http.md.
+-- See docs/lua-api.md.
 local http = require "salesengine.http"
 local cjson = require "cjson"
 

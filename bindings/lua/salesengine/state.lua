@@ -7,7 +7,7 @@
 -- number (compare-and-set), and runs of one pipeline exclude each other with
 -- a session-level PostgreSQL advisory lock on a stable 64-bit hash of the
 -- pipeline's name. Expected failures return nil, message, code (a SQLSTATE,
--- "LOCKED" or "CONFLICT"). Reference: docs/incremental.md.
+-- "LOCKED" or "CONFLICT"). Reference: docs/lua-api.md.
 local cjson = require "cjson"
 
 local M = {}
@@ -181,7 +181,7 @@ UPDATE etl_state SET cursor_value = $3::jsonb, cursor_field = $4, resume = NULL,
     s.run_id or cjson.null)
 end
 
---- Saves the progress of a commit-every run (resume: a table, see docs/incremental.md)
+--- Saves the progress of a commit-every run (resume: a table, see docs/lua-api.md)
 -- without touching the cursor. Same guard and results as save.
 function M.save_progress(conn, name, version, resume)
   return guarded_update(conn, name, version, [[

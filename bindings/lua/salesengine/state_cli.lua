@@ -8,7 +8,7 @@
 -- (the next run starts from the pipeline's initial value) or, with --cursor,
 -- sets the cursor; it refuses while a run holds the pipeline's lock. The
 -- database is --dsn, else WAREHOUSE_DSN, else libpq's defaults (PG* variables).
--- Reference: docs/incremental.md.
+-- Reference: docs/lua-api.md.
 local se = require "salesengine"
 local state = require "salesengine.state"
 local incremental = require "salesengine.incremental"

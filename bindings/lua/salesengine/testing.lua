@@ -8,7 +8,7 @@
 --   assert.are.equal(0, r.code); assert.are.equal(3, #db:rows("fact_sales"))
 --
 -- Works inside the salesengine binary and under stock Lua 5.4 (where
--- stub_engine() provides stand-ins for the engine's C modules). Reference: docs/etl.md.
+-- stub_engine() provides stand-ins for the engine's C modules). Reference: docs/lua-api.md.
 local testing_http = require "salesengine.testing_http"
 local testing_pg = require "salesengine.testing_pg"
 

@@ -2,7 +2,7 @@
 -- Pure Lua 5.4 (no engine modules): works inside salesengine and under stock
 -- lua5.4/busted. Bad data raises a structured error (see is_error) naming the
 -- field and the offending value; wrong arguments (programmer mistakes) raise
--- plain string errors. Missing means nil or cjson.null. API: docs/transform.md.
+-- plain string errors. Missing means nil or cjson.null. API: docs/lua-api.md.
 local M = {}
 
 local MAX_EXPONENT = 1000 -- largest |exponent| accepted in a numeric string
