@@ -20,16 +20,29 @@
 #define STATE_MT "salesengine.pg.Upsert"
 #define DEFAULT_BATCH 10000
 
-static int state_gc(lua_State *L) {
-  se_pg_upsert_state_free(luaL_checkudata(L, 1, STATE_MT));
-  return 0;
+/* The connection box a deferred upsert's handle at idx belongs to (its first user value). */
+static se_pg_lua_conn *handle_conn(lua_State *L, int idx) {
+  lua_getiuservalue(L, idx, 1);
+  se_pg_lua_conn *box = lua_touserdata(L, -1);
+  lua_pop(L, 1); /* the handle's user value keeps it alive */
+  return box;
 }
 
-void se_pg_lua_upsert_register(lua_State *L) {
-  luaL_newmetatable(L, STATE_MT);
-  lua_pushcfunction(L, state_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+/* close, __close and __gc of the working state (and handle) of an upsert:
+ * a merge still in flight is waited for and its result dropped (a failure
+ * has aborted the caller's transaction, which the caller rolls back). */
+static int state_close(lua_State *L) {
+  se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
+  if (st->pending) {
+    se_pg_lua_conn *box = handle_conn(L, 1);
+    if (box != NULL && box->c != NULL && box->pending == st) {
+      se_pg_counts ignored;
+      se_pg_upsert_batch_collect(&st->u, &ignored, &st->err);
+      box->pending = NULL;
+    }
+  }
+  se_pg_upsert_state_free(st);
+  return 0;
 }
 
 /* Writes "k1=v1, k2=v2" for row r's key into out (raw reads, no allocation). */
@@ -97,9 +110,11 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
 }
 
 /* COPYs rows first..last and merges them. 0 with counts, or -1 with st->err
- * set (located at a row when possible). */
+ * set (located at a row when possible). With send_only the merge (and the
+ * staging table's DROP) is only sent: counts stay zero, and the results are
+ * for se_pg_upsert_batch_collect. */
 static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int rows, int names,
-                     lua_Integer first, lua_Integer last, se_pg_counts *counts) {
+                     lua_Integer first, lua_Integer last, int send_only, se_pg_counts *counts) {
   se_pg_upsert *u = &st->u;
   if (se_pg_upsert_batch_begin(u, &st->err) != 0) {
     se_pg_upsert_error_prefix(st, c, "%s", "");
@@ -141,7 +156,9 @@ static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int ro
       se_pg_error_set(&st->err, c, "INVALID", "upsert into %s: row %lld %s", st->label, (long long)r, why);
     return -1;
   }
-  if (se_pg_upsert_batch_end(u, counts, &st->err) == 0) return 0;
+  *counts = (se_pg_counts){0, 0, 0};
+  if ((send_only ? se_pg_upsert_batch_send(u, 1, &st->err) : se_pg_upsert_batch_end(u, counts, &st->err)) == 0)
+    return 0;
   locate_error(L, st, c, rows, names, first, last);
   return -1;
 }
@@ -208,9 +225,52 @@ static void add_counts(se_pg_counts *to, const se_pg_counts *n) {
   to->unchanged += n->unchanged;
 }
 
+/* handle:wait() -> stats | nil, message, code: waits for a deferred
+ * upsert's final merge; the handle is finished afterwards. */
+static int state_wait(lua_State *L) {
+  se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
+  if (!st->handle) return luaL_error(L, "attempt to use a finished upsert");
+  se_pg_lua_conn *box = handle_conn(L, 1);
+  if (box->c == NULL) return luaL_error(L, "attempt to use a closed connection");
+  se_pg_conn *c = box->c;
+  if (st->pending) {
+    st->pending = 0;
+    box->pending = NULL;
+    se_pg_counts n;
+    if (se_pg_upsert_batch_collect(&st->u, &n, &st->err) != 0) {
+      luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
+      lua_getiuservalue(L, 1, 3);
+      int rows = lua_gettop(L);
+      int names = rows + 1;
+      for (size_t j = 0; j < st->ncolumns; j++)
+        lua_pushstring(L, st->columns[j]);
+      locate_error(L, st, c, rows, names, st->pending_first, st->pending_last);
+      return give_up(L, st, c, 0);
+    }
+    add_counts(&st->total, &n);
+  }
+  se_pg_counts total = st->total;
+  long long batches = st->batches;
+  se_pg_upsert_state_free(st);
+  push_stats(L, &total, batches);
+  return 1;
+}
+
+void se_pg_lua_upsert_register(lua_State *L) {
+  static const luaL_Reg methods[] = {{"wait", state_wait}, {"close", state_close}, {NULL, NULL}};
+  luaL_newmetatable(L, STATE_MT);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, state_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, state_close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+}
+
 int se_pg_lua_upsert(lua_State *L) {
-  static const char *const known[] = {"key",        "columns",      "update",   "set", "skip_unchanged",
-                                      "batch_size", "commit_every", "empty_as", NULL};
+  static const char *const known[] = {"key",          "columns",  "update", "set",  "skip_unchanged", "batch_size",
+                                      "commit_every", "empty_as", "defer",  NULL};
   se_pg_lua_conn *box = se_pg_lua_check(L, 1);
   se_pg_conn *c = box->c;
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -220,6 +280,7 @@ int se_pg_lua_upsert(lua_State *L) {
   lua_Integer batch_size = se_opt_int_field(L, 4, "batch_size", DEFAULT_BATCH);
   lua_Integer commit_every = se_opt_int_field(L, 4, "commit_every", 0);
   int skip_unchanged = se_opt_bool_field(L, 4, "skip_unchanged", 0);
+  int defer = se_opt_bool_field(L, 4, "defer", 0);
   const char *empty_as = se_opt_str_field(L, 4, "empty_as", "object");
   luaL_argcheck(L, batch_size >= 1, 4, "batch_size must be at least 1");
   luaL_argcheck(L, commit_every >= 0, 4, "commit_every must not be negative");
@@ -227,7 +288,8 @@ int se_pg_lua_upsert(lua_State *L) {
                 "empty_as must be \"object\" or \"array\"");
   lua_Integer nrows = (lua_Integer)lua_rawlen(L, 3);
 
-  se_pg_upsert_state *st = lua_newuserdatauv(L, sizeof *st, 0); /* index 5 */
+  /* index 5; user values (for a deferred upsert): conn, label, rows, opts */
+  se_pg_upsert_state *st = lua_newuserdatauv(L, sizeof *st, 4);
   memset(st, 0, sizeof *st);
   luaL_setmetatable(L, STATE_MT);
   st->empty_array = strcmp(empty_as, "array") == 0;
@@ -242,6 +304,7 @@ int se_pg_lua_upsert(lua_State *L) {
   }
   int own_tx = tx == PQTRANS_IDLE;
   if (!own_tx && commit_every > 0) return luaL_error(L, "commit_every cannot be used inside a transaction");
+  if (own_tx && defer) return luaL_error(L, "defer needs an open transaction (call begin() first)");
   if (se_pg_upsert_load_catalog(st, c) != 0 || se_pg_upsert_resolve_columns(L, st, c, 4, 3, nrows) != 0)
     return give_up(L, st, c, 0);
   se_pg_upsert_resolve_keys(L, st, 4);
@@ -269,7 +332,12 @@ int se_pg_lua_upsert(lua_State *L) {
     if (rc == 0 && next <= nrows) {
       lua_Integer last = next + batch_size - 1 < nrows ? next + batch_size - 1 : nrows;
       se_pg_counts n;
-      rc = run_batch(L, st, c, 3, names, next, last, &n);
+      rc = run_batch(L, st, c, 3, names, next, last, defer && last == nrows, &n);
+      if (rc == 0 && defer && last == nrows) {
+        st->pending = 1;
+        st->pending_first = next;
+        st->pending_last = last;
+      }
       if (rc == 0) {
         add_counts(&pending, &n);
         se_logf(c->lg, SE_LOG_DEBUG,
@@ -281,7 +349,7 @@ int se_pg_lua_upsert(lua_State *L) {
     }
     int unit_done = next > nrows || (commit_every > 0 && pending_batches == commit_every);
     if (rc == 0 && unit_done) {
-      if (next > nrows) rc = se_pg_upsert_drop_stage(&st->u, &st->err);
+      if (next > nrows && !st->pending) rc = se_pg_upsert_drop_stage(&st->u, &st->err);
       if (rc == 0 && own_tx) rc = commit_own(st, c);
       if (rc == 0) {
         in_tx = !own_tx;
@@ -308,6 +376,18 @@ int se_pg_lua_upsert(lua_State *L) {
     pending_batches = 0;
     next = unit_start;
     in_tx = 0;
+  }
+  if (defer) { /* the handle: its merge (if any) in flight; what it needs kept alive */
+    st->handle = 1;
+    st->total = total;
+    st->batches = batches;
+    if (st->pending) box->pending = st;
+    for (int i = 1; i <= 4; i++) {
+      lua_pushvalue(L, i);
+      lua_setiuservalue(L, 5, i);
+    }
+    lua_pushvalue(L, 5);
+    return 1;
   }
   se_pg_upsert_state_free(st);
   push_stats(L, &total, batches);

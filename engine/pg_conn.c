@@ -120,6 +120,15 @@ static void log_notice(void *arg, const PGresult *res) {
   se_log(c->lg, warning ? SE_LOG_WARN : SE_LOG_DEBUG, "postgres notice", f, 2);
 }
 
+/* A failed connection attempt worth repeating: the server could not be
+ * reached, or it answered that it is starting up, shutting down or in
+ * recovery. A server that refused us (authentication, an unknown database
+ * or role: a FATAL error) would refuse again. */
+static int connect_failure_is_transient(const PGconn *pg) {
+  const char *msg = PQerrorMessage(pg);
+  return strstr(msg, "FATAL:") == NULL || strstr(msg, "the database system is") != NULL;
+}
+
 se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e) {
   se_pg_conn *c = calloc(1, sizeof *c);
   if (c == NULL) {
@@ -138,14 +147,25 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
     return NULL;
   }
   remember_password(c, 0, parsed);
-  c->pg = PQconnectdb(dsn);
-  if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
-    remember_password(c, 1, PQconninfo(c->pg));
-    PQsetNoticeReceiver(c->pg, log_notice, c);
-    return c;
+  int attempts = retry.attempts > 0 ? retry.attempts : 1;
+  double delay = retry.delay;
+  for (int attempt = 1;; attempt++) {
+    c->pg = PQconnectdb(dsn);
+    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+      remember_password(c, 1, PQconninfo(c->pg));
+      PQsetNoticeReceiver(c->pg, log_notice, c);
+      return c;
+    }
+    se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL (attempt %d/%d): %s", attempt, attempts,
+                    c->pg ? PQerrorMessage(c->pg) : "out of memory");
+    if (attempt == attempts || c->pg == NULL || !connect_failure_is_transient(c->pg)) break;
+    se_log_field f[] = {{"error", e->message}};
+    se_log(lg, SE_LOG_WARN, "postgres: connection failed, retrying", f, 1);
+    PQfinish(c->pg);
+    c->pg = NULL;
+    se_pg_sleep(delay);
+    delay = delay * 2 > retry.max_delay ? retry.max_delay : delay * 2;
   }
-  se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL: %s",
-                  c->pg ? PQerrorMessage(c->pg) : "out of memory");
   se_pg_close(c);
   return NULL;
 }

@@ -50,8 +50,10 @@ void se_pg_error_from_result(se_pg_error *e, se_pg_conn *c, const PGresult *res)
 int se_pg_is_connection_state(const char *sqlstate);
 
 /* Connects with a libpq connection string or URI (libpq also reads PG*
- * variables, .pgpass and service files). NULL on failure, with e filled
- * (sqlstate "08001"). Server notices go to lg: warnings at warn level, the
+ * variables, .pgpass and service files). A server that cannot be reached, or
+ * is starting up, is tried again up to retry.attempts times with doubling
+ * waits; one that refuses (authentication, unknown database) is not. NULL on
+ * failure, with e filled (sqlstate "08001"). Server notices go to lg: warnings at warn level, the
  * rest at debug level. */
 se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e);
 void se_pg_close(se_pg_conn *c);

@@ -79,6 +79,6 @@ void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
 int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e);
 
 /* Bytes of COPY data gathered before they are sent. */
-#define SE_PG_COPY_CHUNK (64 * 1024)
+#define SE_PG_COPY_CHUNK ((size_t)64 * 1024)
 
 #endif

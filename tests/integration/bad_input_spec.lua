@@ -151,6 +151,17 @@ describe("bad input", function()
       "bool_and(region = 'EMEA' OR region = repeat('X', 10485760)) FROM fact_sales"))
   end)
 
+  it("rejects a 10 MB key (too long for the primary key's index) and loads the rest exactly", function()
+    local items, want = good_records()
+    items[#items + 1] = '{"id":"' .. string.rep("k", 10 * 1024 * 1024) ..
+      '","date":"2026-01-01T00:00:00Z","amount_usd":"1","region":"emea"}'
+    local r = run("bigkey.json", '{"sales":[' .. table.concat(items, ",") .. "]}")
+    assert.are.equal(0, r.code, r.stderr:sub(1, 2000))
+    assert.are.equal(want, table_lines())
+    assert.are.equal("10485760|load|54000\n", testenv.psql(dsn,
+      "SELECT length(record_key), stage, code FROM etl_rejects"))
+  end)
+
   it("rejects text that is not valid UTF-8 and loads the rest exactly", function()
     expect_rejected({
       '{"id":"U1","date":"2026-01-01","amount_usd":"1","region":"em\255ea"}',

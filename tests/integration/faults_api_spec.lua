@@ -13,9 +13,10 @@ local PAGED = "tests/integration/pipelines/paged_sales.lua"
 
 describe("API faults", function()
   local dir, api, dsn
-  -- 1100 records and repeats of ids <= 1000: the pipeline's 1000-record batches
-  -- never hold a key twice; the paged runs (100 per page) use the first 400.
-  local v1, v2 = F.records(1100, 1, 1000), F.records(1100, 2, 1000)
+  -- 1210 records: the pipeline's second 1000-record batch holds ids 1001-1100
+  -- and every repeat, so some repeats share a batch with their first
+  -- occurrence and some come a batch later; the paged runs use 100 per page.
+  local v1, v2 = F.records(1100, 1), F.records(1100, 2)
 
   setup(function()
     dir = testenv.tmpdir()

@@ -19,7 +19,7 @@ describe("the engine stopped mid-load", function()
   local dir, api, dsn
   -- 3200 records in 1000-record batches (repeats in batch 4); and 440 in
   -- 100-record pages/batches for the paged pipeline (repeats in batch 5)
-  local v1, v2 = F.records(3000, 11, 2000), F.records(3000, 12, 2000)
+  local v1, v2 = F.records(3000, 11), F.records(3000, 12)
   local p1, p2 = F.records(400, 13), F.records(400, 14)
 
   setup(function()

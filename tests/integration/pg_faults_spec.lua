@@ -151,6 +151,17 @@ describe("upsert while the server restarts", function()
     return marker
   end
 
+  it("connects once a server that is down comes back, within the retry budget", function()
+    cluster:kill()
+    os.execute("(sleep 1; " .. testenv.shquote(testenv.cluster_script) .. " up " .. testenv.shquote(cluster.dir)
+      .. ") >/dev/null 2>&1 &")
+    local conn, err = pg.connect(cluster.dsn, { reconnect_attempts = 30, reconnect_delay = 0.2,
+      reconnect_max_delay = 0.2 })
+    assert.is_truthy(conn, err)
+    assert.are.same({ { one = 1 } }, assert(conn:query("SELECT 1 AS one")))
+    conn:close()
+  end)
+
   it("completes the load on its own, exactly once", function()
     local marker = arm_restart("own")
     local conn = assert(pg.connect(cluster.dsn, { reconnect_attempts = 12, reconnect_delay = 0.25 }))

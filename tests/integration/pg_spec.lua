@@ -63,14 +63,16 @@ describe("salesengine.pg connections", function()
 
   it("reports an unreachable server or a wrong password without the password", function()
     local closed = password_dsn:gsub(":(%d+)/", ":" .. testenv.free_port() .. "/")
-    local conn, err, code = pg.connect(closed)
+    local fast = { reconnect_attempts = 3, reconnect_delay = 0.01 }
+    local conn, err, code = pg.connect(closed, fast)
     assert.is_nil(conn)
     assert.are.equal("08001", code)
-    assert.matches("could not connect", err)
+    assert.matches("could not connect to PostgreSQL %(attempt 3/3%)", err) -- unreachable: retried
     assert.falsy(err:find(password, 1, true), err)
-    conn, err, code = pg.connect((password_dsn:gsub(password:gsub("%p", "%%%0"), password .. "x")))
+    conn, err, code = pg.connect((password_dsn:gsub(password:gsub("%p", "%%%0"), password .. "x")), fast)
     assert.is_nil(conn)
     assert.are.equal("08001", code)
+    assert.matches("%(attempt 1/3%)", err) -- refused by the server: not retried
     assert.matches("password authentication failed", err)
     assert.falsy(err:find(password, 1, true), err)
     -- a key=value DSN whose password libpq may echo in a syntax complaint

@@ -22,14 +22,13 @@ local DATE_STYLES = {
 }
 
 --- n sales records of the partner API, deterministic for a seed: ids S1..Sn
--- (every 7th a JSON number), then every 10th id up to dup_upto (default n)
--- again with a new amount (and a different date and region, which the
--- upsert must ignore). Each record: {json = its JSON text, id, epoch,
--- revenue, region} (epoch/region as the first insert stores them; revenue
--- as text with 2 decimals). Keep each repeat in a later load batch than its
--- first occurrence: within one batch the last duplicate wins whole (see
--- docs/reliability.md).
-function M.records(n, seed, dup_upto)
+-- (every 7th a JSON number), then every 10th id again with a new amount (and
+-- a different date and region, which the upsert must ignore), so a repeat
+-- falls in the same load batch as its first occurrence or in a later one.
+-- Each record: {json = its JSON text, id, epoch, revenue, region}
+-- (epoch/region as the first insert stores them; revenue as text with 2
+-- decimals).
+function M.records(n, seed)
   math.randomseed(seed)
   local list = {}
   local function add(i, t)
@@ -48,7 +47,7 @@ function M.records(n, seed, dup_upto)
     }
   end
   for i = 1, n do add(i, BASE + i * 3571) end
-  for i = 10, dup_upto or n, 10 do add(i, BASE + 99) end
+  for i = 10, n, 10 do add(i, BASE + 99) end
   return list
 end
 

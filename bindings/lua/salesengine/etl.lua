@@ -394,6 +394,24 @@ function Run:flush()
   end
 end
 
+-- Waits for the batch the loader may still be merging (overlapped loads),
+-- then flushes the rejects it produced. A failure ends the run.
+function Run:settle()
+  if self.loader == nil then
+    return
+  end
+  local t = sys.monotonic()
+  local ok, err, code = self.loader:settle()
+  if ok then
+    ok, err, code = self.rejects:flush()
+  end
+  self.timings.load = self.timings.load + sys.monotonic() - t
+  if not ok then
+    self:fail("load", err, code)
+  end
+  self.counts.loaded = self.loader.loaded
+end
+
 -- The records of a page (spec.records: a path or a function), or nil, message.
 function Run:records_of(page)
   local sel = self.spec.records
@@ -546,6 +564,7 @@ function Run:execute()
     self.progress:update(self:progress_counts())
   end
   self:flush()
+  self:settle()
   if self.rejects:over_limit(self.counts.extracted) then
     self:fail_rejects()
   end

@@ -43,10 +43,22 @@ function M.new(opts)
   for _, s in ipairs(opts.sinks) do
     stats[s.table] = stats[s.table] or { rows = 0, inserted = 0, updated = 0, unchanged = 0 }
   end
+  local commit = opts.commit or "run"
+  -- One transaction, one table, no per-batch hook: a batch's merge can run on
+  -- the server while the next batch is extracted and transformed (see start).
+  local overlap = commit == "run" and #opts.sinks == 1 and opts.on_loaded == nil
+  local deferred_options
+  if overlap then
+    deferred_options = { defer = true }
+    for k, v in pairs(opts.sinks[1].options) do
+      deferred_options[k] = v
+    end
+  end
   return setmetatable({
-    connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = opts.commit or "run",
+    connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = commit,
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
+    overlap = overlap, deferred_options = deferred_options, deferred = nil,
   }, Loader)
 end
 
@@ -89,6 +101,38 @@ function Loader:open()
   return self:begin()
 end
 
+-- The rows of entries for sink, in order.
+local function sink_rows(sink, entries)
+  local rows = {}
+  for _, e in ipairs(entries) do
+    if e.rows == nil then
+      rows[#rows + 1] = e.row
+    else
+      for _, row in ipairs(e.rows[sink.name]) do
+        rows[#rows + 1] = row
+      end
+    end
+  end
+  return rows
+end
+
+-- Adds a loaded batch to the statistics: counts is a list of {table, rows, upsert stats}.
+function Loader:account(counts, entries)
+  for _, c in ipairs(counts) do
+    local s = self.stats[c[1]]
+    s.rows = s.rows + c[2]
+    s.inserted = s.inserted + (c[3].inserted or 0)
+    s.updated = s.updated + (c[3].updated or 0)
+    s.unchanged = s.unchanged + (c[3].unchanged or 0)
+  end
+  self.loaded = self.loaded + #entries
+  if self.on_loaded then
+    for _, e in ipairs(entries) do
+      self.batch_records[#self.batch_records + 1] = e
+    end
+  end
+end
+
 -- Upserts every sink's rows of entries under a savepoint. Returns true, or
 -- false/nil, message, code, table (the savepoint rolled back).
 function Loader:attempt(entries)
@@ -98,16 +142,7 @@ function Loader:attempt(entries)
   end
   local counts = {}
   for _, sink in ipairs(self.sinks) do
-    local rows = {}
-    for _, e in ipairs(entries) do
-      if e.rows == nil then
-        rows[#rows + 1] = e.row
-      else
-        for _, row in ipairs(e.rows[sink.name]) do
-          rows[#rows + 1] = row
-        end
-      end
-    end
+    local rows = sink_rows(sink, entries)
     if #rows > 0 then
       local st, uerr, ucode = self.conn:upsert(sink.table, rows, sink.options)
       if not st then
@@ -123,19 +158,49 @@ function Loader:attempt(entries)
   if not ok then
     return nil, err, code
   end
-  for _, c in ipairs(counts) do
-    local s = self.stats[c[1]]
-    s.rows = s.rows + c[2]
-    s.inserted = s.inserted + (c[3].inserted or 0)
-    s.updated = s.updated + (c[3].updated or 0)
-    s.unchanged = s.unchanged + (c[3].unchanged or 0)
+  self:account(counts, entries)
+  return true
+end
+
+-- Overlapped loading: starts loading entries (one sink) under a savepoint
+-- with a deferred upsert — the rows are COPYed now, the merge runs on the
+-- server while the caller goes on — to be finished by settle(). Returns
+-- true, or nil, message, code for a fatal error.
+function Loader:start(entries)
+  local ok, err, code = self:exec("SAVEPOINT " .. SAVEPOINT)
+  if not ok then
+    return nil, err, code
   end
-  self.loaded = self.loaded + #entries
-  if self.on_loaded then
-    for _, e in ipairs(entries) do
-      self.batch_records[#self.batch_records + 1] = e
-    end
+  local sink = self.sinks[1]
+  local rows = sink_rows(sink, entries)
+  local handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
+  if not handle then
+    self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
+    return self:split(entries, 1, #entries, uerr, ucode, sink.table)
   end
+  self.deferred = { handle = handle, entries = entries, rows = #rows }
+  return true
+end
+
+--- Finishes the batch start() left running (if any): its statistics, or the
+-- isolation of its refused records. Returns true or nil, message, code.
+function Loader:settle()
+  local d = self.deferred
+  if d == nil then
+    return true
+  end
+  self.deferred = nil
+  local tbl = self.sinks[1].table
+  local st, err, code = d.handle:wait()
+  if not st then
+    self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
+    return self:split(d.entries, 1, #d.entries, err, code, tbl)
+  end
+  local ok, rerr, rcode = self:exec("RELEASE SAVEPOINT " .. SAVEPOINT)
+  if not ok then
+    return nil, rerr, rcode
+  end
+  self:account({ { tbl, d.rows, st } }, d.entries)
   return true
 end
 
@@ -159,6 +224,13 @@ function Loader:load_range(entries, first, last)
   if ok then
     return true
   end
+  return self:split(entries, first, last, err, code, tbl)
+end
+
+-- After entries[first..last] failed together with err, code (at table tbl):
+-- fails the load unless the error is one a record can cause; then loads the
+-- halves apart until the refused record is alone and goes to on_refused.
+function Loader:split(entries, first, last, err, code, tbl)
   if not M.isolatable(code) or tbl == nil then
     return nil, err, code
   end
@@ -167,6 +239,7 @@ function Loader:load_range(entries, first, last)
     return true
   end
   local mid = (first + last) // 2
+  local ok
   ok, err, code = self:load_range(entries, first, mid)
   if not ok then
     return nil, err, code
@@ -181,6 +254,13 @@ function Loader:load(entries)
   local ok, err, code = self:open()
   if not ok then
     return nil, err, code
+  end
+  if self.overlap then
+    ok, err, code = self:settle()
+    if ok and #entries > 0 then
+      ok, err, code = self:start(entries)
+    end
+    return ok, err, code
   end
   self.batch_records = {}
   if #entries > 0 then
@@ -212,6 +292,10 @@ function Loader:finish()
   if not self.conn then
     return true
   end
+  local settled, serr, scode = self:settle()
+  if not settled then
+    return nil, serr, scode
+  end
   if self.in_tx then
     local ok, err, code = self:commit_now()
     if not ok then
@@ -227,6 +311,10 @@ end
 function Loader:abort()
   if not self.conn then
     return
+  end
+  if self.deferred then
+    self.deferred.handle:close()
+    self.deferred = nil
   end
   if self.in_tx then
     self.conn:exec("ROLLBACK")

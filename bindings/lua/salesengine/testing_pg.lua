@@ -272,8 +272,8 @@ local function merge(old, new, key, opts)
   return merged, changed
 end
 
---- upsert(tbl, rows, opts) -> {inserted, updated, unchanged} | nil, message, code.
-function Conn:upsert(tbl, rows, opts)
+-- The upsert itself (see Conn:upsert).
+local function upsert_now(self, tbl, rows, opts)
   check_open(self)
   assert(type(tbl) == "string", "upsert: table name must be a string")
   assert(type(rows) == "table", "upsert: rows must be a list")
@@ -346,6 +346,29 @@ function Conn:upsert(tbl, rows, opts)
     db.writes = db.writes + 1
   end
   return st
+end
+
+--- upsert(tbl, rows, opts) -> {inserted, updated, unchanged} | nil, message, code.
+-- With opts.defer (inside a transaction, as the real one) it returns a handle
+-- whose wait() gives those results and whose close() drops them.
+function Conn:upsert(tbl, rows, opts)
+  if not (opts and opts.defer) then
+    return upsert_now(self, tbl, rows, opts)
+  end
+  check_open(self)
+  assert(self.undo ~= nil, "defer needs an open transaction (call begin() first)")
+  local results = table.pack(upsert_now(self, tbl, rows, opts))
+  local finished = false
+  local handle = {}
+  function handle.wait()
+    assert(not finished, "attempt to use a finished upsert")
+    finished = true
+    return table.unpack(results, 1, results.n)
+  end
+  function handle.close()
+    finished = true
+  end
+  return handle
 end
 
 return M
