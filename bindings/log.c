@@ -48,10 +48,13 @@ static int log_info(lua_State *L) { return log_at(L, SE_LOG_INFO); }
 static int log_warn(lua_State *L) { return log_at(L, SE_LOG_WARN); }
 static int log_error(lua_State *L) { return log_at(L, SE_LOG_ERROR); }
 
-/* log.configure{level = "info", format = "logfmt"|"json"} */
+/* log.configure{level = "info", format = "logfmt"|"json", progress_line = bool}:
+ * progress_line tells the logger a progress line is on stderr, so every log
+ * line (the engine's too) erases it first. */
 static int log_configure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   se_logger *lg = se_lua_logger(L);
+  lg->progress_line = se_opt_bool_field(L, 1, "progress_line", lg->progress_line);
   const char *level = se_opt_str_field(L, 1, "level", NULL);
   const char *format = se_opt_str_field(L, 1, "format", NULL);
   int lv = level ? se_log_level_parse(level) : (int)lg->min_level;

@@ -8,7 +8,7 @@
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 se_logger se_logger_default(void) {
-  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr};
+  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr, 0};
   return lg;
 }
 
@@ -106,6 +106,7 @@ void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_l
   snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 
   flockfile(lg->out);
+  if (lg->progress_line) fputs("\r\33[K", lg->out);
   put_pair(lg->out, lg->format, 1, "ts", stamp);
   put_pair(lg->out, lg->format, 0, "level", level_names[level]);
   put_pair(lg->out, lg->format, 0, "msg", msg);

@@ -16,6 +16,7 @@ typedef struct se_logger {
   se_log_level min_level;
   se_log_format format;
   FILE *out;
+  int progress_line; /* a progress line is on out: erase it ("\r\33[K") before each line */
 } se_logger;
 
 typedef struct se_log_field {

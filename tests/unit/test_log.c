@@ -17,7 +17,7 @@ static char *log_line(se_log_format format, se_log_level min, se_log_level level
   char *buf = NULL;
   size_t len = 0;
   FILE *out = open_memstream(&buf, &len);
-  se_logger lg = {min, format, out};
+  se_logger lg = {min, format, out, 0};
   se_log(&lg, level, msg, fields, n);
   fclose(out);
   return buf;
@@ -56,6 +56,18 @@ static void logfmt_keys_cannot_forge_pairs_or_lines(void **state) {
   free(line);
 }
 
+static void erases_a_progress_line_first(void **state) {
+  (void)state;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, out, 1};
+  se_log(&lg, SE_LOG_WARN, "retrying", NULL, 0);
+  fclose(out);
+  assert_int_equal(strncmp(buf, "\r\33[Kts=", 7), 0);
+  free(buf);
+}
+
 static void below_min_level_writes_nothing(void **state) {
   (void)state;
   char *line = log_line(SE_LOG_LOGFMT, SE_LOG_WARN, SE_LOG_INFO, "quiet", NULL, 0);
@@ -82,6 +94,7 @@ int main(void) {
       cmocka_unit_test(logfmt_quotes_only_when_needed),
       cmocka_unit_test(json_lines_escape_control_characters),
       cmocka_unit_test(logfmt_keys_cannot_forge_pairs_or_lines),
+      cmocka_unit_test(erases_a_progress_line_first),
       cmocka_unit_test(below_min_level_writes_nothing),
       cmocka_unit_test(parses_level_and_format_names),
   };

@@ -26,11 +26,18 @@ function M.format(name, c, elapsed)
     rate, c.rejected, elapsed)
 end
 
+-- Tells the logger whether the line is on screen, so that its lines (the C
+-- engine's included) erase it first.
+local function set_shown(self, shown)
+  self.shown = shown
+  require("salesengine.log").configure({ progress_line = shown })
+end
+
 -- Writes the line now.
 function Progress:draw(c)
   local now = self.clock()
   self.last = now
-  self.shown = true
+  set_shown(self, true)
   self.out:write("\r", M.format(self.name, c, now - self.started), "\27[K")
   self.out:flush()
 end
@@ -50,7 +57,7 @@ function Progress:clear()
   if self.enabled and self.shown then
     self.out:write("\r\27[K")
     self.out:flush()
-    self.shown = false
+    set_shown(self, false)
     self.last = nil
   end
 end
@@ -63,7 +70,7 @@ function Progress:finish(c)
   self:draw(c)
   self.out:write("\n")
   self.out:flush()
-  self.shown = false
+  set_shown(self, false)
 end
 
 return M
