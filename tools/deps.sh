@@ -9,7 +9,7 @@ packages=(
   postgresql postgresql-client
   python3 curl
   libcmocka-dev lua-busted lua-check cppcheck
-  clang libclang-rt-dev valgrind
+  clang libclang-rt-dev clang-tidy valgrind openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -157,6 +157,8 @@ describe("bad input", function()
       '","date":"2026-01-01T00:00:00Z","amount_usd":"1","region":"emea"}'
     local r = run("bigkey.json", '{"sales":[' .. table.concat(items, ",") .. "]}")
     assert.are.equal(0, r.code, r.stderr:sub(1, 2000))
+    assert.is_true(#r.stderr < 100000, "the log cuts the 10 MB key short: " .. #r.stderr .. " bytes")
+    assert.matches("key=\"k+%.%.%.%(10485760 bytes%)\"", r.stderr)
     assert.are.equal(want, table_lines())
     assert.are.equal("10485760|load|54000\n", testenv.psql(dsn,
       "SELECT length(record_key), stage, code FROM etl_rejects"))

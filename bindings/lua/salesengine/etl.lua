@@ -231,11 +231,25 @@ local function describe(index, key)
   return string.format("record %d", index)
 end
 
+-- v cut to at most LOG_TEXT_MAX bytes (never inside a UTF-8 character) for a
+-- log line; the dead-letter destination keeps the whole value.
+local LOG_TEXT_MAX = 300
+local function log_text(v)
+  if type(v) ~= "string" or #v <= LOG_TEXT_MAX then
+    return v
+  end
+  local cut = LOG_TEXT_MAX
+  while cut > 0 and (v:byte(cut + 1) or 0) & 0xC0 == 0x80 do
+    cut = cut - 1
+  end
+  return v:sub(1, cut) .. string.format("...(%d bytes)", #v)
+end
+
 -- Logs one reject (the first few one by one).
 function Run:log_reject(e)
   if e.seq <= LOGGED_REJECTS then
-    self:log("warn", "record rejected", { record = e.index, key = e.record_key, stage = e.stage, field = e.field,
-      reason = e.reason, code = e.code })
+    self:log("warn", "record rejected", { record = e.index, key = log_text(e.record_key), stage = e.stage,
+      field = log_text(e.field), reason = log_text(e.reason), code = e.code })
   elseif e.seq == LOGGED_REJECTS + 1 then
     self:log("warn", "more records rejected; further rejects are counted, not logged",
       { rejects_to = self.rejects:destination() })
