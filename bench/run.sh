@@ -22,7 +22,7 @@
 #  5. checks that (a) and (b) leave identical tables and that (b)'s "same" run rewrites no row
 #     (n_tup_upd does not grow), and prints the medians; with DOC=1 (the default when N is
 #     1,000,000) writes them into docs/performance.md between the bench markers.
-# Environment: N, SMALL, ROUNDS, BENCH_DATA, DOC, SHAPE (b's paging: next | numbered; default next).
+# Environment: N, SMALL, ROUNDS, BENCH_DATA, DOC, SHAPE (b's paging: numbered | next; default numbered).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -31,7 +31,7 @@ BIN=$root/$BUILD/salesengine
 N=${N:-1000000}
 SMALL=${SMALL:-100000}
 ROUNDS=${ROUNDS:-3}
-SHAPE=${SHAPE:-next}
+SHAPE=${SHAPE:-numbered}
 DOC=${DOC:-$([ "$N" = 1000000 ] && echo 1 || echo 0)}
 BENCH_DATA=${BENCH_DATA:-/tmp/se-bench-data}
 [ -x "$BIN" ] || { echo "no $BIN: build first (cmake -DCMAKE_BUILD_TYPE=Release)" >&2; exit 2; }
@@ -153,9 +153,9 @@ digest() {
   sql "$1" "SELECT count(*) || ' ' || md5(string_agg(sale_id || '|' || sale_date || '|' || revenue || '|' || region, ','
             ORDER BY sale_id)) FROM fact_sales"
 }
-check_same() { # check_same N SCENARIO
+check_same() { # check_same N SCENARIO [EXPECTED_DIGEST]: (b)'s table against (a)'s (or the digest given)
   local da db
-  da=$(digest a)
+  da=${3:-$(digest a)}
   db=$(digest b)
   if [ "$da" != "$db" ]; then
     echo "MISMATCH after $2 at $1: a=$da b=$db" >&2
@@ -182,6 +182,7 @@ for round in $(seq "$ROUNDS"); do
         run_tool "$tool" "$n" "$scenario" "$round" "$v"
       done
       [ "$round" = 1 ] && check_same "$n" "$scenario"
+      [ "$round" = 1 ] && [ "$scenario" = fresh ] && digest a >"$work/digest-v0-$n"
     done
     [ "$N" = "$SMALL" ] && break
   done
@@ -189,7 +190,7 @@ done
 # The single-response shape, once per size (fresh load into an empty table).
 for n in "$N" "$SMALL"; do
   run_tool b_single "$n" fresh 1 0
-  check_same "$n" "single-response fresh"
+  check_same "$n" "single-response fresh" "$(cat "$work/digest-v0-$n")"
   [ "$N" = "$SMALL" ] && break
 done
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); bench took $(($(date +%s) - t_start)) s"

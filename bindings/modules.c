@@ -25,6 +25,7 @@ void se_open_modules(lua_State *L) {
       {"salesengine.pg", luaopen_salesengine_pg},
       {"salesengine.log", luaopen_salesengine_log},
       {"salesengine.sys", luaopen_salesengine_sys},
+      {"salesengine.transform_fast", luaopen_salesengine_transform_fast},
       {"cjson", luaopen_cjson},
       {"cjson.safe", luaopen_cjson_safe},
       {NULL, NULL},

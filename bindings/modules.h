@@ -8,6 +8,7 @@ int luaopen_salesengine_http(lua_State *L);
 int luaopen_salesengine_pg(lua_State *L);
 int luaopen_salesengine_log(lua_State *L);
 int luaopen_salesengine_sys(lua_State *L);
+int luaopen_salesengine_transform_fast(lua_State *L);
 
 /* Makes every engine module loadable with require: the C modules above,
  * lua-cjson (linked in) and the embedded Lua library, all through

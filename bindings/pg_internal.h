@@ -16,8 +16,8 @@
 typedef struct se_pg_lua_conn {
   se_pg_conn *c;
   se_pg_error err;
-  se_pg_buf scratch; /* parameter texts, JSON */
-  se_pg_buf args;    /* the parameters' pointer array */
+  se_pg_buf scratch;   /* parameter texts, JSON */
+  se_pg_buf args;      /* the parameters' pointer array */
   const void *pending; /* the deferred upsert whose merge is in flight here, or NULL */
 } se_pg_lua_conn;
 

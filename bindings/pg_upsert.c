@@ -28,6 +28,15 @@ static se_pg_lua_conn *handle_conn(lua_State *L, int idx) {
   return box;
 }
 
+/* Lets go of what a finished handle at idx kept alive (its rows above all),
+ * without waiting for the handle itself to be collected. */
+static void release_uservalues(lua_State *L, int idx) {
+  for (int i = 1; i <= 4; i++) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, idx, i);
+  }
+}
+
 /* close, __close and __gc of the working state (and handle) of an upsert:
  * a merge still in flight is waited for and its result dropped (a failure
  * has aborted the caller's transaction, which the caller rolls back). */
@@ -42,6 +51,7 @@ static int state_close(lua_State *L) {
     }
   }
   se_pg_upsert_state_free(st);
+  release_uservalues(L, 1);
   return 0;
 }
 
@@ -157,7 +167,8 @@ static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int ro
     return -1;
   }
   *counts = (se_pg_counts){0, 0, 0};
-  if ((send_only ? se_pg_upsert_batch_send(u, 1, &st->err) : se_pg_upsert_batch_end(u, counts, &st->err)) == 0)
+  if ((send_only ? se_pg_upsert_batch_send(u, 1, &st->err) : se_pg_upsert_batch_end(u, counts, &st->err)) ==
+      0)
     return 0;
   locate_error(L, st, c, rows, names, first, last);
   return -1;
@@ -245,13 +256,16 @@ static int state_wait(lua_State *L) {
       for (size_t j = 0; j < st->ncolumns; j++)
         lua_pushstring(L, st->columns[j]);
       locate_error(L, st, c, rows, names, st->pending_first, st->pending_last);
-      return give_up(L, st, c, 0);
+      int n = give_up(L, st, c, 0);
+      release_uservalues(L, 1);
+      return n;
     }
     add_counts(&st->total, &n);
   }
   se_pg_counts total = st->total;
   long long batches = st->batches;
   se_pg_upsert_state_free(st);
+  release_uservalues(L, 1);
   push_stats(L, &total, batches);
   return 1;
 }
@@ -269,8 +283,8 @@ void se_pg_lua_upsert_register(lua_State *L) {
 }
 
 int se_pg_lua_upsert(lua_State *L) {
-  static const char *const known[] = {"key",          "columns",  "update", "set",  "skip_unchanged", "batch_size",
-                                      "commit_every", "empty_as", "defer",  NULL};
+  static const char *const known[] = {"key",        "columns",      "update",   "set",   "skip_unchanged",
+                                      "batch_size", "commit_every", "empty_as", "defer", NULL};
   se_pg_lua_conn *box = se_pg_lua_check(L, 1);
   se_pg_conn *c = box->c;
   luaL_checktype(L, 3, LUA_TTABLE);

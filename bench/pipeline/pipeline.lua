@@ -3,8 +3,9 @@
 -- on the etl runner. Environment:
 --   SALES_API_BASE   e.g. http://127.0.0.1:8080/v0 (pages under /pages, page-numbered under /sales)
 --   WAREHOUSE_DSN    libpq connection string
---   BENCH_SHAPE      "next" (default: follow each page's "next" URL), "numbered" (?page=K with
---                    the page count known, fetched ahead concurrently) or "single" (one
+--   BENCH_SHAPE      "numbered" (default: ?page=K with the page count known, the next two pages
+--                    fetched while one is transformed and loaded), "next" (follow each page's
+--                    "next" URL, one page at a time) or "single" (one
 --                    {"sales": [...]} body, the seed API's shape)
 --   BENCH_PAGES      page count for "numbered"
 --   BENCH_SKIP_UNCHANGED  "0" turns skip_unchanged off (default on)
@@ -16,7 +17,7 @@ local etl = require "salesengine.etl"
 local transform = require "transform"
 
 local base = se.getenv("SALES_API_BASE")
-local shape = os.getenv("BENCH_SHAPE") or "next"
+local shape = os.getenv("BENCH_SHAPE") or "numbered"
 local retry = { attempts = 3, base_delay = 0.2 }
 
 local source
@@ -24,7 +25,8 @@ if shape == "next" then
   source = paginate.next_url { url = base .. "/pages/p1.json", items = "sales", retry = retry }
 elseif shape == "numbered" then
   source = paginate.page_number {
-    url = base .. "/sales", items = "sales", count = tonumber(se.getenv("BENCH_PAGES")), retry = retry,
+    url = base .. "/sales", items = "sales", count = tonumber(se.getenv("BENCH_PAGES")), concurrency = 2,
+    retry = retry,
   }
 elseif shape == "single" then
   source = etl.once(function()

@@ -35,8 +35,9 @@ def machine():
         mem_kib = int(f.readline().split()[1])
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    return "%d CPUs (nproc), %s, %.1f GiB RAM, Linux %s, %s, %s, Python %s" % (
-        os.cpu_count(), model, mem_kib / 1024 / 1024, platform.release(), pg, nginx, platform.python_version())
+    py = subprocess.run(["/usr/bin/python3", "--version"], capture_output=True, text=True).stdout.strip()
+    return "%d CPUs (nproc), %s, %.1f GiB RAM, Linux %s, %s, %s, %s (Debian's, for (c))" % (
+        os.cpu_count(), model, mem_kib / 1024 / 1024, platform.release(), pg, nginx, py)
 
 
 def median(rows, key):

@@ -3,8 +3,9 @@
  * not NUL-terminated, as libcurl hands them over. The first byte picks the
  * reason buffer's size (1..64). Properties: nothing is read outside the
  * line; a status is the three digits after the first space; the reason is
- * the rest of the line without its surrounding blanks, cut to fit; a header name is non-empty and colon-free, a value has no
- * surrounding blanks, and both lie inside the line. */
+ * the rest of the line without its surrounding blanks, cut to fit; a header
+ * name is non-empty and colon-free, a value has no surrounding blanks, and
+ * both lie inside the line. */
 #include <ctype.h>
 
 #include "fuzz_util.h"

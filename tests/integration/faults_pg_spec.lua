@@ -1,7 +1,7 @@
 -- Fault suite, database side (issue 7): PostgreSQL restarted, or stopped for
 -- longer than any retry budget, while the pipeline is mid-load (a private
--- cluster; a trap trigger holds the 3rd load batch inside the server so the
--- fault always lands with two batches done). The run fails with a load
+-- cluster; a trap trigger holds the 3rd load batch inside the server, on a
+-- lock the test holds, so the fault always lands with two batches done). The run fails with a load
 -- error (exit 4) instead of guessing; one-transaction mode leaves the table
 -- exactly as it was, batch mode exactly the committed batches, and a re-run
 -- once the server is back makes the table exact.
@@ -42,7 +42,8 @@ describe("PostgreSQL faults mid-load", function()
     testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales")
     local r = F.run(script, env_for(url, "batch"))
     assert.are.equal(0, r.code, r.stderr)
-    testenv.psql(dsn, F.trap_sql(3, 3))
+    testenv.psql(dsn, F.trap_sql(3))
+    F.hold_trap(dsn) -- the restart or the stop ends the holding session too
     return F.snapshot(dsn)
   end
 

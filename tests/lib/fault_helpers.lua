@@ -128,16 +128,23 @@ function M.write_pages(dir, base_url, list, page_size, faults)
   return base_url .. "/page-1.json" .. (faults[1] and ("?" .. faults[1]) or "")
 end
 
+local TRAP_LOCK = 7007 -- advisory lock key the trap waits on
+local HOLDER = "se_trap_holder" -- application_name of the session holding it
+
 --- SQL creating fact_sales (scripts/schema.sql) with a trap: the nth merge
--- statement of a load (one per batch) first sleeps `seconds` inside the
--- server, so the engine is mid-load, with earlier batches done, for that long.
+-- statement of a load (one per batch) first waits for an advisory lock that
+-- the test holds (hold_trap), so the engine is mid-load, with earlier
+-- batches done, for exactly as long as the test wants; no timing guesses.
 -- The counter is a sequence (not rolled back), so a re-run is not trapped.
-function M.trap_sql(nth, seconds)
+function M.trap_sql(nth)
   return testenv.read_file(testenv.root .. "/scripts/schema.sql") .. [[
     DROP SEQUENCE IF EXISTS trap_calls; CREATE SEQUENCE trap_calls;
     CREATE OR REPLACE FUNCTION trap() RETURNS trigger LANGUAGE plpgsql AS $f$
     BEGIN
-      IF nextval('trap_calls') = ]] .. nth .. [[ THEN PERFORM pg_sleep(]] .. seconds .. [[); END IF;
+      IF nextval('trap_calls') = ]] .. nth .. [[ THEN
+        PERFORM pg_advisory_lock(]] .. TRAP_LOCK .. [[);
+        PERFORM pg_advisory_unlock(]] .. TRAP_LOCK .. [[);
+      END IF;
       RETURN NULL;
     END $f$;
     DROP TRIGGER IF EXISTS trap ON fact_sales;
@@ -157,10 +164,32 @@ function M.wait_until(what, fn, timeout)
   error("timed out waiting for " .. what, 2)
 end
 
---- Waits until a backend of dsn's server sleeps in the trap (the engine is mid-load).
+local function count(dsn, sql)
+  return tonumber(testenv.psql(dsn, sql):match("%d+"))
+end
+
+--- Takes the trap's lock in a background session of dsn's server (until
+-- release_trap); returns once it is held.
+function M.hold_trap(dsn)
+  assert(os.execute("psql -XAtq -d " .. testenv.shquote(dsn .. " application_name=" .. HOLDER) ..
+    " -c 'SELECT pg_advisory_lock(" .. TRAP_LOCK .. ")' -c 'SELECT pg_sleep(3600)' >/dev/null 2>&1 &"))
+  M.wait_until("the trap's lock", function()
+    return count(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = " .. TRAP_LOCK ..
+      " AND granted") == 1
+  end)
+end
+
+--- Ends the session holding the trap's lock (if any): a trapped load goes on.
+function M.release_trap(dsn)
+  testenv.psql(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" ..
+    HOLDER .. "'")
+end
+
+--- Waits until the load waits in the trap (the engine is mid-load).
 function M.wait_for_trap(dsn)
   return M.wait_until("the load to reach the trap", function()
-    return testenv.psql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") ~= "0\n"
+    return count(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = " .. TRAP_LOCK ..
+      " AND NOT granted") > 0
   end, 60)
 end
 

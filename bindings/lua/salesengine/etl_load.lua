@@ -317,7 +317,10 @@ function Loader:abort()
     self.deferred = nil
   end
   if self.in_tx then
-    self.conn:exec("ROLLBACK")
+    -- An interruption between a deferred upsert's start and its settle() can
+    -- leave the connection busy, and exec refuses it: closing the connection
+    -- rolls the transaction back all the same.
+    pcall(self.conn.exec, self.conn, "ROLLBACK")
     self.in_tx = false
   end
   self.conn:close()

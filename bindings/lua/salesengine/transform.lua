@@ -726,4 +726,11 @@ function M.iso_date(value, field)
   return string.format("%04d-%02d-%02d", t.year, t.month, t.day)
 end
 
+-- Inside salesengine the C module salesengine.transform_fast takes over the quick paths above (the
+-- same results, fewer steps); under stock Lua the Lua versions run.
+local has_fast, fast = pcall(require, "salesengine.transform_fast")
+if has_fast and type(fast) == "table" then
+  trimmed, quick_decimal, quick_iso = fast.trim, fast.decimal, fast.iso_datetime
+end
+
 return M
