@@ -15,27 +15,12 @@ local M = {}
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "tests/lib"
 M.script = here .. "/../fixtures/api_server.py"
 
-local function shquote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local testenv = dofile(here .. "/testenv.lua")
+local shquote, read_all = testenv.shquote, testenv.try_read_file
 
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
---- Fetches a control endpoint with the curl command line tool (independent
--- of the engine under test).
+--- Fetches a control endpoint (with the curl command-line tool).
 local function control(url, method)
-  local p = assert(io.popen("curl -sS --max-time 10 -X " .. method .. " " .. shquote(url)))
-  local body = p:read("a")
-  p:close()
-  return body
+  return testenv.curl(method, url)
 end
 
 function M.start(opts)

@@ -151,18 +151,7 @@ function M.trap_sql(nth)
     CREATE TRIGGER trap AFTER INSERT ON fact_sales FOR EACH STATEMENT EXECUTE FUNCTION trap();]]
 end
 
---- Polls fn() every 50 ms until it returns a true value (returned), or raises after timeout seconds.
-function M.wait_until(what, fn, timeout)
-  local deadline = os.time() + (timeout or 30)
-  repeat
-    local v = fn()
-    if v then
-      return v
-    end
-    os.execute("sleep 0.05")
-  until os.time() > deadline
-  error("timed out waiting for " .. what, 2)
-end
+M.wait_until = testenv.wait_until
 
 local function count(dsn, sql)
   return tonumber(testenv.psql(dsn, sql):match("%d+"))

@@ -14,29 +14,10 @@ local testenv = dofile("tests/lib/testenv.lua")
 local M = {}
 
 M.script = testenv.root .. "/tests/fixtures/since_server.py"
+
 local sh = testenv.shquote
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Runs curl (independent of the engine under test); returns the body.
-local function curl(method, url, body)
-  local cmd = "curl -sS --max-time 30 -X " .. method .. " " .. sh(url)
-  if body then
-    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary " .. sh(body)
-  end
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local read_all = testenv.try_read_file
+local curl = testenv.curl
 
 --- Starts the server with records (a list of tables); returns the api handle.
 function M.start(records)
@@ -62,19 +43,7 @@ function M.start(records)
   return api
 end
 
---- Polls fn() every 50 ms until it returns a true value (up to timeout
--- seconds, default 60); returns that value or raises naming what.
-function M.wait_until(what, fn, timeout)
-  local deadline = os.time() + (timeout or 60)
-  repeat
-    local v = fn()
-    if v then
-      return v
-    end
-    os.execute("sleep 0.05")
-  until os.time() > deadline
-  error("timed out waiting for " .. what, 2)
-end
+M.wait_until = testenv.wait_until
 
 local Proc = {}
 Proc.__index = Proc

@@ -183,6 +183,44 @@ function M.python(script, args)
   return setmetatable({ pid = pid, log = log }, Process)
 end
 
+--- The content of path, or nil when it cannot be read.
+function M.try_read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Polls fn() every 50 ms until it returns a true value (returned), or raises
+-- naming what after timeout seconds (default 60).
+function M.wait_until(what, fn, timeout)
+  local deadline = os.time() + (timeout or 60)
+  repeat
+    local v = fn()
+    if v then
+      return v
+    end
+    os.execute("sleep 0.05")
+  until os.time() > deadline
+  error("timed out waiting for " .. what, 2)
+end
+
+--- A request with the curl command-line tool (independent of the engine
+-- under test), for fixture control endpoints; returns the response body.
+function M.curl(method, url, body)
+  local cmd = "curl -sS --max-time 30 -X " .. method .. " " .. M.shquote(url)
+  if body then
+    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary " .. M.shquote(body)
+  end
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
 --- Waits until path exists and is not empty (up to timeout seconds); returns its content.
 function M.wait_for_file(path, timeout)
   local deadline = os.time() + (timeout or 20)
