@@ -33,11 +33,23 @@ function M.write_file(path, data)
   f:close()
 end
 
---- A fresh temporary directory (removed by the OS's tmp cleaning, or by rm_rf).
+-- Every directory tmpdir made; whatever a spec left behind is removed when
+-- the Lua state closes (the salesengine host always closes it).
+local made = {}
+M._cleanup = setmetatable({}, {
+  __gc = function()
+    for _, dir in ipairs(made) do
+      os.execute("rm -rf '" .. dir .. "'")
+    end
+  end,
+})
+
+--- A fresh temporary directory, removed by rm_rf or at the end of the run.
 function M.tmpdir()
   local p = io.popen("mktemp -d /tmp/se-test.XXXXXX")
   local dir = p:read("l")
   p:close()
+  made[#made + 1] = dir
   return dir
 end
 
