@@ -30,13 +30,6 @@ local commit_every = tonumber(os.getenv("SALES_COMMIT_EVERY") or "")
 local lock_wait = tonumber(os.getenv("SALES_LOCK_WAIT") or "")
 local retry_delay = tonumber(os.getenv("SALES_RETRY_DELAY") or "2")
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
 etl.run {
   name = "sales",
   incremental = {
@@ -70,6 +63,6 @@ etl.run {
   commit = commit_every and "batch" or "run",
   batch_size = commit_every,
   db = dsn,
-  setup = read(here .. "../../scripts/schema.sql"),
+  setup = etl.read_beside("../../scripts/schema.sql"),
   max_rejects = os.getenv("SALES_MAX_REJECTS"),
 }

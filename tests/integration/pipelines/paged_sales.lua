@@ -11,13 +11,6 @@ local root = se.getenv("SE_SOURCE_DIR")
 package.path = root .. "/scripts/?.lua;" .. package.path
 local transform = require "transform"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 etl.run {
   name = "sales_paged",
   source = paginate.next_url {
@@ -37,7 +30,7 @@ etl.run {
     set = { loaded_at = "now()" },
   },
   db = se.getenv("WAREHOUSE_DSN"),
-  setup = read(root .. "/scripts/schema.sql"),
+  setup = etl.read_beside("../../../scripts/schema.sql"),
   commit = os.getenv("SALES_COMMIT") or "run",
   batch_size = tonumber(os.getenv("SALES_BATCH_SIZE") or "100"),
 }

@@ -12,13 +12,6 @@ local root = se.getenv("SE_SOURCE_DIR")
 package.path = root .. "/scripts/?.lua;" .. package.path
 local transform = require "transform"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 http.set_defaults {
   bearer = se.getenv("SALES_API_TOKEN"),
   query = { api_key = se.getenv("SALES_API_KEY") },
@@ -44,7 +37,7 @@ etl.run {
     set = { loaded_at = "now()" },
   },
   db = se.getenv("WAREHOUSE_DSN"),
-  setup = read(root .. "/scripts/schema.sql"),
+  setup = etl.read_beside("../../../scripts/schema.sql"),
   max_rejects = os.getenv("SALES_MAX_REJECTS"),
   rejects = rejects_file and { file = rejects_file } or nil,
 }
