@@ -246,12 +246,15 @@ local function stop_rules(opts)
   end
 end
 
--- Yields the pages of a known list of requests fetched concurrently, in order.
-local function concurrent(opts, fn, list, req)
-  local batch = {}
-  for k, v in pairs(req) do
-    batch[k] = v
+-- Yields opts.count pages (at most opts.max_pages) fetched concurrently, in
+-- order: page n is opts.url with req's query plus query_of(n).
+local function concurrent(opts, fn, req, query_of)
+  local list = {}
+  for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
+    list[n] = with_query({ url = opts.url, query = req.query }, query_of(n))
   end
+  local batch = with_query(req)
+  batch.query = nil
   batch.concurrency = opts.concurrency or 4
   batch.json = true
   local iter, _, _, closer = http.fetch_all(list, batch)
@@ -297,13 +300,7 @@ function M.page_number(opts)
     return q
   end
   if opts.count then
-    local list = {}
-    for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
-      list[n] = with_query({ url = opts.url, query = req.query }, page_query(n))
-    end
-    local shared = with_query(req)
-    shared.query = nil
-    return concurrent(opts, fn, list, shared)
+    return concurrent(opts, fn, req, page_query)
   end
   local rules = stop_rules(opts)
   return iterator(opts, fn, function(n)
@@ -324,14 +321,9 @@ function M.offset(opts)
   local limit = opts.limit or 100
   local offset = opts.start or 0
   if opts.count then
-    local list = {}
-    for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
-      list[n] = with_query({ url = opts.url, query = req.query },
-        { [oparam] = offset + (n - 1) * limit, [lparam] = limit })
-    end
-    local shared = with_query(req)
-    shared.query = nil
-    return concurrent(opts, fn, list, shared)
+    return concurrent(opts, fn, req, function(n)
+      return { [oparam] = offset + (n - 1) * limit, [lparam] = limit }
+    end)
   end
   local rules = stop_rules(opts)
   return iterator(opts, fn, function()
