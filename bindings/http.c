@@ -16,6 +16,7 @@
 #include "http_headers.h"
 #include "http_options.h"
 #include "http_url.h"
+#include "json.h"
 #include "modules.h"
 #include "redact.h"
 
@@ -168,11 +169,18 @@ static int push_body(lua_State *L, se_http_response *resp) {
   return lua_gettop(L);
 }
 
-/* Decodes the body string at index body with cjson's decode (at index
- * decode). Success: pushes the value, returns 1. Invalid JSON: pushes nil,
+/* Decodes the body string at index body: from the tape the fetch worker
+ * made of it, when there is one made with the script's depth limit, else
+ * with salesengine.json's decode (at index decode: cjson's values and
+ * errors). Success: pushes the value, returns 1. Invalid JSON: pushes nil,
  * message, "JSON" and returns 3. */
-static int decode_body(lua_State *L, int decode, int body, const se_http_request *req,
-                       const se_http_response *resp) {
+static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req) {
+  if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {
+    se_json_push_tape(L, box->tape, lua_tostring(L, body));
+    se_json_tape_free(box->tape);
+    box->tape = NULL;
+    return 1;
+  }
   lua_pushvalue(L, decode);
   lua_pushvalue(L, body);
   if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
@@ -180,7 +188,7 @@ static int decode_body(lua_State *L, int decode, int body, const se_http_request
    * a signal, a memory error) is not about the body and goes on up. */
   if (lua_type(L, -1) != LUA_TSTRING) return lua_error(L);
   const char *err = lua_tostring(L, -1);
-  char *msg = json_error_message(req, resp, err ? err : "decoder error");
+  char *msg = json_error_message(req, box->resp, err ? err : "decoder error");
   lua_pop(L, 1);
   if (msg == NULL) return luaL_error(L, "out of memory");
   lua_pushstring(L, msg);
@@ -205,7 +213,7 @@ static int http_get_json(lua_State *L) {
   perform(L, box);
   if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
   int body = push_body(L, box->resp);
-  int n = decode_body(L, UV_DECODE, body, box->req, box->resp);
+  int n = decode_body(L, UV_DECODE, body, box, box->req);
   push_response(L, box->resp, body);
   return n + 1;
 }
@@ -258,7 +266,7 @@ static int batch_iter(lua_State *L) {
     return luaL_error(L, "attempt to use a closed HTTP batch");
   }
   se_request_box *box = se_http_push_box(L);
-  box->resp = se_http_batch_next(b->batch);
+  box->resp = se_http_batch_next(b->batch, &box->tape);
   if (box->resp == NULL) {
     int failed = se_http_batch_failed(b->batch);
     se_http_batch_free(b->batch);
@@ -272,7 +280,7 @@ static int batch_iter(lua_State *L) {
   lua_pushinteger(L, i);
   if (box->resp->code[0] != '\0' || !b->json) return 1 + push_outcome(L, box->resp);
   int body = push_body(L, box->resp);
-  int n = decode_body(L, lua_upvalueindex(2), body, req, box->resp);
+  int n = decode_body(L, lua_upvalueindex(2), body, box, req);
   push_response(L, box->resp, body);
   lua_remove(L, body);
   if (n == 3) return 5;
@@ -348,7 +356,8 @@ static int http_fetch_all(lua_State *L) {
     box->req = NULL;
     lua_pop(L, 1);
   }
-  b->batch = se_http_batch_start(reqs, (size_t)n, (int)conc, se_lua_logger(L));
+  b->batch =
+      se_http_batch_start(reqs, (size_t)n, (int)conc, json ? se_json_max_depth(L) : 0, se_lua_logger(L));
   if (b->batch == NULL) return luaL_error(L, "http.fetch_all: could not start (out of memory)");
   lua_pushvalue(L, ud);
   lua_pushvalue(L, UV_DECODE);
@@ -435,7 +444,7 @@ int luaopen_salesengine_http(lua_State *L) {
   if ((c->client = se_http_client_new()) == NULL) return luaL_error(L, "cannot create the HTTP client");
   lua_newtable(L); /* the state's defaults */
   lua_getglobal(L, "require");
-  lua_pushstring(L, "cjson");
+  lua_pushstring(L, "salesengine.json");
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "decode");
   lua_remove(L, -2);

@@ -51,8 +51,10 @@ static int box_gc(lua_State *L) {
   se_request_box *b = luaL_checkudata(L, 1, BOX_MT);
   se_http_request_free(b->req);
   se_http_response_free(b->resp);
+  se_json_tape_free(b->tape);
   b->req = NULL;
   b->resp = NULL;
+  b->tape = NULL;
   return 0;
 }
 
@@ -60,6 +62,7 @@ se_request_box *se_http_push_box(lua_State *L) {
   se_request_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->req = NULL;
   b->resp = NULL;
+  b->tape = NULL;
   if (luaL_newmetatable(L, BOX_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");

@@ -8,15 +8,17 @@
 
 #include "http_request.h"
 #include "http_response.h"
+#include "json_tape.h"
 
 /* A request (and later its response) owned by a full userdata, so a Lua
  * error at any point frees the C memory through __gc. */
 typedef struct se_request_box {
   se_http_request *req;
   se_http_response *resp;
+  se_json_tape *tape; /* the response body parsed on the fetch worker, or NULL */
 } se_request_box;
 
-/* Pushes an empty box (both pointers NULL). */
+/* Pushes an empty box (all pointers NULL). */
 se_request_box *se_http_push_box(lua_State *L);
 
 /* Which option names a table may hold. */

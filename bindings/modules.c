@@ -5,10 +5,6 @@
 #include "common.h"
 #include "embedded_lua.h"
 
-/* Provided by Debian's liblua5.4-cjson.a. */
-int luaopen_cjson(lua_State *L);
-int luaopen_cjson_safe(lua_State *L);
-
 /* package.preload loader for an embedded Lua module; upvalue 1 is the
  * address of its se_embedded_module entry. */
 static int load_embedded(lua_State *L) {
@@ -26,6 +22,7 @@ void se_open_modules(lua_State *L) {
       {"salesengine.log", luaopen_salesengine_log},
       {"salesengine.sys", luaopen_salesengine_sys},
       {"salesengine.transform_fast", luaopen_salesengine_transform_fast},
+      {"salesengine.json", luaopen_salesengine_json},
       {"cjson", luaopen_cjson},
       {"cjson.safe", luaopen_cjson_safe},
       {NULL, NULL},

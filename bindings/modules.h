@@ -9,6 +9,11 @@ int luaopen_salesengine_pg(lua_State *L);
 int luaopen_salesengine_log(lua_State *L);
 int luaopen_salesengine_sys(lua_State *L);
 int luaopen_salesengine_transform_fast(lua_State *L);
+int luaopen_salesengine_json(lua_State *L);
+
+/* Provided by Debian's liblua5.4-cjson.a. */
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
 
 /* Makes every engine module loadable with require: the C modules above,
  * lua-cjson (linked in) and the embedded Lua library, all through

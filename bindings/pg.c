@@ -51,9 +51,13 @@ void se_pg_lua_check_options(lua_State *L, int idx, const char *const *known) {
 /* close(), __gc and __close: closes the session once; later calls do nothing. */
 static int conn_close(lua_State *L) {
   se_pg_lua_conn *box = luaL_checkudata(L, 1, SE_PG_CONN_MT);
+  if (box->pending != NULL) { /* its thread finishes with the session before it closes */
+    se_pg_counts ignored;
+    se_pg_upsert_batch_wait(box->pending, &ignored, &box->err);
+    box->pending = NULL; /* its results go with the session */
+  }
   se_pg_close(box->c);
   box->c = NULL;
-  box->pending = NULL; /* its results went with the session */
   se_pg_error_clear(&box->err);
   se_pg_buf_free(&box->scratch);
   se_pg_buf_free(&box->args);

@@ -7,6 +7,7 @@
 
 #include "pg_buf.h"
 #include "pg_conn.h"
+#include "pg_upsert.h"
 
 #define SE_PG_CONN_MT "salesengine.pg.Conn"
 
@@ -16,9 +17,9 @@
 typedef struct se_pg_lua_conn {
   se_pg_conn *c;
   se_pg_error err;
-  se_pg_buf scratch;   /* parameter texts, JSON */
-  se_pg_buf args;      /* the parameters' pointer array */
-  const void *pending; /* the deferred upsert whose merge is in flight here, or NULL */
+  se_pg_buf scratch;     /* parameter texts, JSON */
+  se_pg_buf args;        /* the parameters' pointer array */
+  se_pg_upsert *pending; /* the deferred upsert whose batch a thread loads here, or NULL */
 } se_pg_lua_conn;
 
 /* The open connection at idx; raises for a closed one, a wrong type, or one

@@ -44,11 +44,9 @@ static int state_close(lua_State *L) {
   se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
   if (st->pending) {
     se_pg_lua_conn *box = handle_conn(L, 1);
-    if (box != NULL && box->c != NULL && box->pending == st) {
-      se_pg_counts ignored;
-      se_pg_upsert_batch_collect(&st->u, &ignored, &st->err);
-      box->pending = NULL;
-    }
+    se_pg_counts ignored;
+    se_pg_upsert_batch_wait(&st->u, &ignored, &st->err);
+    if (box != NULL && box->pending == &st->u) box->pending = NULL;
   }
   se_pg_upsert_state_free(st);
   release_uservalues(L, 1);
@@ -120,13 +118,16 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
 }
 
 /* COPYs rows first..last and merges them. 0 with counts, or -1 with st->err
- * set (located at a row when possible). With send_only the merge (and the
- * staging table's DROP) is only sent: counts stay zero, and the results are
- * for se_pg_upsert_batch_collect. */
+ * set (located at a row when possible). With in_background the rows are
+ * encoded into memory and a thread loads and merges them (and drops the
+ * staging table): counts stay zero, and the result is for
+ * se_pg_upsert_batch_wait. */
 static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int rows, int names,
-                     lua_Integer first, lua_Integer last, int send_only, se_pg_counts *counts) {
+                     lua_Integer first, lua_Integer last, int in_background, se_pg_counts *counts) {
   se_pg_upsert *u = &st->u;
-  if (se_pg_upsert_batch_begin(u, &st->err) != 0) {
+  if (in_background) {
+    se_pg_upsert_batch_hold(u);
+  } else if (se_pg_upsert_batch_begin(u, &st->err) != 0) {
     se_pg_upsert_error_prefix(st, c, "%s", "");
     return -1;
   }
@@ -167,9 +168,8 @@ static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int ro
     return -1;
   }
   *counts = (se_pg_counts){0, 0, 0};
-  if ((send_only ? se_pg_upsert_batch_send(u, 1, &st->err) : se_pg_upsert_batch_end(u, counts, &st->err)) ==
-      0)
-    return 0;
+  if (in_background) return se_pg_upsert_batch_start(u, 1, &st->err);
+  if (se_pg_upsert_batch_end(u, counts, &st->err) == 0) return 0;
   locate_error(L, st, c, rows, names, first, last);
   return -1;
 }
@@ -237,7 +237,7 @@ static void add_counts(se_pg_counts *to, const se_pg_counts *n) {
 }
 
 /* handle:wait() -> stats | nil, message, code: waits for a deferred
- * upsert's final merge; the handle is finished afterwards. */
+ * upsert's final batch (loaded by a thread); the handle is finished afterwards. */
 static int state_wait(lua_State *L) {
   se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
   if (!st->handle) return luaL_error(L, "attempt to use a finished upsert");
@@ -248,7 +248,7 @@ static int state_wait(lua_State *L) {
     st->pending = 0;
     box->pending = NULL;
     se_pg_counts n;
-    if (se_pg_upsert_batch_collect(&st->u, &n, &st->err) != 0) {
+    if (se_pg_upsert_batch_wait(&st->u, &n, &st->err) != 0) {
       luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
       lua_getiuservalue(L, 1, 3);
       int rows = lua_gettop(L);
@@ -395,7 +395,7 @@ int se_pg_lua_upsert(lua_State *L) {
     st->handle = 1;
     st->total = total;
     st->batches = batches;
-    if (st->pending) box->pending = st;
+    if (st->pending) box->pending = &st->u;
     for (int i = 1; i <= 4; i++) {
       lua_pushvalue(L, i);
       lua_setiuservalue(L, 5, i);

@@ -4,10 +4,13 @@
 #include <stdlib.h>
 
 #include "http_client.h"
+#include "json_tape.h"
 
 struct se_http_batch {
   se_http_request **reqs;
   se_http_response **results; /* ready, not yet taken */
+  se_json_tape **tapes;       /* with json_depth: the parsed bodies of the results, or NULL */
+  unsigned json_depth;
   size_t n;
   size_t taken; /* results handed to the caller */
   int concurrency;
@@ -30,10 +33,22 @@ static int batch_may_start(void *ctx, size_t index) {
   return ok;
 }
 
+/* Runs on the worker: a successful body is parsed here, while the caller
+ * works on an earlier result; a tape that is declined or cannot be made is
+ * left out (the caller then decodes the body itself). */
 static void batch_finished(void *ctx, size_t index, se_http_response *resp) {
   se_http_batch *b = ctx;
+  se_json_tape *tape = NULL;
+  if (b->json_depth > 0 && resp->code[0] == '\0' && resp->body != NULL &&
+      (tape = se_json_tape_new()) != NULL &&
+      se_json_tape_parse(tape, resp->body, resp->body_len, b->json_depth, SE_JT_DEFAULT_MAX_TOKENS) !=
+          SE_JT_OK) {
+    se_json_tape_free(tape);
+    tape = NULL;
+  }
   pthread_mutex_lock(&b->mu);
   b->results[index] = resp;
+  b->tapes[index] = tape;
   pthread_cond_broadcast(&b->ready);
   pthread_mutex_unlock(&b->mu);
 }
@@ -63,14 +78,17 @@ static void free_parts(se_http_batch *b) {
   for (size_t i = 0; i < b->n; i++) {
     se_http_request_free(b->reqs[i]);
     if (b->results) se_http_response_free(b->results[i]);
+    if (b->tapes) se_json_tape_free(b->tapes[i]);
   }
   free(b->reqs);
   free(b->results);
+  free(b->tapes);
   se_http_client_free(b->client);
   free(b);
 }
 
-se_http_batch *se_http_batch_start(se_http_request **reqs, size_t n, int concurrency, const se_logger *lg) {
+se_http_batch *se_http_batch_start(se_http_request **reqs, size_t n, int concurrency, unsigned json_depth,
+                                   const se_logger *lg) {
   se_http_batch *b = calloc(1, sizeof *b);
   if (b == NULL) {
     for (size_t i = 0; i < n; i++)
@@ -81,13 +99,15 @@ se_http_batch *se_http_batch_start(se_http_request **reqs, size_t n, int concurr
   b->reqs = reqs;
   b->n = n;
   b->concurrency = concurrency < 1 ? 1 : concurrency;
+  b->json_depth = json_depth;
   if (lg != NULL) {
     b->logger = *lg;
     b->has_logger = 1;
   }
   b->results = calloc(n ? n : 1, sizeof *b->results);
+  b->tapes = calloc(n ? n : 1, sizeof *b->tapes);
   b->client = se_http_client_new();
-  if (b->results == NULL || b->client == NULL) {
+  if (b->results == NULL || b->tapes == NULL || b->client == NULL) {
     free_parts(b);
     return NULL;
   }
@@ -102,14 +122,17 @@ se_http_batch *se_http_batch_start(se_http_request **reqs, size_t n, int concurr
   return b;
 }
 
-se_http_response *se_http_batch_next(se_http_batch *b) {
+se_http_response *se_http_batch_next(se_http_batch *b, se_json_tape **tape) {
   pthread_mutex_lock(&b->mu);
   se_http_response *resp = NULL;
+  *tape = NULL;
   if (b->taken < b->n) {
     while (b->results[b->taken] == NULL && !b->worker_done)
       pthread_cond_wait(&b->ready, &b->mu);
     resp = b->results[b->taken];
     if (resp != NULL) {
+      *tape = b->tapes[b->taken];
+      b->tapes[b->taken] = NULL;
       b->results[b->taken] = NULL;
       b->taken++;
     }

@@ -2,6 +2,7 @@
 
 #include "pg_copy.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
 }
 
 void se_pg_upsert_free(se_pg_upsert *u) {
+  if (u->async_running) {
+    se_pg_counts ignored;
+    se_pg_upsert_batch_wait(u, &ignored, &u->async_err);
+  }
+  se_pg_error_clear(&u->async_err);
   free(u->sql_create);
   free(u->sql_copy);
   free(u->sql_truncate);
@@ -52,7 +58,8 @@ static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
   return -1;
 }
 
-int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
+/* Creates (once per session) or empties the staging table and starts the COPY. */
+static int open_copy(se_pg_upsert *u, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   int fresh = u->stage_pid != PQbackendPID(pg);
   if (se_pg_command(u->conn, fresh ? u->sql_create : u->sql_truncate, e) != 0) {
@@ -67,6 +74,11 @@ int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
     return -1;
   }
   PQclear(res);
+  return 0;
+}
+
+/* Forgets the previous batch's rows and keys. */
+static void reset_batch(se_pg_upsert *u) {
   se_pg_buf_clear(&u->copy);
   se_pg_buf_clear(&u->keys);
   if (u->slots) memset(u->slots, 0, u->nslots * sizeof *u->slots);
@@ -75,7 +87,18 @@ int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
   u->key_start = 0;
   u->rows = 0;
   u->must_dedupe = 0;
+}
+
+int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
+  if (open_copy(u, e) != 0) return -1;
+  reset_batch(u);
+  u->held = 0;
   return 0;
+}
+
+void se_pg_upsert_batch_hold(se_pg_upsert *u) {
+  reset_batch(u);
+  u->held = 1;
 }
 
 se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u) {
@@ -131,10 +154,13 @@ static int note_key(se_pg_upsert *u) {
   return 0;
 }
 
-/* Sends the gathered COPY data. 0, or -1 with e filled (the connection broke). */
+/* Sends the gathered COPY data, in messages of at most a chunk. 0, or -1
+ * with e filled (the connection broke). */
 static int send_copy(se_pg_upsert *u, se_pg_error *e) {
-  if (u->copy.len == 0) return 0;
-  if (PQputCopyData(u->conn->pg, u->copy.data, (int)u->copy.len) != 1) return lost(u, e, NULL);
+  for (size_t off = 0; off < u->copy.len; off += SE_PG_COPY_CHUNK) {
+    size_t n = u->copy.len - off < SE_PG_COPY_CHUNK ? u->copy.len - off : SE_PG_COPY_CHUNK;
+    if (PQputCopyData(u->conn->pg, u->copy.data + off, (int)n) != 1) return lost(u, e, NULL);
+  }
   se_pg_buf_clear(&u->copy);
   return 0;
 }
@@ -162,7 +188,7 @@ int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
     se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
     return -1;
   }
-  return u->copy.len >= SE_PG_COPY_CHUNK ? send_copy(u, e) : 0;
+  return !u->held && u->copy.len >= SE_PG_COPY_CHUNK ? send_copy(u, e) : 0;
 }
 
 /* Reads results until the connection is idle; returns the first failed one
@@ -242,8 +268,45 @@ int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e
 }
 
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {
-  if (PQputCopyEnd(u->conn->pg, why) == 1) PQclear(drain(u->conn->pg));
+  if (!u->held && PQputCopyEnd(u->conn->pg, why) == 1) PQclear(drain(u->conn->pg));
   se_pg_buf_clear(&u->copy);
+}
+
+/* The worker of an asynchronous batch: the whole server side of it. */
+static void *run_held_batch(void *arg) {
+  se_pg_upsert *u = arg;
+  se_pg_error *e = &u->async_err;
+  u->async_rc = -1;
+  if (open_copy(u, e) == 0 && se_pg_upsert_batch_send(u, u->async_drop, e) == 0 &&
+      se_pg_upsert_batch_collect(u, &u->async_counts, e) == 0)
+    u->async_rc = 0;
+  return NULL;
+}
+
+int se_pg_upsert_batch_start(se_pg_upsert *u, int drop, se_pg_error *e) {
+  u->async_drop = drop;
+  u->async_counts = (se_pg_counts){0, 0, 0};
+  se_pg_error_clear(&u->async_err);
+  if (pthread_create(&u->async_thread, NULL, run_held_batch, u) != 0) {
+    se_pg_error_set(e, u->conn, "53000", "cannot start the thread that loads a batch");
+    return -1;
+  }
+  u->async_running = 1;
+  return 0;
+}
+
+int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  if (!u->async_running) return 0;
+  pthread_join(u->async_thread, NULL);
+  u->async_running = 0;
+  *counts = u->async_counts;
+  if (u->async_rc == 0) return 0;
+  if (e != &u->async_err) {
+    se_pg_error_clear(e);
+    *e = u->async_err;
+    memset(&u->async_err, 0, sizeof u->async_err);
+  }
+  return -1;
 }
 
 int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e) {

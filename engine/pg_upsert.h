@@ -1,6 +1,7 @@
 #ifndef SE_PG_UPSERT_H
 #define SE_PG_UPSERT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,13 @@ typedef struct se_pg_upsert {
   long long rows;  /* rows of the current batch */
   int must_dedupe; /* a duplicate key, or a key whose text may not be canonical */
   int sent_drop;   /* the merge in flight is followed by the staging table's DROP */
+  int held;        /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
+  /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
+   * connection and everything above until se_pg_upsert_batch_wait */
+  pthread_t async_thread;
+  int async_running, async_drop, async_rc;
+  se_pg_counts async_counts;
+  se_pg_error async_err;
 } se_pg_upsert;
 
 /* Prepares the SQL of an upsert (the staging table is named after a
@@ -75,6 +83,19 @@ int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_erro
 /* Abandons the batch's COPY (the server fails it with why, which aborts the
  * transaction) and waits until the connection is idle again. */
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
+/* An asynchronous batch: se_pg_upsert_batch_hold starts a batch whose rows
+ * are gathered in memory (no COPY is open while they are encoded), and
+ * se_pg_upsert_batch_start hands it to a thread that does all the server
+ * side of it (staging table, COPY, merge, and the DROP when drop is set) on
+ * the connection, while the caller goes on with other work; the caller must
+ * not touch the connection or u until se_pg_upsert_batch_wait has joined the
+ * thread. start returns 0, or -1 with e filled (the thread did not start);
+ * wait returns the batch's result as se_pg_upsert_batch_end does (0 at once
+ * when no batch is running). se_pg_upsert_free waits for a running batch. */
+void se_pg_upsert_batch_hold(se_pg_upsert *u);
+int se_pg_upsert_batch_start(se_pg_upsert *u, int drop, se_pg_error *e);
+int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+
 /* Drops the staging table if this session has it. 0, or -1 with e filled. */
 int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e);
 

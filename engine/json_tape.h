@@ -1,0 +1,72 @@
+#ifndef SE_JSON_TAPE_H
+#define SE_JSON_TAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A JSON document parsed by yajl into a flat list of 8-byte tokens in
+ * document order, each object and array carrying its member count, so that
+ * whoever builds values from it can size each container once. Texts (strings,
+ * keys, numbers) are not copied unless yajl unescaped them: a token names
+ * bytes of the parsed buffer, which must be passed again to read them.
+ * Parsing needs no Lua and may run on any thread.
+ *
+ * The tape accepts plain JSON only: a document it declines (invalid JSON, or
+ * valid JSON in a form another decoder might treat differently: deeper than
+ * max_depth, a \u escape of a lone surrogate, a \v or \f byte anywhere; or too
+ * large for the tape: over max_tokens tokens, a 4 GiB buffer, a 256 MiB
+ * string) is left to the general decoder, which then decides and explains. */
+
+typedef enum {
+  SE_JT_NULL,
+  SE_JT_FALSE,
+  SE_JT_TRUE,
+  SE_JT_NUMBER, /* text: the number as written */
+  SE_JT_STRING, /* text: the unescaped bytes */
+  SE_JT_KEY,    /* an object member's name (text); its value is the next token */
+  SE_JT_OBJECT, /* count: members; the members follow, each a KEY and a value */
+  SE_JT_ARRAY,  /* count: elements; the elements follow */
+} se_jt_kind;
+
+/* head: kind in bits 0-2, bit 3 set when the text is in the tape's own
+ * memory, then the text's length or the container's count. */
+typedef struct {
+  uint32_t head;
+  uint32_t off; /* where the text starts, in the buffer or the tape */
+} se_jt_token;
+
+#define SE_JT_KIND(k) ((se_jt_kind)((k).head & 7u))
+#define SE_JT_COUNT(k) ((k).head >> 4)
+
+typedef enum { SE_JT_OK, SE_JT_DECLINED, SE_JT_NOMEM } se_jt_status;
+
+/* The token limit the engine uses: 32 MiB of tape. A larger document goes to
+ * the general decoder, which builds its values without a tape. */
+#define SE_JT_DEFAULT_MAX_TOKENS ((size_t)4 << 20)
+
+typedef struct se_json_tape se_json_tape;
+
+/* An empty tape whose memory is reused by each parse; NULL when out of memory. */
+se_json_tape *se_json_tape_new(void);
+void se_json_tape_free(se_json_tape *t);
+
+/* Parses buf[0, len) as one JSON value into t (replacing what it held).
+ * SE_JT_OK: the tokens are filled in; SE_JT_DECLINED: see above, the tokens
+ * are unusable; SE_JT_NOMEM: out of memory. */
+se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, unsigned max_depth,
+                                size_t max_tokens);
+
+/* The tokens of the last successful parse and their number; and the depth
+ * limit that parse used. */
+const se_jt_token *se_json_tape_tokens(const se_json_tape *t, size_t *count);
+unsigned se_json_tape_max_depth(const se_json_tape *t);
+
+/* The text of a NUMBER, STRING or KEY token; buf is the parsed buffer. */
+const char *se_json_tape_text(const se_json_tape *t, const char *buf, se_jt_token k, size_t *len);
+
+/* Stores in *out the JSON number s[0, n) exactly as strtod reads it: the
+ * common short forms are computed directly, the rest go to strtod. Returns 0
+ * only when out of memory (a number text of 64 bytes or more is copied). */
+int se_json_number(const char *s, size_t n, double *out);
+
+#endif
