@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,12 @@ int main(int argc, char **argv) {
     print_usage(stderr);
     return EXIT_USAGE;
   }
+  /* Buffers of a megabyte or more (response bodies, JSON tapes, batches)
+   * get their own mappings, returned to the system when freed. Without a
+   * fixed threshold glibc raises it to the largest block freed so far, and
+   * such buffers then fragment the heap: about 6 MiB more peak RSS in the
+   * benchmark of docs/performance.md. */
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     fputs(PROGNAME ": cannot initialise libcurl\n", stderr);
     return EXIT_SCRIPT;

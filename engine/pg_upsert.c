@@ -13,17 +13,21 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
   u->spec = *spec;
   snprintf(u->stage, sizeof u->stage, "se_stage_%lu", ++c->stage_seq);
   u->is_key = calloc(spec->ncolumns ? spec->ncolumns : 1, 1);
-  for (size_t i = 0; u->is_key && i < spec->ncolumns; i++)
+  u->is_update = calloc(spec->ncolumns ? spec->ncolumns : 1, 1);
+  for (size_t i = 0; u->is_key && u->is_update && i < spec->ncolumns; i++) {
     for (size_t k = 0; k < spec->nkey; k++)
       if (strcmp(spec->columns[i], spec->key[k]) == 0) u->is_key[i] = 1;
+    for (size_t k = 0; k < spec->nupdate; k++)
+      if (strcmp(spec->columns[i], spec->update[k]) == 0) u->is_update[i] = 1;
+  }
   u->sql_create = se_sql_stage_create(c->pg, spec, u->stage);
   u->sql_copy = se_sql_stage_copy(c->pg, spec, u->stage);
   u->sql_truncate = se_sql_stage_truncate(c->pg, u->stage);
   u->sql_drop = se_sql_stage_drop(c->pg, u->stage);
   u->sql_merge = se_sql_merge(c->pg, spec, u->stage, 0);
   u->sql_merge_dedupe = se_sql_merge(c->pg, spec, u->stage, 1);
-  if (u->is_key && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop && u->sql_merge &&
-      u->sql_merge_dedupe)
+  if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
+      u->sql_merge && u->sql_merge_dedupe)
     return 0;
   se_pg_error_set(e, c, "22021",
                   "cannot build the upsert's SQL (a name is not valid text, or out of memory)");
@@ -44,9 +48,11 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->sql_merge);
   free(u->sql_merge_dedupe);
   free(u->is_key);
-  free(u->slots);
+  free(u->is_update);
+  free(u->line_row);
   se_pg_buf_free(&u->copy);
-  se_pg_buf_free(&u->keys);
+  se_pg_buf_free(&u->merged);
+  se_pg_keys_free(&u->keys);
   memset(u, 0, sizeof *u);
 }
 
@@ -77,81 +83,32 @@ static int open_copy(se_pg_upsert *u, se_pg_error *e) {
   return 0;
 }
 
-/* Forgets the previous batch's rows and keys. */
-static void reset_batch(se_pg_upsert *u) {
+/* Forgets the previous batch's rows and keys; held: gathered in memory. */
+static void reset_batch(se_pg_upsert *u, int held) {
+  u->held = held;
   se_pg_buf_clear(&u->copy);
-  se_pg_buf_clear(&u->keys);
-  if (u->slots) memset(u->slots, 0, u->nslots * sizeof *u->slots);
-  u->nkeys = 0;
+  se_pg_keys_reset(&u->keys, held);
   u->field = 0;
-  u->key_start = 0;
   u->rows = 0;
+  u->lines = 0;
   u->must_dedupe = 0;
 }
 
 int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
   if (open_copy(u, e) != 0) return -1;
-  reset_batch(u);
-  u->held = 0;
+  reset_batch(u, 0);
   return 0;
 }
 
 void se_pg_upsert_batch_hold(se_pg_upsert *u) {
-  reset_batch(u);
-  u->held = 1;
+  reset_batch(u, 1);
 }
 
 se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u) {
+  u->row_start = u->copy.len;
   if (se_copy_int(&u->copy, u->rows + 1) != 0 || se_copy_delim(&u->copy) != 0) return NULL;
   u->field_start = u->copy.len;
   return &u->copy;
-}
-
-static uint64_t fnv1a(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-  return h;
-}
-
-/* Doubles the key set (keeps the load under one half). -1 when out of memory. */
-static int grow_keys(se_pg_upsert *u) {
-  size_t n = u->nslots ? u->nslots * 2 : 1024;
-  se_pg_key_slot *slots = calloc(n, sizeof *slots);
-  if (slots == NULL) return -1;
-  for (size_t i = 0; i < u->nslots; i++) {
-    se_pg_key_slot s = u->slots[i];
-    if (s.hash == 0) continue;
-    size_t j = s.hash & (n - 1);
-    while (slots[j].hash != 0)
-      j = (j + 1) & (n - 1);
-    slots[j] = s;
-  }
-  free(u->slots);
-  u->slots = slots;
-  u->nslots = n;
-  return 0;
-}
-
-/* Adds the key text keys[key_start..] to the set; a key seen before in this
- * batch switches the batch to dedupe. -1 when out of memory. */
-static int note_key(se_pg_upsert *u) {
-  if ((u->nkeys + 1) * 2 > u->nslots && grow_keys(u) != 0) return -1;
-  const char *k = u->keys.data + u->key_start;
-  size_t len = u->keys.len - u->key_start;
-  uint64_t h = fnv1a(k, len) | 1; /* 0 marks a free slot */
-  size_t j = h & (u->nslots - 1);
-  for (; u->slots[j].hash != 0; j = (j + 1) & (u->nslots - 1)) {
-    se_pg_key_slot s = u->slots[j];
-    if (s.hash == h && s.len == len && memcmp(u->keys.data + s.off, k, len) == 0) {
-      u->must_dedupe = 1;
-      return 0;
-    }
-  }
-  u->slots[j] = (se_pg_key_slot){h, u->key_start, len};
-  u->nkeys++;
-  u->key_start = u->keys.len;
-  return 0;
 }
 
 /* Sends the gathered COPY data, in messages of at most a chunk. 0, or -1
@@ -167,10 +124,9 @@ static int send_copy(se_pg_upsert *u, se_pg_error *e) {
 
 int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
   if (u->is_key[u->field] && !u->must_dedupe) {
-    if (!exact)
+    if (!exact) {
       u->must_dedupe = 1;
-    else if (se_pg_buf_append(&u->keys, u->copy.data + u->field_start, u->copy.len - u->field_start) != 0 ||
-             se_pg_buf_putc(&u->keys, '\t') != 0) {
+    } else if (se_pg_keys_add(&u->keys, u->copy.data + u->field_start, u->copy.len - u->field_start) != 0) {
       se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
       return -1;
     }
@@ -184,9 +140,13 @@ int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
   if (!last) return 0;
   u->field = 0;
   u->rows++;
-  if (u->spec.nkey > 0 && !u->must_dedupe && note_key(u) != 0) {
-    se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
-    return -1;
+  if (u->spec.nkey > 0 && !u->must_dedupe) {
+    int repeated = se_pg_keys_end_row(&u->keys, u->row_start);
+    if (repeated < 0) {
+      se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
+      return -1;
+    }
+    if (repeated && !u->held) u->must_dedupe = 1; /* the earlier row is sent already */
   }
   return !u->held && u->copy.len >= SE_PG_COPY_CHUNK ? send_copy(u, e) : 0;
 }
@@ -254,7 +214,8 @@ int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_erro
   }
   counts->inserted = strtoll(PQgetvalue(tuples, 0, 0), NULL, 10);
   counts->updated = strtoll(PQgetvalue(tuples, 0, 1), NULL, 10);
-  long long rows = PQgetisnull(tuples, 0, 2) ? u->rows : strtoll(PQgetvalue(tuples, 0, 2), NULL, 10);
+  long long rows = PQgetisnull(tuples, 0, 2) ? (u->lines ? u->lines : u->rows)
+                                             : strtoll(PQgetvalue(tuples, 0, 2), NULL, 10);
   counts->unchanged = rows - counts->inserted - counts->updated;
   PQclear(tuples);
   if (u->sent_drop) u->stage_pid = 0;
@@ -272,14 +233,48 @@ void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {
   se_pg_buf_clear(&u->copy);
 }
 
-/* The worker of an asynchronous batch: the whole server side of it. */
+/* Replaces a held batch's rows with one row per key when keys repeat (the
+ * server then merges it without sorting). 0, or -1 with e filled. */
+static int merge_repeated_keys(se_pg_upsert *u, se_pg_error *e) {
+  if (u->must_dedupe || u->keys.repeats == 0) return 0;
+  uint32_t *line_row = realloc(u->line_row, (u->keys.nkeys ? u->keys.nkeys : 1) * sizeof *line_row);
+  if (line_row == NULL) goto nomem;
+  u->line_row = line_row;
+  long long lines =
+      se_pg_keys_merge_rows(&u->keys, &u->copy, u->spec.ncolumns, u->is_update, &u->merged, u->line_row);
+  if (lines < 0) goto nomem;
+  se_pg_buf swap = u->copy;
+  u->copy = u->merged;
+  u->merged = swap;
+  u->lines = lines;
+  return 0;
+nomem:
+  se_pg_error_set(e, u->conn, "53200", "out of memory merging the rows of repeated keys");
+  return -1;
+}
+
+/* The batch row a COPY error at a line of merged data is about: the key's
+ * first row, or its last when the error names an update column (whose value
+ * came from there). */
+static long merged_row(const se_pg_upsert *u, const se_pg_error *e) {
+  uint32_t first = u->line_row[e->line - 1];
+  for (size_t j = 0; e->column != NULL && j < u->spec.ncolumns; j++)
+    if (u->is_update[j] && strcmp(u->spec.columns[j], e->column) == 0)
+      return (long)u->keys.last[u->keys.row_key[first - 1]] + 1;
+  return (long)first;
+}
+
+/* The worker of an asynchronous batch: the whole server side of it. A COPY
+ * error about a line of merged data is turned into one about its batch row. */
 static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
-  if (open_copy(u, e) == 0 && se_pg_upsert_batch_send(u, u->async_drop, e) == 0 &&
+  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 &&
+      se_pg_upsert_batch_send(u, u->async_drop, e) == 0 &&
       se_pg_upsert_batch_collect(u, &u->async_counts, e) == 0)
     u->async_rc = 0;
+  if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
   return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pg_batch_keys.h"
 #include "pg_buf.h"
 #include "pg_conn.h"
 #include "pg_sql.h"
@@ -24,28 +25,25 @@ typedef struct se_pg_counts {
   long long unchanged; /* rows whose key existed and that were left as they were */
 } se_pg_counts;
 
-typedef struct se_pg_key_slot {
-  uint64_t hash;
-  size_t off;
-  size_t len;
-} se_pg_key_slot;
-
 typedef struct se_pg_upsert {
   se_pg_conn *conn;
   se_upsert_spec spec; /* its strings belong to the caller */
   char stage[32];
   int stage_pid; /* backend that holds the staging table; 0: none */
   char *sql_create, *sql_copy, *sql_truncate, *sql_drop, *sql_merge, *sql_merge_dedupe;
-  unsigned char *is_key; /* per column */
-  se_pg_buf copy;        /* encoded rows not yet sent */
-  se_pg_buf keys;        /* this batch's distinct key texts */
-  se_pg_key_slot *slots; /* open-addressing set over keys */
-  size_t nslots, nkeys;
-  size_t field, field_start, key_start;
+  unsigned char *is_key, *is_update; /* per column */
+  se_pg_buf copy;                    /* encoded rows not yet sent */
+  se_pg_batch_keys keys;             /* this batch's keys */
+  size_t field, field_start, row_start;
   long long rows;  /* rows of the current batch */
-  int must_dedupe; /* a duplicate key, or a key whose text may not be canonical */
-  int sent_drop;   /* the merge in flight is followed by the staging table's DROP */
-  int held;        /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
+  int must_dedupe; /* the server must merge repeated keys: a repeat while streaming, or a key
+                      whose text may not be canonical */
+  /* a held batch with repeated keys is merged by key before it is sent */
+  se_pg_buf merged;
+  uint32_t *line_row; /* per COPY line of the merged data: the batch row (from 1) */
+  long long lines;    /* rows sent: the batch's rows, or its keys when merged */
+  int sent_drop;      /* the merge in flight is followed by the staging table's DROP */
+  int held;           /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
   pthread_t async_thread;
