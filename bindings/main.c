@@ -45,8 +45,8 @@ static void print_usage(FILE *out) {
 
 /* Command line, parsed before the Lua state exists. */
 struct options {
-  int script;    /* index in argv of the script, or 0 when there is none */
-  int n_exec;    /* how many -e chunks */
+  int script; /* index in argv of the script, or 0 when there is none */
+  int n_exec; /* how many -e chunks */
   int version, help, quiet, dry_run, no_strict, full_refresh;
   const char *log_level, *log_format, *summary_json;
 };
@@ -70,16 +70,15 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
 
 /* Fills o from argv; returns 0, or -1 after printing a usage error. */
 static int parse_args(int argc, char **argv, struct options *o) {
-  static const char *const flags[] = {"-v",        "--version", "-h",          "--help",
-                                      "--quiet",   "--dry-run", "--no-strict", "--full-refresh"};
+  static const char *const flags[] = {"-v",      "--version", "-h",          "--help",
+                                      "--quiet", "--dry-run", "--no-strict", "--full-refresh"};
   int *const flag_vars[] = {&o->version, &o->version, &o->help,      &o->help,
                             &o->quiet,   &o->dry_run, &o->no_strict, &o->full_refresh};
   struct {
     const char *name;
     const char **value;
-  } const valued[] = {{"--log-level", &o->log_level},
-                      {"--log-format", &o->log_format},
-                      {"--summary-json", &o->summary_json}};
+  } const valued[] = {
+      {"--log-level", &o->log_level}, {"--log-format", &o->log_format}, {"--summary-json", &o->summary_json}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
@@ -279,7 +278,8 @@ static int run_script(lua_State *L, char **argv, int argc, const struct options 
   if (status != LUA_OK) return status;
   int nargs = argc - o->script - 1;
   luaL_checkstack(L, nargs, "too many script arguments");
-  for (int i = o->script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  for (int i = o->script + 1; i < argc; i++)
+    lua_pushstring(L, argv[i]);
   return docall(L, nargs, 0);
 }
 
@@ -315,7 +315,8 @@ static int pmain(lua_State *L) {
     status = run_script(L, argv, argc, o);
   if (status != LUA_OK) {
     if (se_signals_received())
-      se_log(se_lua_logger(L), SE_LOG_WARN, "run interrupted; work not yet committed is rolled back", NULL, 0);
+      se_log(se_lua_logger(L), SE_LOG_WARN, "run interrupted; work not yet committed is rolled back", NULL,
+             0);
     lua_pushinteger(L, report(L));
     return 1;
   }
