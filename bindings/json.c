@@ -7,6 +7,7 @@
  * with it. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <string.h>
 
 #include "json.h"
 #include "modules.h"
@@ -27,11 +28,42 @@ static int tape_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes the value starting at tok[i] (texts in buf or the tape); returns
- * the index after it. The tape's nesting is within cjson's depth limit, and
- * so is the recursion. */
-static size_t build(lua_State *L, const se_json_tape *t, const char *buf, const se_jt_token *tok, size_t i) {
-  se_jt_token k = tok[i++];
+/* What one build needs: the tape, the parsed text, and the member names
+ * met at each position of an object (records of a page have the same keys
+ * in the same order), kept alive in a Lua table at index `keys`, so that a
+ * name seen before is pushed without hashing and interning it again. */
+enum { KEY_SLOTS = 32 };
+typedef struct {
+  const se_json_tape *t;
+  const char *buf;
+  const se_jt_token *tok;
+  int keys;
+  const char *key_text[KEY_SLOTS];
+  size_t key_len[KEY_SLOTS];
+} builder;
+
+/* Pushes the name of member m (token k) of an object. */
+static void push_key(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
+  size_t len;
+  const char *text = se_json_tape_text(b->t, b->buf, k, &len);
+  if (m >= KEY_SLOTS) {
+    lua_pushlstring(L, text, len);
+    return;
+  }
+  if (b->key_text[m] != NULL && b->key_len[m] == len && memcmp(b->key_text[m], text, len) == 0) {
+    lua_rawgeti(L, b->keys, (lua_Integer)m + 1);
+    return;
+  }
+  b->key_text[m] = lua_pushlstring(L, text, len);
+  b->key_len[m] = len;
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, b->keys, (lua_Integer)m + 1); /* keeps key_text[m] alive */
+}
+
+/* Pushes the value starting at token i; returns the index after it. The
+ * tape's nesting is within cjson's depth limit, and so is the recursion. */
+static size_t build(lua_State *L, builder *b, size_t i) {
+  se_jt_token k = b->tok[i++];
   size_t len;
   const char *text;
   double num;
@@ -44,22 +76,21 @@ static size_t build(lua_State *L, const se_json_tape *t, const char *buf, const 
     lua_pushboolean(L, SE_JT_KIND(k) == SE_JT_TRUE);
     break;
   case SE_JT_NUMBER:
-    text = se_json_tape_text(t, buf, k, &len);
+    text = se_json_tape_text(b->t, b->buf, k, &len);
     if (!se_json_number(text, len, &num)) luaL_error(L, "not enough memory");
     lua_pushnumber(L, num);
     break;
   case SE_JT_STRING:
   case SE_JT_KEY:
-    text = se_json_tape_text(t, buf, k, &len);
+    text = se_json_tape_text(b->t, b->buf, k, &len);
     lua_pushlstring(L, text, len);
     break;
   case SE_JT_OBJECT:
     luaL_checkstack(L, 3, "JSON nesting");
     lua_createtable(L, 0, (int)SE_JT_COUNT(k));
     for (uint32_t m = 0; m < SE_JT_COUNT(k); m++) {
-      text = se_json_tape_text(t, buf, tok[i], &len);
-      lua_pushlstring(L, text, len);
-      i = build(L, t, buf, tok, i + 1);
+      push_key(L, b, b->tok[i], m);
+      i = build(L, b, i + 1);
       lua_rawset(L, -3);
     }
     break;
@@ -67,7 +98,7 @@ static size_t build(lua_State *L, const se_json_tape *t, const char *buf, const 
     luaL_checkstack(L, 2, "JSON nesting");
     lua_createtable(L, (int)SE_JT_COUNT(k), 0);
     for (uint32_t e = 1; e <= SE_JT_COUNT(k); e++) {
-      i = build(L, t, buf, tok, i);
+      i = build(L, b, i);
       lua_rawseti(L, -2, e);
     }
     break;
@@ -77,8 +108,11 @@ static size_t build(lua_State *L, const se_json_tape *t, const char *buf, const 
 
 void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf) {
   size_t n;
-  const se_jt_token *tok = se_json_tape_tokens(t, &n);
-  build(L, t, buf, tok, 0);
+  builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
+  lua_createtable(L, KEY_SLOTS, 0);
+  b.keys = lua_gettop(L);
+  build(L, &b, 0);
+  lua_remove(L, b.keys);
 }
 
 unsigned se_json_max_depth(lua_State *L) {

@@ -6,7 +6,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#ifdef SE_MIMALLOC
+#include <mimalloc.h>
+#else
 #include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,12 +343,20 @@ int main(int argc, char **argv) {
     print_usage(stderr);
     return EXIT_USAGE;
   }
-  /* Buffers of a megabyte or more (response bodies, JSON tapes, batches)
-   * get their own mappings, returned to the system when freed. Without a
-   * fixed threshold glibc raises it to the largest block freed so far, and
-   * such buffers then fragment the heap: about 6 MiB more peak RSS in the
-   * benchmark of docs/performance.md. */
+#ifdef SE_MIMALLOC
+  /* mimalloc keeps freed pages for 25 ms by default; a batch's buffers and
+   * a page's Lua objects are freed every few tens of milliseconds, so that
+   * would hold two or three pages' worth of memory at once (peak RSS about
+   * 4 MiB higher in the benchmark of docs/performance.md). */
+  mi_option_set(mi_option_decommit_delay, 1);
+#else
+  /* With glibc's malloc: buffers of a megabyte or more (response bodies,
+   * JSON tapes, batches) get their own mappings, returned to the system
+   * when freed. Without a fixed threshold glibc raises it to the largest
+   * block freed so far, and such buffers then fragment the heap: about
+   * 6 MiB more peak RSS in the benchmark of docs/performance.md. */
   mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     fputs(PROGNAME ": cannot initialise libcurl\n", stderr);
     return EXIT_SCRIPT;

@@ -50,7 +50,10 @@ api_pid=$!
 for _ in $(seq 100); do [ -s "$work/api.port" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$work/api.port")"
 
+# --soname-synonyms: memcheck replaces mimalloc's malloc (linked in as the process's malloc) as it
+# would glibc's, so every block is tracked.
 vg=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible
+    --soname-synonyms=somalloc=libmimalloc.so.2
     --show-leak-kinds=definite,possible --track-origins=yes --num-callers=30
     --suppressions="$root/tools/valgrind.supp")
 failed=0
