@@ -50,26 +50,28 @@ static int grow_slots(se_pg_batch_keys *k) {
   return 0;
 }
 
+/* Resizes the array *p to cap elements of size bytes; -1 when out of memory
+ * (*p is then unchanged). */
+static int resize(void *p, size_t cap, size_t size) {
+  void *q = realloc(*(void **)p, cap * size);
+  if (q == NULL) return -1;
+  *(void **)p = q;
+  return 0;
+}
+
 /* Room for one more key and one more row in the tracking arrays. */
 static int grow_tracking(se_pg_batch_keys *k) {
   if (k->nkeys == k->keys_cap) {
     size_t cap = k->keys_cap ? k->keys_cap * 2 : 1024;
-    uint32_t *first = realloc(k->first, cap * sizeof *first);
-    if (first == NULL) return -1;
-    k->first = first;
-    uint32_t *last = realloc(k->last, cap * sizeof *last);
-    if (last == NULL) return -1;
-    k->last = last;
+    if (resize(&k->first, cap, sizeof *k->first) != 0 || resize(&k->last, cap, sizeof *k->last) != 0)
+      return -1;
     k->keys_cap = cap;
   }
   if (k->rows == k->rows_cap) {
     size_t cap = k->rows_cap ? k->rows_cap * 2 : 1024;
-    uint32_t *row_key = realloc(k->row_key, cap * sizeof *row_key);
-    if (row_key == NULL) return -1;
-    k->row_key = row_key;
-    size_t *row_off = realloc(k->row_off, cap * sizeof *row_off);
-    if (row_off == NULL) return -1;
-    k->row_off = row_off;
+    if (resize(&k->row_key, cap, sizeof *k->row_key) != 0 ||
+        resize(&k->row_off, cap, sizeof *k->row_off) != 0)
+      return -1;
     k->rows_cap = cap;
   }
   return 0;

@@ -12,6 +12,7 @@ describe("deferred upsert", function()
     dsn = testenv.fresh_db("pg_defer")
     conn = assert(pg.connect(dsn))
     testenv.psql(dsn, "CREATE TABLE d (id int PRIMARY KEY, v text NOT NULL)")
+    testenv.psql(dsn, "CREATE TABLE m (id text PRIMARY KEY, first_seen text, amount numeric, n int)")
   end)
 
   teardown(function()
@@ -19,7 +20,7 @@ describe("deferred upsert", function()
   end)
 
   before_each(function()
-    testenv.psql(dsn, "TRUNCATE d")
+    testenv.psql(dsn, "TRUNCATE d, m")
   end)
 
   after_each(function()
@@ -69,6 +70,71 @@ describe("deferred upsert", function()
     assert.is_nil(st)
     assert.are.equal("23502", code)
     assert.matches("row 11 (id=11), column v", err, 1, true)
+  end)
+
+  it("merges repeated keys as upserting the rows one by one would, and counts keys", function()
+    testenv.psql(dsn, "INSERT INTO m VALUES ('k2', 'old', 1, 0)")
+    local list = {
+      { id = "k1", first_seen = "a", amount = "1.5", n = 1 },
+      { id = "k2", first_seen = "b", amount = "2.5", n = 2 },
+      { id = "k1", first_seen = "c", amount = "3.5", n = 3 },
+      { id = "k3", first_seen = "d", amount = "4.5", n = 4 },
+      { id = "k1", first_seen = "e", amount = "5.5", n = 5 },
+      { id = "k2", first_seen = "f", amount = "6.5", n = 6 },
+      { id = "k4\ttab", first_seen = "g\nline", amount = "7", n = 7 },
+      { id = "k4\ttab", first_seen = "h", amount = "8", n = 8 },
+    }
+    -- the same rows upserted one by one, in order, in a plain (not deferred) upsert each
+    assert(conn:begin())
+    for _, row in ipairs(list) do
+      assert(conn:upsert("m", { row }, { key = "id", update = { "amount", "n" } }))
+    end
+    local want = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
+    assert(conn:rollback())
+    assert(conn:begin())
+    local handle = assert(conn:upsert("m", list, { key = "id", update = { "amount", "n" }, defer = true }))
+    local st = assert(handle:wait())
+    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, batches = 1 }, st)
+    local got = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
+    assert.are.same(want, got)
+    assert.are.same({ id = "k1", first_seen = "a", amount = "5.5", n = 5 }, got[1])
+    assert.are.same({ id = "k2", first_seen = "old", amount = "6.5", n = 6 }, got[2])
+    assert.are.same({ id = "k4\ttab", first_seen = "g\nline", amount = "8", n = 8 }, got[4])
+  end)
+
+  it("names the row a bad value came from when repeated keys were merged", function()
+    assert(conn:begin())
+    local list = {
+      { id = "k1", first_seen = "a", amount = "1", n = 1 },
+      { id = "k2", first_seen = "b", amount = "2", n = 2 },
+      { id = "k1", first_seen = "c", amount = "not a number", n = 3 }, -- update column: from this row
+      { id = "k3", first_seen = "d", amount = "4", n = 4 },
+    }
+    local handle = assert(conn:upsert("m", list, { key = "id", update = { "amount" }, defer = true }))
+    local st, err, code = handle:wait()
+    assert.is_nil(st)
+    assert.are.equal("22P02", code)
+    assert.matches("row 3 (id=k1), column amount", err, 1, true)
+    assert(conn:rollback())
+    assert(conn:begin())
+    list[3].amount, list[4].n = "3", "four" -- not an update column: its own row
+    handle = assert(conn:upsert("m", list, { key = "id", update = { "amount" }, defer = true }))
+    st, err, code = handle:wait()
+    assert.is_nil(st)
+    assert.are.equal("22P02", code)
+    assert.matches("row 4 (id=k3), column n", err, 1, true)
+  end)
+
+  it("conn:close() waits for a batch still loading, then closes", function()
+    local other = assert(pg.connect(dsn))
+    assert(other:begin())
+    local handle = assert(other:upsert("d", rows(2000, "a"), { key = "id", defer = true }))
+    other:close() -- joins the batch thread before the session goes
+    local ok, err = pcall(handle.wait, handle)
+    assert.is_false(ok)
+    assert.matches("attempt to use a closed connection", err, 1, true)
+    handle:close()
+    assert.are.equal("0", (testenv.psql(dsn, "SELECT count(*) FROM d"):gsub("\n$", ""))) -- rolled back
   end)
 
   it("close() drops the result and frees the connection", function()
