@@ -166,7 +166,10 @@ static PGresult *drain(PGconn *pg) {
   return failed;
 }
 
-int se_pg_upsert_batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
+/* The two halves of a batch's end: send ends the COPY and sends the merge
+ * (followed, when drop is set, by the staging table's DROP); collect waits
+ * for its results. Each returns 0, or -1 with e filled. */
+static int batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
   if (send_copy(u, e) != 0) return -1;
   if (PQputCopyEnd(u->conn->pg, NULL) != 1) return lost(u, e, NULL);
   PGresult *failed = drain(u->conn->pg);
@@ -190,7 +193,7 @@ int se_pg_upsert_batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
   return 0;
 }
 
-int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
   /* As PQexec does, the last failure counts (a lost session reports the
    * server's FATAL first, then the broken connection). */
   PGresult *failed = NULL, *tuples = NULL, *res;
@@ -224,8 +227,8 @@ int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_erro
 }
 
 int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
-  if (se_pg_upsert_batch_send(u, 0, e) != 0) return -1;
-  return se_pg_upsert_batch_collect(u, counts, e);
+  if (batch_send(u, 0, e) != 0) return -1;
+  return batch_collect(u, counts, e);
 }
 
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {
@@ -270,9 +273,8 @@ static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
-  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 &&
-      se_pg_upsert_batch_send(u, u->async_drop, e) == 0 &&
-      se_pg_upsert_batch_collect(u, &u->async_counts, e) == 0)
+  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 && batch_send(u, u->async_drop, e) == 0 &&
+      batch_collect(u, &u->async_counts, e) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
   return NULL;

@@ -71,13 +71,6 @@ int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e);
 /* Ends the COPY and merges the batch; counts are this batch's. 0, or -1
  * with e filled (e->line: the batch row a COPY error is about, from 1). */
 int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
-/* se_pg_upsert_batch_end in two halves, so the caller can work while the
- * server merges. send ends the COPY and sends the merge (followed, when drop
- * is set, by the staging table's DROP) without waiting for it; collect waits
- * for its results. Between the two the connection must not be used. Each
- * returns 0, or -1 with e filled. */
-int se_pg_upsert_batch_send(se_pg_upsert *u, int drop, se_pg_error *e);
-int se_pg_upsert_batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 /* Abandons the batch's COPY (the server fails it with why, which aborts the
  * transaction) and waits until the connection is idle again. */
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
