@@ -14,6 +14,7 @@
 #include "http_batch.h"
 #include "http_client.h"
 #include "http_headers.h"
+#include "json_select.h"
 #include "http_options.h"
 #include "http_url.h"
 #include "json.h"
@@ -172,18 +173,23 @@ static int push_body(lua_State *L, se_http_response *resp) {
 /* Decodes the body string at index body: from the tape the fetch worker
  * made of it, when there is one made with the script's depth limit, else
  * with salesengine.json's decode (at index decode: cjson's values and
- * errors). Success: pushes the value, returns 1. Invalid JSON: pushes nil,
+ * errors); sel: the index of a selection table (the `json` option's fields)
+ * or 0. Success: pushes the value, returns 1. Invalid JSON: pushes nil,
  * message, "JSON" and returns 3. */
-static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req) {
+static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req,
+                       int sel) {
   if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {
-    se_json_push_tape(L, box->tape, lua_tostring(L, body));
+    se_json_push_tape(L, box->tape, lua_tostring(L, body), sel);
     se_json_tape_free(box->tape);
     box->tape = NULL;
     return 1;
   }
   lua_pushvalue(L, decode);
   lua_pushvalue(L, body);
-  if (lua_pcall(L, 1, 1, 0) == LUA_OK) return 1;
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+    if (sel) se_json_project(L, sel);
+    return 1;
+  }
   /* The decoder's own errors are strings; anything else (the interruption by
    * a signal, a memory error) is not about the body and goes on up. */
   if (lua_type(L, -1) != LUA_TSTRING) return lua_error(L);
@@ -203,17 +209,35 @@ static void accept_json(lua_State *L, se_http_request *req) {
     luaL_error(L, "out of memory");
 }
 
+/* Pushes the selection table of the `json` option of the options at index
+ * opts ({records = path, fields = {...}}) and returns its index; returns 0
+ * when the option is absent or `true` (decode everything). */
+static int push_json_selection(lua_State *L, int opts, const char *fn) {
+  int t = lua_getfield(L, opts, "json");
+  if (t == LUA_TTABLE) {
+    se_json_push_selection(L, -1, fn);
+    lua_remove(L, -2);
+    return lua_gettop(L);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* http.get_json(url[, opts]) -> value, resp | nil, err, code[, resp] */
 static int http_get_json(lua_State *L) {
   const char *url = check_url(L, 1);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_GET, "http.get_json");
+  se_http_check_keys(L, opts, SE_OPTS_GET_JSON, "http.get_json");
+  if (lua_getfield(L, opts, "json") != LUA_TNIL && !lua_istable(L, -1))
+    luaL_error(L, "http.get_json: option 'json' must be a table of decode options");
+  lua_pop(L, 1);
+  int sel = push_json_selection(L, opts, "http.get_json");
   se_request_box *box = build(L, opts, "GET", url);
   accept_json(L, box->req);
   perform(L, box);
   if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
   int body = push_body(L, box->resp);
-  int n = decode_body(L, UV_DECODE, body, box, box->req);
+  int n = decode_body(L, UV_DECODE, body, box, box->req, sel);
   push_response(L, box->resp, body);
   return n + 1;
 }
@@ -280,7 +304,8 @@ static int batch_iter(lua_State *L) {
   lua_pushinteger(L, i);
   if (box->resp->code[0] != '\0' || !b->json) return 1 + push_outcome(L, box->resp);
   int body = push_body(L, box->resp);
-  int n = decode_body(L, lua_upvalueindex(2), body, box, req);
+  int sel = lua_isnil(L, lua_upvalueindex(3)) ? 0 : lua_upvalueindex(3);
+  int n = decode_body(L, lua_upvalueindex(2), body, box, req, sel);
   push_response(L, box->resp, body);
   lua_remove(L, body);
   if (n == 3) return 5;
@@ -317,7 +342,9 @@ static int http_fetch_all(lua_State *L) {
   lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
   if (conc < 1 || conc > MAX_CONCURRENCY)
     luaL_error(L, "option 'concurrency' must be 1..%d", MAX_CONCURRENCY);
-  int json = se_opt_bool_field(L, opts, "json", 0);
+  int json = lua_getfield(L, opts, "json") == LUA_TTABLE || se_opt_bool_field(L, opts, "json", 0);
+  lua_pop(L, 1);
+  int sel = push_json_selection(L, opts, "http.fetch_all");
   int defs = push_batch_defaults(L, opts);
   lua_Integer n = luaL_len(L, 1);
   lua_createtable(L, (int)n, 0);
@@ -361,7 +388,11 @@ static int http_fetch_all(lua_State *L) {
   if (b->batch == NULL) return luaL_error(L, "http.fetch_all: could not start (out of memory)");
   lua_pushvalue(L, ud);
   lua_pushvalue(L, UV_DECODE);
-  lua_pushcclosure(L, batch_iter, 2);
+  if (sel)
+    lua_pushvalue(L, sel);
+  else
+    lua_pushnil(L);
+  lua_pushcclosure(L, batch_iter, 3);
   lua_pushnil(L);
   lua_pushnil(L);
   lua_pushvalue(L, ud); /* closing value: breaking out of the loop cancels the rest */

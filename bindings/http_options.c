@@ -16,6 +16,7 @@ static const char *const shared_keys[] = {"query",    "headers",  "timeout",    
                                           "ca_file",  "insecure", "max_redirects", NULL};
 static const char *const call_keys[] = {"method", "url", "body", NULL};
 static const char *const get_keys[] = {"body", NULL};
+static const char *const get_json_keys[] = {"body", "json", NULL};
 static const char *const batch_keys[] = {"concurrency", "json", NULL};
 static const char *const retry_keys[] = {"attempts", "base_delay", "multiplier", "max_delay",
                                          "budget",   "jitter",     NULL};
@@ -40,10 +41,11 @@ static void check_keys_in(lua_State *L, int t, const char *fn, const char *const
 }
 
 void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn) {
-  const char *const *extra = kind == SE_OPTS_REQUEST ? call_keys
-                             : kind == SE_OPTS_GET   ? get_keys
-                             : kind == SE_OPTS_BATCH ? batch_keys
-                                                     : NULL;
+  const char *const *extra = kind == SE_OPTS_REQUEST    ? call_keys
+                             : kind == SE_OPTS_GET      ? get_keys
+                             : kind == SE_OPTS_GET_JSON ? get_json_keys
+                             : kind == SE_OPTS_BATCH    ? batch_keys
+                                                        : NULL;
   check_keys_in(L, t, fn, shared_keys, extra);
 }
 

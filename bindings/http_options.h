@@ -24,9 +24,10 @@ se_request_box *se_http_push_box(lua_State *L);
 /* Which option names a table may hold. */
 typedef enum {
   SE_OPTS_REQUEST,  /* http.request and fetch_all items: everything */
-  SE_OPTS_GET,      /* http.get, http.get_json: no url or method (given by the call) */
+  SE_OPTS_GET,      /* http.get: no url or method (given by the call) */
+  SE_OPTS_GET_JSON, /* http.get_json: as http.get, plus json (decode options) */
   SE_OPTS_DEFAULTS, /* http.set_defaults: no url, method or body */
-  SE_OPTS_BATCH     /* http.fetch_all options: defaults plus concurrency and json */
+  SE_OPTS_BATCH     /* http.fetch_all options: defaults plus concurrency and json (true or decode options) */
 } se_opts_kind;
 
 /* Raises "unknown option 'x' for <fn>" if the table at t has a key that the

@@ -9,7 +9,9 @@
 #include <lua.h>
 #include <string.h>
 
+#include "common.h"
 #include "json.h"
+#include "json_select.h"
 #include "modules.h"
 
 #define TAPE_MT "salesengine.json.Tape"
@@ -31,8 +33,11 @@ static int tape_gc(lua_State *L) {
 /* What one build needs: the tape, the parsed text, and the member names
  * met at each position of an object (records of a page have the same keys
  * in the same order), kept alive in a Lua table at index `keys`, so that a
- * name seen before is pushed without hashing and interning it again. */
-enum { KEY_SLOTS = 32 };
+ * name seen before is pushed without hashing and interning it again. With a
+ * selection (bindings/json_select.h): its set of names, the records'
+ * metatable and the records path, and whether the name in each slot is one
+ * the records keep (-1: not looked up yet). */
+enum { KEY_SLOTS = 32, VALUE_SLOTS = 64, VALUE_TRIAL = 32 };
 typedef struct {
   const se_json_tape *t;
   const char *buf;
@@ -40,24 +45,131 @@ typedef struct {
   int keys;
   const char *key_text[KEY_SLOTS];
   size_t key_len[KEY_SLOTS];
+  signed char key_keep[KEY_SLOTS];
+  int set, mt, nfields;
+  /* String values met before (Lua strings in the table at index `values`),
+   * looked up by their bytes, for the member positions where values repeat
+   * (a region, a currency): counted per position, a position whose first
+   * VALUE_TRIAL strings found fewer than a quarter in the cache stops using it. */
+  int values;
+  const char *value_text[VALUE_SLOTS];
+  size_t value_len[VALUE_SLOTS];
+  uint32_t value_tries[KEY_SLOTS], value_hits[KEY_SLOTS];
 } builder;
+
+/* Makes key slot m hold the name of member m (token k) of an object;
+ * returns 0 when m is past the slots. */
+static int cache_key(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
+  if (m >= KEY_SLOTS) return 0;
+  size_t len;
+  const char *text = se_json_tape_text(b->t, b->buf, k, &len);
+  if (b->key_text[m] != NULL && b->key_len[m] == len && memcmp(b->key_text[m], text, len) == 0) return 1;
+  b->key_text[m] = lua_pushlstring(L, text, len);
+  b->key_len[m] = len;
+  b->key_keep[m] = -1;
+  lua_rawseti(L, b->keys, (lua_Integer)m + 1); /* keeps key_text[m] alive */
+  return 1;
+}
 
 /* Pushes the name of member m (token k) of an object. */
 static void push_key(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
+  if (cache_key(L, b, k, m)) {
+    lua_rawgeti(L, b->keys, (lua_Integer)m + 1);
+  } else {
+    size_t len;
+    const char *text = se_json_tape_text(b->t, b->buf, k, &len);
+    lua_pushlstring(L, text, len);
+  }
+}
+
+/* Whether the selection lists the name of member m (token k) of a record. */
+static int keeps_member(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
+  int cached = cache_key(L, b, k, m);
+  if (cached && b->key_keep[m] >= 0) return b->key_keep[m];
+  push_key(L, b, k, m);
+  int keep = lua_rawget(L, b->set) != LUA_TNIL;
+  lua_pop(L, 1);
+  if (cached) b->key_keep[m] = (signed char)keep;
+  return keep;
+}
+
+/* Returns the index after the value starting at token i. */
+static size_t skip(const se_jt_token *tok, size_t i) {
+  se_jt_token k = tok[i++];
+  uint32_t n = SE_JT_COUNT(k);
+  if (SE_JT_KIND(k) == SE_JT_OBJECT)
+    for (uint32_t m = 0; m < n; m++)
+      i = skip(tok, i + 1);
+  else if (SE_JT_KIND(k) == SE_JT_ARRAY)
+    for (uint32_t e = 0; e < n; e++)
+      i = skip(tok, i);
+  return i;
+}
+
+static size_t build(lua_State *L, builder *b, size_t i);
+
+/* Pushes the string value (token k) of member m of an object, from the
+ * value cache when it is there; m < KEY_SLOTS. */
+static void push_member_string(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
   size_t len;
   const char *text = se_json_tape_text(b->t, b->buf, k, &len);
-  if (m >= KEY_SLOTS) {
+  uint32_t tries = b->value_tries[m];
+  if (tries >= VALUE_TRIAL && b->value_hits[m] * 4 < tries) {
     lua_pushlstring(L, text, len);
     return;
   }
-  if (b->key_text[m] != NULL && b->key_len[m] == len && memcmp(b->key_text[m], text, len) == 0) {
-    lua_rawgeti(L, b->keys, (lua_Integer)m + 1);
+  b->value_tries[m] = tries + 1;
+  size_t h = len ? (len * 31u + (unsigned char)text[0] * 7u + (unsigned char)text[len / 2] * 17u +
+                    (unsigned char)text[len - 1] * 131u) %
+                       VALUE_SLOTS
+                 : 0;
+  if (b->value_text[h] != NULL && b->value_len[h] == len && memcmp(b->value_text[h], text, len) == 0) {
+    b->value_hits[m]++;
+    lua_rawgeti(L, b->values, (lua_Integer)h + 1);
     return;
   }
-  b->key_text[m] = lua_pushlstring(L, text, len);
-  b->key_len[m] = len;
+  lua_pushlstring(L, text, len);
   lua_pushvalue(L, -1);
-  lua_rawseti(L, b->keys, (lua_Integer)m + 1); /* keeps key_text[m] alive */
+  lua_rawseti(L, b->values, (lua_Integer)h + 1);
+  b->value_text[h] = text; /* the bytes the cached string was made of */
+  b->value_len[h] = len;
+}
+
+/* Pushes the value of member m of an object (token i); returns the index after it. */
+static size_t build_member(lua_State *L, builder *b, size_t i, uint32_t m) {
+  if (SE_JT_KIND(b->tok[i]) != SE_JT_STRING || m >= KEY_SLOTS) return build(L, b, i);
+  push_member_string(L, b, b->tok[i], m);
+  return i + 1;
+}
+
+/* Pushes an element of the records array (token i): an object with only the
+ * selected members, or an empty array, gets the records' metatable; returns
+ * the index after it. */
+static size_t build_record(lua_State *L, builder *b, size_t i) {
+  se_jt_token k = b->tok[i];
+  if (SE_JT_KIND(k) == SE_JT_ARRAY && SE_JT_COUNT(k) == 0) {
+    lua_createtable(L, 0, 0);
+    i++;
+  } else if (SE_JT_KIND(k) == SE_JT_OBJECT) {
+    uint32_t n = SE_JT_COUNT(k);
+    luaL_checkstack(L, 3, "JSON nesting");
+    lua_createtable(L, 0, (int)(n < (uint32_t)b->nfields ? n : (uint32_t)b->nfields));
+    i++;
+    for (uint32_t m = 0; m < n; m++) {
+      if (!keeps_member(L, b, b->tok[i], m)) {
+        i = skip(b->tok, i + 1);
+        continue;
+      }
+      push_key(L, b, b->tok[i], m);
+      i = build_member(L, b, i + 1, m);
+      lua_rawset(L, -3);
+    }
+  } else {
+    return build(L, b, i);
+  }
+  lua_pushvalue(L, b->mt);
+  lua_setmetatable(L, -2);
+  return i;
 }
 
 /* Pushes the value starting at token i; returns the index after it. The
@@ -90,7 +202,7 @@ static size_t build(lua_State *L, builder *b, size_t i) {
     lua_createtable(L, 0, (int)SE_JT_COUNT(k));
     for (uint32_t m = 0; m < SE_JT_COUNT(k); m++) {
       push_key(L, b, b->tok[i], m);
-      i = build(L, b, i + 1);
+      i = build_member(L, b, i + 1, m);
       lua_rawset(L, -3);
     }
     break;
@@ -106,13 +218,67 @@ static size_t build(lua_State *L, builder *b, size_t i) {
   return i;
 }
 
-void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf) {
+/* Pushes the value at token i, which lies on the way to the records array:
+ * path[0, n) is the rest of the records path (empty: this value is the
+ * array). Returns the index after the value. */
+static size_t build_path(lua_State *L, builder *b, size_t i, const char *path, size_t n) {
+  se_jt_token k = b->tok[i];
+  if (n == 0 && SE_JT_KIND(k) == SE_JT_ARRAY) {
+    luaL_checkstack(L, 2, "JSON nesting");
+    lua_createtable(L, (int)SE_JT_COUNT(k), 0);
+    i++;
+    for (uint32_t e = 1; e <= SE_JT_COUNT(k); e++) {
+      i = build_record(L, b, i);
+      lua_rawseti(L, -2, e);
+    }
+    return i;
+  }
+  if (n == 0 || SE_JT_KIND(k) != SE_JT_OBJECT) return build(L, b, i);
+  const char *dot = memchr(path, '.', n);
+  size_t name_len = dot ? (size_t)(dot - path) : n;
+  size_t rest = dot ? n - name_len - 1 : 0;
+  luaL_checkstack(L, 3, "JSON nesting");
+  lua_createtable(L, 0, (int)SE_JT_COUNT(k));
+  i++;
+  for (uint32_t m = 0; m < SE_JT_COUNT(k); m++) {
+    size_t len;
+    const char *text = se_json_tape_text(b->t, b->buf, b->tok[i], &len);
+    int on_path = len == name_len && memcmp(text, path, len) == 0;
+    push_key(L, b, b->tok[i], m);
+    i = on_path ? build_path(L, b, i + 1, path + name_len + 1, rest) : build(L, b, i + 1);
+    lua_rawset(L, -3);
+  }
+  return i;
+}
+
+void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int sel) {
   size_t n;
   builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
+  sel = sel ? lua_absindex(L, sel) : 0;
+  luaL_checkstack(L, 6, "JSON");
+  lua_createtable(L, VALUE_SLOTS, 0);
+  b.values = lua_gettop(L);
   lua_createtable(L, KEY_SLOTS, 0);
   b.keys = lua_gettop(L);
-  build(L, &b, 0);
-  lua_remove(L, b.keys);
+  if (sel == 0) {
+    build(L, &b, 0);
+    lua_replace(L, b.values);
+    lua_settop(L, b.values);
+    return;
+  }
+  size_t path_len = 0;
+  const char *path =
+      lua_rawgeti(L, sel, SE_JSON_SEL_RECORDS) == LUA_TSTRING ? lua_tolstring(L, -1, &path_len) : "";
+  lua_rawgeti(L, sel, SE_JSON_SEL_SET);
+  b.set = lua_gettop(L);
+  lua_rawgeti(L, sel, SE_JSON_SEL_MT);
+  b.mt = lua_gettop(L);
+  lua_rawgeti(L, sel, SE_JSON_SEL_COUNT);
+  b.nfields = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  build_path(L, &b, 0, path, path_len);
+  lua_replace(L, b.values);
+  lua_settop(L, b.values);
 }
 
 unsigned se_json_max_depth(lua_State *L) {
@@ -124,11 +290,16 @@ unsigned se_json_max_depth(lua_State *L) {
   return d > 0 && d <= 0x7fffffff ? (unsigned)d : 1000;
 }
 
-/* json.decode(text) -> value; raises cjson's error for invalid JSON. */
+/* json.decode(text[, {records = path, fields = {...}}]) -> value; raises
+ * cjson's error for invalid JSON. */
 static int json_decode(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
-  lua_settop(L, 1);
+  int sel = 0;
+  if (se_opt_table(L, 2)) {
+    se_json_push_selection(L, 2, "json.decode");
+    sel = lua_gettop(L);
+  }
   tape_ud *u = lua_touserdata(L, lua_upvalueindex(UV_TAPE));
   se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_DEFAULT_MAX_TOKENS);
   if (st == SE_JT_NOMEM) return luaL_error(L, "not enough memory");
@@ -136,9 +307,10 @@ static int json_decode(lua_State *L) {
     lua_getfield(L, lua_upvalueindex(UV_CJSON), "decode");
     lua_pushvalue(L, 1);
     lua_call(L, 1, 1);
+    if (sel) se_json_project(L, sel);
     return 1;
   }
-  se_json_push_tape(L, u->tape, text);
+  se_json_push_tape(L, u->tape, text, sel);
   return 1;
 }
 

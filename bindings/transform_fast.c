@@ -54,26 +54,91 @@ static int fast_decimal(lua_State *L) {
   return 1;
 }
 
+/* trim and upper remember their results for strings seen before in a table
+ * {input = result} (upvalue 1) with its entry count (upvalue 2), emptied at
+ * MEMO_MAX entries: the records of a page repeat a few values (regions,
+ * channels), and a remembered result costs no hashing and interning of a
+ * new string. Each function below with its own memo. */
+enum { MEMO_MAX = 256 };
+
+/* Pushes the remembered result for argument 1 and returns 1, or returns 0. */
+static int memo_get(lua_State *L) {
+  lua_pushvalue(L, 1);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TSTRING) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Remembers the string on top as the result for argument 1. */
+static void memo_put(lua_State *L) {
+  lua_Integer count = lua_tointeger(L, lua_upvalueindex(2));
+  if (count >= MEMO_MAX) {
+    lua_createtable(L, 0, MEMO_MAX);
+    lua_replace(L, lua_upvalueindex(1));
+    count = 0;
+  }
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, lua_upvalueindex(1));
+  lua_pushinteger(L, count + 1);
+  lua_replace(L, lua_upvalueindex(2));
+}
+
 /* trim(s) -> s without leading and trailing ASCII white space (s itself when it has none) */
 static int fast_trim(lua_State *L) {
   size_t n, first;
   const char *s = luaL_checklstring(L, 1, &n);
   size_t len = se_quick_trim(s, n, &first);
-  if (len == n)
+  if (len == n) {
     lua_settop(L, 1);
-  else
+  } else if (!memo_get(L)) {
     lua_pushlstring(L, s + first, len);
+    memo_put(L);
+  }
+  return 1;
+}
+
+/* upper(s) -> s with ASCII a-z upper-cased, other bytes unchanged (s itself when it has none) */
+static int fast_upper(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  size_t i = 0;
+  while (i < n && !(s[i] >= 'a' && s[i] <= 'z'))
+    i++;
+  if (i == n) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  if (memo_get(L)) return 1;
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, n);
+  for (size_t k = 0; k < n; k++)
+    out[k] = (s[k] >= 'a' && s[k] <= 'z') ? (char)(s[k] - 'a' + 'A') : s[k];
+  luaL_pushresultsize(&b, n);
+  memo_put(L);
   return 1;
 }
 
 static const luaL_Reg fast_functions[] = {
     {"iso_datetime", fast_iso_datetime},
     {"decimal", fast_decimal},
+    {NULL, NULL},
+};
+
+/* The functions with a memo each (see memo_get). */
+static const luaL_Reg memo_functions[] = {
     {"trim", fast_trim},
+    {"upper", fast_upper},
     {NULL, NULL},
 };
 
 int luaopen_salesengine_transform_fast(lua_State *L) {
   luaL_newlib(L, fast_functions);
+  for (const luaL_Reg *r = memo_functions; r->name; r++) {
+    lua_createtable(L, 0, MEMO_MAX);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, r->func, 2);
+    lua_setfield(L, -2, r->name);
+  }
   return 1;
 }

@@ -29,6 +29,7 @@ etl.run {
     return http.get_json(api_url, {
       timeout = 30,
       retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
+      json = { records = "sales", fields = transform.fields }, -- decode only what transform reads
     })
   end),
   records = "sales",

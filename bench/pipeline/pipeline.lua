@@ -22,15 +22,19 @@ local retry = { attempts = 3, base_delay = 0.2 }
 
 local source
 if shape == "next" then
-  source = paginate.next_url { url = base .. "/pages/p1.json", items = "sales", retry = retry }
+  source = paginate.next_url {
+    url = base .. "/pages/p1.json", items = "sales", fields = transform.fields, retry = retry,
+  }
 elseif shape == "numbered" then
   source = paginate.page_number {
     url = base .. "/sales", items = "sales", count = tonumber(se.getenv("BENCH_PAGES")), concurrency = 2,
-    retry = retry,
+    fields = transform.fields, retry = retry,
   }
 elseif shape == "single" then
   source = etl.once(function()
-    local doc, err, code = http.get_json(base .. "/all.json", { retry = retry })
+    local doc, err, code = http.get_json(base .. "/all.json", {
+      retry = retry, json = { records = "sales", fields = transform.fields },
+    })
     if not doc then
       return nil, err, code
     end

@@ -75,6 +75,32 @@ describe("salesengine.http", function()
       assert.are.equal("application/json", api.log()[1].headers["accept"])
     end)
 
+    it("decodes only the listed fields of each record with the json option", function()
+      local opts = { json = { records = "sales", fields = { "id" } } }
+      local data = assert(http.get_json(api.url .. "/sales.json", opts))
+      local fetched
+      for _, resp in http.fetch_all({ api.url .. "/sales.json" }, opts) do
+        fetched = resp.data
+      end
+      for _, doc in ipairs({ data, fetched }) do
+        assert.are.equal(2, #doc.sales)
+        assert.are.equal(2, doc.sales[2].id)
+        assert.is_nil(rawget(doc.sales[1], "amount_usd"))
+        assert.has_error(function()
+          return doc.sales[1].amount_usd
+        end, "record field 'amount_usd' is not decoded: the source's fields (id) do not list it")
+      end
+      assert.has_error(function()
+        http.get_json(api.url .. "/sales.json", { json = true })
+      end, "http.get_json: option 'json' must be a table of decode options")
+      assert.has_error(function()
+        http.get_json(api.url .. "/sales.json", { json = { fields = { "id" }, path = "sales" } })
+      end, "http.get_json: unknown decode option path")
+      assert.has_error(function()
+        http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } })
+      end, "http.fetch_all: decode option 'fields' must be a non-empty list of member names")
+    end)
+
     it("lets a non-string error raised during decoding (an interruption) go up unchanged", function()
       local stop = setmetatable({ exit_code = 130 }, { __tostring = function() return "interrupted" end })
       debug.sethook(function()
@@ -564,6 +590,29 @@ describe("salesengine.http", function()
         concurrency = 3 }))
       assert.are.same(range(1, 12), all)
       assert.are.same({ 1, 2, 3, 4 }, pages)
+    end)
+
+    it("decodes only the listed fields of each item, fetched one by one or concurrently", function()
+      local function read_other(iter, state, control, closing)
+        local got = {}
+        for _, page in iter, state, control, closing do
+          for _, item in ipairs(page.items) do
+            got[#got + 1] = item.id
+            assert.is_table(getmetatable(item))
+            assert.has_error(function()
+              return item.name
+            end, "record field 'name' is not decoded: the source's fields (id) do not list it")
+          end
+        end
+        return got
+      end
+      assert.are.same(range(1, 8), read_other(paginate.next_url({ url = api.url .. "/pages/next?total=8&size=3",
+        next = "links.next", items = "data", fields = { "id" } })))
+      assert.are.same(range(1, 12), read_other(paginate.page_number({
+        url = api.url .. "/pages/page?total=12&size=3", count = 4, items = "data", fields = { "id" } })))
+      assert.has_error(function()
+        paginate.page_number({ url = api.url .. "/pages/page", fields = { "id" } })
+      end, "paginate.page_number: option 'fields' needs option 'items' (the dotted path of the items array)")
     end)
 
     it("hands a failing page over as an error and stops", function()

@@ -191,6 +191,140 @@ describe("salesengine.json", function()
     assert.are.equal("é\n", json.decode('{"x":"\\u00e9\\n"}').x)
   end)
 
+  describe("with fields (decode options)", function()
+    -- The reference: cjson's value with, in the array at path, every object element reduced
+    -- to the listed members (the tape builder skips the others instead of building them).
+    local function reference(text, path, fields)
+      local doc = cjson.decode(text)
+      local arr = doc
+      for name in (path or ""):gmatch("[^.]+") do
+        arr = type(arr) == "table" and arr[name] or nil
+      end
+      local keep = {}
+      for _, f in ipairs(fields) do
+        keep[f] = true
+      end
+      if type(arr) == "table" then
+        for _, rec in ipairs(arr) do
+          if type(rec) == "table" and #rec == 0 then
+            for k in pairs(rec) do
+              if not keep[k] then
+                rec[k] = nil
+              end
+            end
+          end
+        end
+      end
+      return doc
+    end
+    -- The records array at path, or an empty list when there is none.
+    local function records_of(doc, path)
+      for name in (path or ""):gmatch("[^.]+") do
+        doc = type(doc) == "table" and doc[name] or nil
+      end
+      return type(doc) == "table" and doc or {}
+    end
+    local function check(text, path, fields)
+      local got = json.decode(text, { records = path, fields = fields })
+      local want = reference(text, path, fields)
+      for _, rec in ipairs(records_of(got, path)) do
+        if type(rec) == "table" and #rec == 0 then
+          assert.is_table(getmetatable(rec), "a projected record has the records' metatable")
+          setmetatable(rec, nil)
+        end
+      end
+      local ok, why = same(got, want)
+      assert(ok, ("different values for %q: %s"):format(text:sub(1, 200), tostring(why)))
+    end
+
+    it("keeps only the listed members of each record, elsewhere the whole document", function()
+      local fields = { "id", "amount_usd", "note" }
+      for i = 1, 500 do
+        local recs = {}
+        for r = 1, rand(5) - 1 do
+          local members = {}
+          for m = 1, rand(7) - 1 do
+            local name = pick({ '"id"', '"amount_usd"', '"region"', '"note"', '"x"', '"id\\u0000"', '""' })
+            members[m] = name .. ":" .. gen_value(2)
+          end
+          recs[r] = rand(8) == 1 and gen_value(2) or "{" .. table.concat(members, ",") .. "}"
+        end
+        local arr = "[" .. table.concat(recs, ",") .. "]"
+        check(arr, nil, fields)
+        check('{"meta":' .. gen_value(1) .. ',"data":{"items":' .. arr .. ',"n":' .. i .. "}}", "data.items", fields)
+        check('{"sales":' .. gen_value(1) .. "}", "sales", fields) -- whatever the value is
+      end
+    end)
+
+    it("gives the same records for a text too large for the tape (cjson decodes it)", function()
+      -- 7 tokens a record: 600,000 records are over the tape's 4 M tokens
+      local recs = {}
+      for i = 1, 600000 do
+        recs[i] = i % 1000 == 0 and '{"region":"y","b":[1,{"id":2}]}' or ('{"id":%d,"a":"x","region":"r"}'):format(i)
+      end
+      local text = '{"sales":[' .. table.concat(recs, ",") .. '],"next":{"id":7,"a":1}}'
+      local doc = json.decode(text, { records = "sales", fields = { "id", "region" } })
+      assert.are.equal(600000, #doc.sales)
+      assert.are.same({ id = 7, a = 1 }, doc.next)
+      for i = 1, #doc.sales, 997 do
+        local rec = doc.sales[i]
+        assert.is_nil(rawget(rec, "a"))
+        assert.is_nil(rawget(rec, "b"))
+        assert.are.equal(i % 1000 == 0 and "y" or "r", rec.region)
+        assert.are.equal(i % 1000 ~= 0 and i or nil, rec.id) -- listed, absent: nil
+      end
+      assert.has_error(function()
+        return doc.sales[1].a
+      end, "record field 'a' is not decoded: the source's fields (id, region) do not list it")
+      local small = '{"sales":[' .. table.concat(recs, ",", 998, 1001) .. "]}"
+      check(small, "sales", { "id", "region" }) -- the tape
+      local tape_doc = json.decode(small, { records = "sales", fields = { "id", "region" } })
+      for i = 1, 4 do
+        setmetatable(tape_doc.sales[i], nil)
+        setmetatable(doc.sales[997 + i], nil)
+        assert(same(tape_doc.sales[i], doc.sales[997 + i]))
+      end
+    end)
+
+    it("raises when a script reads a member the list does not name", function()
+      local doc = json.decode('{"sales":[{"id":"S1","channel":"web"}]}', { records = "sales", fields = { "id" } })
+      local rec = doc.sales[1]
+      assert.are.equal("S1", rec.id)
+      assert.is_nil(rawget(rec, "channel"))
+      local ok, err = pcall(function()
+        return rec.channel
+      end)
+      assert.is_false(ok)
+      assert.matches(
+        "json_spec.lua:%d+: record field 'channel' is not decoded: the source's fields %(id%) do not list it", err)
+      local n = 0
+      for k in pairs(rec) do
+        n = n + 1
+        assert.are.equal("id", k)
+      end
+      assert.are.equal(1, n)
+      assert.are.same({ id = "S1" }, cjson.decode(cjson.encode(rec)))
+    end)
+
+    it("rejects misuse of the options", function()
+      local function err_of(opts)
+        local ok, err = pcall(json.decode, "[]", opts)
+        assert.is_false(ok)
+        return err
+      end
+      assert.matches("'fields' must be a non%-empty list", err_of({ records = "a" }))
+      assert.matches("'fields' must be a non%-empty list", err_of({ fields = {} }))
+      assert.matches("'fields' must list strings %(item 2 is a number%)", err_of({ fields = { "a", 2 } }))
+      assert.matches("'records' must be a dotted path", err_of({ records = "a..b", fields = { "a" } }))
+      assert.matches("'records' must be a dotted path", err_of({ records = ".a", fields = { "a" } }))
+      assert.matches("'records' must be a dotted path", err_of({ records = 3, fields = { "a" } }))
+      assert.matches("unknown decode option items", err_of({ items = "a", fields = { "a" } }))
+      assert.has_error(function()
+        json.decode("[]", 5)
+      end)
+    end)
+  end)
+
   it("raises for a value that is not a string, as cjson does", function()
     assert.has_error(function()
       json.decode({})

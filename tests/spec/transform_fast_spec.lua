@@ -81,9 +81,21 @@ describe("salesengine.transform fast paths", function()
     end
   end)
 
-  it("trim agrees", function()
-    for _, s in ipairs({ "", " ", " a ", "\t x\n", "abc", "a b", "\v\fz\r", 12 }) do
-      same("trim", s, "f")
+  it("trim and upper agree, also for values met again after their memo was emptied", function()
+    local values = { "", " ", " a ", "\t x\n", "abc", "a b", "\v\fz\r", "ABC", " emea ", "éa\0b", "Apac ",
+      ("x"):rep(300) .. " ", 12 }
+    for round = 1, 3 do
+      for _, s in ipairs(values) do
+        same("trim", s, "f")
+        same("upper", s, "f")
+      end
+      for i = 1, 300 * round do -- more distinct values than a memo keeps
+        same("trim", " v" .. i .. " ", "f")
+        same("upper", "v" .. i, "f")
+      end
+    end
+    for b = 0, 255 do
+      same("upper", "<" .. string.char(b) .. ">", "f")
     end
   end)
 end)

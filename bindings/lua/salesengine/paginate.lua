@@ -13,7 +13,8 @@
 -- pagination loop (a next URL or cursor seen before) is such a failure with
 -- code "LOOP". Options other than the pagination ones below are request
 -- options for http.get_json (headers, bearer, query, retry, timeout, ...).
--- See docs/lua-api.md.
+-- opts.fields (a list of member names, with opts.items a path) decodes only
+-- those members of each item. See docs/lua-api.md.
 local http = require "salesengine.http"
 local cjson = require "cjson"
 
@@ -23,7 +24,7 @@ local M = {}
 local PAGINATION_KEYS = {
   url = true, items = true, next = true, param = true, start = true, size_param = true, size = true,
   has_more = true, total = true, offset_param = true, limit_param = true, limit = true, cursor = true,
-  max_pages = true, count = true, concurrency = true,
+  max_pages = true, count = true, concurrency = true, fields = true,
 }
 
 --- The value at a dotted JSON path ("meta.next_cursor") in doc, or nil
@@ -61,6 +62,12 @@ local function split_options(opts, fn)
   end
   if opts.max_pages ~= nil and (math.type(opts.max_pages) ~= "integer" or opts.max_pages < 1) then
     error(fn .. ": option 'max_pages' must be a positive integer", 3)
+  end
+  if opts.fields ~= nil then
+    if type(opts.items) ~= "string" then
+      error(fn .. ": option 'fields' needs option 'items' (the dotted path of the items array)", 3)
+    end
+    req.json = { records = opts.items, fields = opts.fields } -- checked by http
   end
   return req
 end
@@ -256,7 +263,7 @@ local function concurrent(opts, fn, req, query_of)
   local batch = with_query(req)
   batch.query = nil
   batch.concurrency = opts.concurrency or 4
-  batch.json = true
+  batch.json = req.json or true
   local iter, _, _, closer = http.fetch_all(list, batch)
   local stopped = false
   return function()

@@ -194,6 +194,11 @@ function M.trim(value, field)
   return trimmed(value)
 end
 
+-- s with ASCII a-z upper-cased (string.upper in the C locale the engine runs in).
+local function uppered(s)
+  return (s:upper())
+end
+
 --- ASCII upper case (other bytes unchanged).
 function M.upper(value, field)
   if type(field) ~= "string" then
@@ -202,7 +207,7 @@ function M.upper(value, field)
   if type(value) ~= "string" then
     need_string(value, field)
   end
-  return (value:upper())
+  return uppered(value)
 end
 
 --- ASCII lower case (other bytes unchanged).
@@ -730,7 +735,7 @@ end
 -- same results, fewer steps); under stock Lua the Lua versions run.
 local has_fast, fast = pcall(require, "salesengine.transform_fast")
 if has_fast and type(fast) == "table" then
-  trimmed, quick_decimal, quick_iso = fast.trim, fast.decimal, fast.iso_datetime
+  trimmed, uppered, quick_decimal, quick_iso = fast.trim, fast.upper, fast.decimal, fast.iso_datetime
 end
 
 return M

@@ -1,0 +1,30 @@
+#ifndef SE_BINDINGS_JSON_SELECT_H
+#define SE_BINDINGS_JSON_SELECT_H
+
+/* Decode options {records = path, fields = {...}} (bindings/json_select.c):
+ * read once into a "selection" table that the decoders then use. */
+
+#include <lua.h>
+
+/* Slots of a selection table. */
+enum {
+  SE_JSON_SEL_RECORDS = 1, /* the dotted path of the records array; absent: the document itself */
+  SE_JSON_SEL_SET,         /* {name = true} for each listed field */
+  SE_JSON_SEL_MT,          /* the projected records' metatable */
+  SE_JSON_SEL_COUNT,       /* how many fields are listed */
+  SE_JSON_SEL_SIZE = SE_JSON_SEL_COUNT
+};
+
+/* Reads the decode options table at index opts and pushes its selection
+ * table. Raises "<fn>: ..." on misuse: an unknown option, a records path that
+ * is not a dotted path of names, fields that are not a non-empty list of
+ * strings. */
+void se_json_push_selection(lua_State *L, int opts, const char *fn);
+
+/* Applies the selection at index sel to the decoded value on top of the
+ * stack, in place: every element of its records array that is a table with
+ * no array items keeps only the listed members and gets the metatable. What
+ * the tape builder does while building, for values decoded another way. */
+void se_json_project(lua_State *L, int sel);
+
+#endif
