@@ -119,8 +119,8 @@ static void push_member_string(lua_State *L, builder *b, se_jt_token k, uint32_t
     return;
   }
   b->value_tries[m] = tries + 1;
-  size_t h = len ? (len * 31u + (unsigned char)text[0] * 7u + (unsigned char)text[len / 2] * 17u +
-                    (unsigned char)text[len - 1] * 131u) %
+  const unsigned char *u = (const unsigned char *)text;
+  size_t h = len ? (len * 31u + (size_t)u[0] * 7u + (size_t)u[len / 2] * 17u + (size_t)u[len - 1] * 131u) %
                        VALUE_SLOTS
                  : 0;
   if (b->value_text[h] != NULL && b->value_len[h] == len && memcmp(b->value_text[h], text, len) == 0) {
