@@ -81,6 +81,26 @@ describe("salesengine.transform fast paths", function()
     end
   end)
 
+  it("raises the helpers' programmer errors at the caller's line, as the Lua helpers do", function()
+    local cases = { { "trim", "x", 5 }, { "upper", "x", {} }, { "text", "x", true }, { "text", 7, 1 },
+      { "iso_datetime", "2024-01-01", 1 }, { "decimal", 1, 2, 3 }, { "decimal", 1, -1 }, { "decimal", 1, 2.5 },
+      { "decimal", "1", 1001 }, { "decimal", 1, "2" } }
+    for _, case in ipairs(cases) do
+      local function call(module)
+        return pcall(function()
+          local r = module[case[1]](table.unpack(case, 2, 4)) -- the line both messages name
+          return r
+        end)
+      end
+      local ok1, err1 = call(fast)
+      local ok2, err2 = call(pure)
+      assert.is_false(ok1)
+      assert.is_false(ok2)
+      assert.are.equal(err2, err1)
+      assert.matches("transform_fast_spec.lua:%d+: bad argument #%d to '" .. case[1] .. "'", err1)
+    end
+  end)
+
   it("trim and upper agree, also for values met again after their memo was emptied", function()
     local values = { "", " ", " a ", "\t x\n", "abc", "a b", "\v\fz\r", "ABC", " emea ", "éa\0b", "Apac ",
       ("x"):rep(300) .. " ", 12 }
