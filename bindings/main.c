@@ -347,10 +347,9 @@ int main(int argc, char **argv) {
   /* mimalloc keeps freed pages for 25 ms by default; a batch's buffers and
    * a page's Lua objects are freed every few tens of milliseconds, so that
    * would hold two or three pages' worth of memory at once (peak RSS about
-   * 4 MiB higher in the benchmark of docs/performance.md). 1 ms gave the
-   * least RSS but about 8 % of the process's CPU went to page faults on
-   * memory given back and taken again; 10 ms costs 2 - 3 MiB of RSS. */
-  mi_option_set(mi_option_decommit_delay, 10);
+   * 4 MiB higher in the benchmark of docs/performance.md; 10 ms: about
+   * 3 MiB higher, without a CPU time difference that runs could show). */
+  mi_option_set(mi_option_decommit_delay, 1);
 #else
   /* With glibc's malloc: buffers of a megabyte or more (response bodies,
    * JSON tapes, batches) get their own mappings, returned to the system

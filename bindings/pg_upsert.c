@@ -117,13 +117,19 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
     se_pg_upsert_error_prefix(st, c, ": row %lld (%s)", (long long)r, key);
 }
 
+/* How run_batch sends a batch. */
+typedef enum {
+  BATCH_NOW,        /* COPY while encoding, then merge */
+  BATCH_BACKGROUND, /* encode into memory; a thread loads and merges (and drops the staging table) */
+  BATCH_HOLD        /* encode into memory only, for se_pg_upsert_batch_start later */
+} batch_mode;
+
 /* COPYs rows first..last and merges them. 0 with counts, or -1 with st->err
- * set (located at a row when possible). With in_background the rows are
- * encoded into memory and a thread loads and merges them (and drops the
- * staging table): counts stay zero, and the result is for
- * se_pg_upsert_batch_wait. */
+ * set (located at a row when possible). In the other modes counts stay zero:
+ * the result is for se_pg_upsert_batch_wait. */
 static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int rows, int names,
-                     lua_Integer first, lua_Integer last, int in_background, se_pg_counts *counts) {
+                     lua_Integer first, lua_Integer last, batch_mode mode, se_pg_counts *counts) {
+  int in_background = mode != BATCH_NOW;
   se_pg_upsert *u = &st->u;
   if (in_background) {
     se_pg_upsert_batch_hold(u);
@@ -168,6 +174,7 @@ static int run_batch(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int ro
     return -1;
   }
   *counts = (se_pg_counts){0, 0, 0};
+  if (mode == BATCH_HOLD) return 0;
   if (in_background) return se_pg_upsert_batch_start(u, 1, &st->err);
   if (se_pg_upsert_batch_end(u, counts, &st->err) == 0) return 0;
   locate_error(L, st, c, rows, names, first, last);
@@ -236,11 +243,21 @@ static void add_counts(se_pg_counts *to, const se_pg_counts *n) {
   to->unchanged += n->unchanged;
 }
 
+/* Pushes the names of st's columns (for raw row reads); returns the index of the first. */
+static int push_column_names(lua_State *L, const se_pg_upsert_state *st) {
+  luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
+  int names = lua_gettop(L) + 1;
+  for (size_t j = 0; j < st->ncolumns; j++)
+    lua_pushstring(L, st->columns[j]);
+  return names;
+}
+
 /* handle:wait() -> stats | nil, message, code: waits for a deferred
  * upsert's final batch (loaded by a thread); the handle is finished afterwards. */
 static int state_wait(lua_State *L) {
   se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
   if (!st->handle) return luaL_error(L, "attempt to use a finished upsert");
+  if (st->held) return luaL_error(L, "attempt to wait for an upsert that was not started (call start())");
   se_pg_lua_conn *box = handle_conn(L, 1);
   if (box->c == NULL) return luaL_error(L, "attempt to use a closed connection");
   se_pg_conn *c = box->c;
@@ -249,12 +266,9 @@ static int state_wait(lua_State *L) {
     box->pending = NULL;
     se_pg_counts n;
     if (se_pg_upsert_batch_wait(&st->u, &n, &st->err) != 0) {
-      luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
       lua_getiuservalue(L, 1, 3);
       int rows = lua_gettop(L);
-      int names = rows + 1;
-      for (size_t j = 0; j < st->ncolumns; j++)
-        lua_pushstring(L, st->columns[j]);
+      int names = push_column_names(L, st);
       locate_error(L, st, c, rows, names, st->pending_first, st->pending_last);
       int n = give_up(L, st, c, 0);
       release_uservalues(L, 1);
@@ -270,8 +284,127 @@ static int state_wait(lua_State *L) {
   return 1;
 }
 
+/* A malloc'd copy of the n items of size bytes at p (NULL for none); raises when out of memory. */
+static void *copy_array(lua_State *L, const void *p, size_t n, size_t size) {
+  if (p == NULL) return NULL;
+  void *q = malloc(n ? n * size : 1);
+  if (q == NULL) luaL_error(L, "out of memory");
+  memcpy(q, p, n * size);
+  return q;
+}
+
+/* Gives to what from plans (table, columns, kinds, keys, options), in memory
+ * of its own; the names stay in from's options table, which to keeps alive. */
+static void copy_plan(lua_State *L, se_pg_upsert_state *to, const se_pg_upsert_state *from) {
+  to->label = from->label;
+  to->empty_array = from->empty_array;
+  to->skip_unchanged = from->skip_unchanged;
+  to->explicit_columns = from->explicit_columns;
+  to->schema = copy_array(L, from->schema, from->schema ? strlen(from->schema) + 1 : 0, 1);
+  to->table = copy_array(L, from->table, strlen(from->table) + 1, 1);
+  to->ncolumns = from->ncolumns;
+  to->columns = copy_array(L, from->columns, from->ncolumns, sizeof *from->columns);
+  to->kinds = copy_array(L, from->kinds, from->ncolumns, sizeof *from->kinds);
+  to->nkey = from->nkey;
+  to->key_at = copy_array(L, from->key_at, from->nkey, sizeof *from->key_at);
+  to->key = copy_array(L, from->key, from->nkey, sizeof *from->key);
+  to->nupdate = from->nupdate;
+  to->update = copy_array(L, from->update, from->nupdate, sizeof *from->update);
+  to->nset = from->nset;
+  to->set_names = copy_array(L, from->set_names, from->nset, sizeof *from->set_names);
+  to->set_exprs = copy_array(L, from->set_exprs, from->nset, sizeof *from->set_exprs);
+}
+
+/* The engine's description of the upsert st plans. */
+static se_upsert_spec spec_of(const se_pg_upsert_state *st) {
+  return (se_upsert_spec){st->schema,    st->table,     st->columns, st->ncolumns,
+                          st->key,       st->nkey,      st->update,  st->nupdate,
+                          st->set_names, st->set_exprs, st->nset,    st->skip_unchanged};
+}
+
+/* handle:next(rows) -> held | nil, message, code: rows encoded as one batch
+ * for the same table, columns and options as this deferred upsert, without
+ * using the connection, so while this handle's batch still loads; held:start()
+ * sends them once this handle is waited for. A value that cannot be stored
+ * fails as in upsert. Needs an upsert with the columns option. */
+static int state_next(lua_State *L) {
+  se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
+  if (!st->handle || st->held) return luaL_error(L, "next() is for a started deferred upsert not waited for");
+  if (!st->explicit_columns) return luaL_error(L, "next() needs an upsert with the columns option");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer nrows = (lua_Integer)lua_rawlen(L, 2);
+  if (nrows < 1) return luaL_error(L, "next() needs at least one row");
+  se_pg_lua_conn *box = handle_conn(L, 1);
+  if (box->c == NULL) return luaL_error(L, "attempt to use a closed connection");
+  lua_settop(L, 2);
+  se_pg_upsert_state *n = lua_newuserdatauv(L, sizeof *n, 4); /* index 3 */
+  memset(n, 0, sizeof *n);
+  luaL_setmetatable(L, STATE_MT);
+  for (int i = 1; i <= 4; i++) { /* conn, label, rows, opts */
+    if (i == 3)
+      lua_pushvalue(L, 2);
+    else
+      lua_getiuservalue(L, 1, i);
+    lua_setiuservalue(L, 3, i);
+  }
+  copy_plan(L, n, st);
+  se_upsert_spec spec = spec_of(n);
+  if (se_pg_upsert_init_like(&n->u, &st->u, &spec) != 0) return luaL_error(L, "out of memory");
+  n->u_live = 1;
+  int names = push_column_names(L, n);
+  se_pg_counts counts;
+  if (run_batch(L, n, box->c, 2, names, 1, nrows, BATCH_HOLD, &counts) != 0) {
+    int r = give_up(L, n, box->c, 0);
+    release_uservalues(L, 3);
+    return r;
+  }
+  n->handle = 1;
+  n->held = 1;
+  n->pending_first = 1;
+  n->pending_last = nrows;
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* held:start() -> held | nil, message, code: starts loading the batch
+ * next() encoded (a thread COPYs and merges it), in the open transaction;
+ * then it is a deferred upsert like any other, to wait() for. */
+static int state_start(lua_State *L) {
+  se_pg_upsert_state *st = luaL_checkudata(L, 1, STATE_MT);
+  if (!st->handle || !st->held) return luaL_error(L, "start() is for an upsert made by next(), once");
+  se_pg_lua_conn *box = handle_conn(L, 1);
+  if (box->c == NULL) return luaL_error(L, "attempt to use a closed connection");
+  if (box->pending != NULL)
+    return luaL_error(L, "a deferred upsert is still running on this connection; call its wait() first");
+  se_pg_conn *c = box->c;
+  int rc = se_pg_ready(c, &st->err);
+  PGTransactionStatusType tx = rc == 0 ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
+  if (rc == 0 && tx == PQTRANS_IDLE)
+    return luaL_error(L, "start() needs an open transaction (call begin() first)");
+  if (rc == 0 && tx == PQTRANS_INERROR) {
+    se_pg_error_set(&st->err, c, "25P02",
+                    "upsert into %s: the current transaction is aborted; roll it back first", st->label);
+    rc = -1;
+  }
+  if (rc == 0) rc = se_pg_upsert_batch_start(&st->u, 1, &st->err);
+  if (rc != 0) {
+    int r = give_up(L, st, c, 0);
+    release_uservalues(L, 1);
+    return r;
+  }
+  st->held = 0;
+  st->pending = 1;
+  box->pending = &st->u;
+  lua_settop(L, 1);
+  return 1;
+}
+
 void se_pg_lua_upsert_register(lua_State *L) {
-  static const luaL_Reg methods[] = {{"wait", state_wait}, {"close", state_close}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"wait", state_wait},
+                                     {"next", state_next},
+                                     {"start", state_start},
+                                     {"close", state_close},
+                                     {NULL, NULL}};
   luaL_newmetatable(L, STATE_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
@@ -307,6 +440,7 @@ int se_pg_lua_upsert(lua_State *L) {
   memset(st, 0, sizeof *st);
   luaL_setmetatable(L, STATE_MT);
   st->empty_array = strcmp(empty_as, "array") == 0;
+  st->skip_unchanged = skip_unchanged;
   se_pg_upsert_parse_table(L, st);
 
   if (se_pg_ready(c, &st->err) != 0) return give_up(L, st, c, 0);
@@ -322,16 +456,14 @@ int se_pg_lua_upsert(lua_State *L) {
   if (se_pg_upsert_load_catalog(st, c) != 0 || se_pg_upsert_resolve_columns(L, st, c, 4, 3, nrows) != 0)
     return give_up(L, st, c, 0);
   se_pg_upsert_resolve_keys(L, st, 4);
-  se_upsert_spec spec = {st->schema, st->table,   st->columns,   st->ncolumns,  st->key,  st->nkey,
-                         st->update, st->nupdate, st->set_names, st->set_exprs, st->nset, skip_unchanged};
+  st->explicit_columns = lua_getfield(L, 4, "columns") != LUA_TNIL;
+  lua_pop(L, 1);
+  se_upsert_spec spec = spec_of(st);
   if (se_pg_upsert_init(&st->u, c, &spec, &st->err) != 0) return give_up(L, st, c, 0);
   st->u_live = 1;
 
   /* The column names, at names..names+ncolumns-1, for raw row reads. */
-  luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
-  int names = lua_gettop(L) + 1;
-  for (size_t j = 0; j < st->ncolumns; j++)
-    lua_pushstring(L, st->columns[j]);
+  int names = push_column_names(L, st);
 
   se_pg_counts total = {0, 0, 0}, pending = {0, 0, 0};
   long long batches = 0, pending_batches = 0;
@@ -346,7 +478,8 @@ int se_pg_lua_upsert(lua_State *L) {
     if (rc == 0 && next <= nrows) {
       lua_Integer last = next + batch_size - 1 < nrows ? next + batch_size - 1 : nrows;
       se_pg_counts n;
-      rc = run_batch(L, st, c, 3, names, next, last, defer && last == nrows, &n);
+      rc = run_batch(L, st, c, 3, names, next, last, defer && last == nrows ? BATCH_BACKGROUND : BATCH_NOW,
+                     &n);
       if (rc == 0 && defer && last == nrows) {
         st->pending = 1;
         st->pending_first = next;

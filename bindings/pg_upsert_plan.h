@@ -34,9 +34,12 @@ typedef struct se_pg_upsert_state {
   const char **key, **update, **set_names, **set_exprs;
   size_t nkey, nupdate, nset;
   int empty_array;
+  int skip_unchanged;
+  int explicit_columns; /* opts.columns named the columns (else the rows decided) */
   /* A deferred upsert (option defer): the handle returned to Lua, whose
    * final batch's merge may still be running on the server. */
   int handle;  /* 1 while the handle can be waited for */
+  int held;    /* made by handle:next(): encoded, not started */
   int pending; /* the final batch's merge is in flight */
   lua_Integer pending_first, pending_last;
   se_pg_counts total; /* of the batches before the pending one */

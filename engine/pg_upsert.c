@@ -35,6 +35,33 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
   return -1;
 }
 
+/* A malloc'd copy of n bytes at p; NULL when out of memory. */
+static void *copy_of(const void *p, size_t n) {
+  void *q = malloc(n ? n : 1);
+  if (q != NULL) memcpy(q, p, n);
+  return q;
+}
+
+int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_upsert_spec *spec) {
+  memset(u, 0, sizeof *u);
+  u->conn = from->conn;
+  u->spec = *spec;
+  memcpy(u->stage, from->stage, sizeof u->stage);
+  u->is_key = copy_of(from->is_key, spec->ncolumns);
+  u->is_update = copy_of(from->is_update, spec->ncolumns);
+  u->sql_create = strdup(from->sql_create);
+  u->sql_copy = strdup(from->sql_copy);
+  u->sql_truncate = strdup(from->sql_truncate);
+  u->sql_drop = strdup(from->sql_drop);
+  u->sql_merge = strdup(from->sql_merge);
+  u->sql_merge_dedupe = strdup(from->sql_merge_dedupe);
+  if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
+      u->sql_merge && u->sql_merge_dedupe)
+    return 0;
+  se_pg_upsert_free(u);
+  return -1;
+}
+
 void se_pg_upsert_free(se_pg_upsert *u) {
   if (u->async_running) {
     se_pg_counts ignored;

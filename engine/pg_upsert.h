@@ -55,6 +55,12 @@ typedef struct se_pg_upsert {
 /* Prepares the SQL of an upsert (the staging table is named after a
  * per-connection counter). 0, or -1 with e filled. */
 int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e);
+
+/* Prepares u as another upsert with from's SQL and staging table name, for
+ * spec (the same as from's, in memory of its own), without using the
+ * connection: for a batch encoded while from's thread still loads, started
+ * after from is waited for. 0, or -1 when out of memory. */
+int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_upsert_spec *spec);
 void se_pg_upsert_free(se_pg_upsert *u);
 
 /* Creates (once per session) or empties the staging table and starts the

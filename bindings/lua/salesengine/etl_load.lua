@@ -163,17 +163,28 @@ function Loader:attempt(entries)
 end
 
 -- Overlapped loading: starts loading entries (one sink) under a savepoint
--- with a deferred upsert — the rows are COPYed now, the merge runs on the
--- server while the caller goes on — to be finished by settle(). Returns
--- true, or nil, message, code for a fatal error.
-function Loader:start(entries)
+-- with a deferred upsert — a thread COPYs the rows and the merge runs on the
+-- server while the caller goes on — to be finished by settle(). rows: the
+-- sink's rows of entries; held: those rows already encoded by the previous
+-- batch's handle:next() (or held = nil, herr, hcode: what encoding them
+-- refused). Returns true, or nil, message, code for a fatal error.
+function Loader:start(entries, rows, held, herr, hcode)
   local ok, err, code = self:exec("SAVEPOINT " .. SAVEPOINT)
   if not ok then
+    if held then
+      held:close()
+    end
     return nil, err, code
   end
   local sink = self.sinks[1]
-  local rows = sink_rows(sink, entries)
-  local handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
+  local handle, uerr, ucode
+  if held then
+    handle, uerr, ucode = held:start()
+  elseif herr then
+    handle, uerr, ucode = nil, herr, hcode
+  else
+    handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
+  end
   if not handle then
     self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
     return self:split(entries, 1, #entries, uerr, ucode, sink.table)
@@ -256,9 +267,18 @@ function Loader:load(entries)
     return nil, err, code
   end
   if self.overlap then
+    -- The next rows are encoded (handle:next) while the previous batch still
+    -- loads, so that the server has its next batch as soon as it is free.
+    local rows = #entries > 0 and sink_rows(self.sinks[1], entries) or {}
+    local held, herr, hcode
+    if self.deferred and #rows > 0 and self.deferred_options.columns then
+      held, herr, hcode = self.deferred.handle:next(rows)
+    end
     ok, err, code = self:settle()
     if ok and #entries > 0 then
-      ok, err, code = self:start(entries)
+      ok, err, code = self:start(entries, rows, held, herr, hcode)
+    elseif held then
+      held:close()
     end
     return ok, err, code
   end

@@ -350,7 +350,9 @@ end
 
 --- upsert(tbl, rows, opts) -> {inserted, updated, unchanged} | nil, message, code.
 -- With opts.defer (inside a transaction, as the real one) it returns a handle
--- whose wait() gives those results and whose close() drops them.
+-- whose wait() gives those results and whose close() drops them; its
+-- next(rows) gives a held upsert of more rows whose start() applies them and
+-- makes it such a handle.
 function Conn:upsert(tbl, rows, opts)
   if not (opts and opts.defer) then
     return upsert_now(self, tbl, rows, opts)
@@ -367,6 +369,25 @@ function Conn:upsert(tbl, rows, opts)
   end
   function handle.close()
     finished = true
+  end
+  function handle.next(_, more)
+    assert(not finished, "next() is for a started deferred upsert not waited for")
+    assert(opts.columns, "next() needs an upsert with the columns option")
+    local held, started = {}, false
+    function held.start()
+      assert(not started, "start() is for an upsert made by next(), once")
+      started = true
+      local h, err, code = self:upsert(tbl, more, opts)
+      if not h then
+        return nil, err, code
+      end
+      held.wait, held.next, held.close = h.wait, h.next, h.close
+      return held
+    end
+    function held.close()
+      started = true
+    end
+    return held
   end
   return handle
 end
