@@ -52,7 +52,7 @@ def main():
     groups = {}
     for r in rows:
         groups.setdefault((r["tool"], r["n"], r["scenario"]), []).append(r)
-    med = {k: {key: median(v, key) for key in ("wall", "cpu", "rss_kib", "server_cpu", "nginx_cpu")}
+    med = {k: {key: median(v, key) for key in ("wall", "cpu", "rss_kib", "server_cpu", "nginx_cpu", "idle")}
            for k, v in groups.items()}
     for k, v in groups.items():
         med[k]["runs"] = len(v)
@@ -63,9 +63,9 @@ def main():
     out.append("")
     out.append("Command: `%s`" % command)
     out.append("")
-    out.append("| records | scenario | run | wall s | rows/s | CPU s (process) | CPU s (server) | peak RSS MiB "
-               "| rows rewritten | runs | b/a | c/b |")
-    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| records | scenario | run | wall s | rows/s | CPU s (process) | CPU s (server) | idle core-s "
+               "| peak RSS MiB | rows rewritten | runs | b/a | c/b |")
+    out.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({int(n_big), int(n_small)}, reverse=True)
     for n in sizes:
         for sc in SCENARIOS:
@@ -79,16 +79,30 @@ def main():
                     ratio_ba = "%.2f" % (m["wall"] / a["wall"])
                 if tool == "c" and b:
                     ratio_cb = "%.1f" % (m["wall"] / b["wall"])
-                out.append("| %s | %s | %s | %.2f | %s | %.2f | %.2f | %.1f | %d | %d | %s | %s |" % (
+                out.append("| %s | %s | %s | %.2f | %s | %.2f | %.2f | %.2f | %.1f | %d | %d | %s | %s |" % (
                     "{:,}".format(n), sc, TOOLS[tool], m["wall"], "{:,}".format(int(n / m["wall"])), m["cpu"],
-                    m["server_cpu"], m["rss_kib"] / 1024, m["upd"], m["runs"], ratio_ba, ratio_cb))
+                    m["server_cpu"], m["idle"], m["rss_kib"] / 1024, m["upd"], m["runs"], ratio_ba, ratio_cb))
     nginx_total = sum(r["nginx_cpu"] for r in rows if r["tool"].startswith("b") or r["tool"] == "c")
     wall_total = sum(r["wall"] for r in rows if r["tool"].startswith("b") or r["tool"] == "c")
     out.append("")
+    for n in sizes:
+        for sc in SCENARIOS:
+            walls = {}
+            for r in rows:
+                if r["n"] == n and r["scenario"] == sc and r["tool"] in ("a", "b"):
+                    walls.setdefault(r.get("round"), {})[r["tool"]] = r["wall"]
+            pairs = [w["b"] / w["a"] for _, w in sorted(walls.items()) if "a" in w and "b" in w]
+            if pairs:
+                out.append("- b/a round by round (a and b of the same round), %s %s: %s (median %.2f)" % (
+                    "{:,}".format(n), sc, ", ".join("%.2f" % x for x in pairs), statistics.median(pairs)))
+    out.append("")
+    steal = sum(r["steal"] for r in rows)
     out.append("Medians of the runs listed. CPU (process): user + sys of the measured command (psql, "
                "salesengine or python3); CPU (server): every PostgreSQL process of the cluster over the run. "
                "Rows rewritten: growth of `pg_stat_user_tables.n_tup_upd` for `fact_sales` (max over the runs). "
-               "nginx used %.2f s of CPU over %.1f s of (b) and (c) runs." % (nginx_total, wall_total))
+               "nginx used %.2f s of CPU over %.1f s of (b) and (c) runs. Idle core-s: core-seconds of the "
+               "machine that no process used during the run. The hypervisor took %.2f core-s (steal) over all "
+               "runs." % (nginx_total, wall_total, steal))
     text = "\n".join(out) + "\n"
     print(text)
     if doc:
