@@ -86,7 +86,10 @@ static void push_key(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
 static int keeps_member(lua_State *L, builder *b, se_jt_token k, uint32_t m) {
   int cached = cache_key(L, b, k, m);
   if (cached && b->key_keep[m] >= 0) return b->key_keep[m];
-  push_key(L, b, k, m);
+  if (cached)
+    lua_rawgeti(L, b->keys, (lua_Integer)m + 1);
+  else
+    push_key(L, b, k, m);
   int keep = lua_rawget(L, b->set) != LUA_TNIL;
   lua_pop(L, 1);
   if (cached) b->key_keep[m] = (signed char)keep;

@@ -169,28 +169,32 @@ static int fallback(lua_State *L, int n) {
   return 1;
 }
 
+/* A helper of a string value (argument 1) and a field name (argument 2):
+ * push(L, 1) answers for a string, the Lua helper for anything else. */
+static int string_helper(lua_State *L, const char *fname, void (*push)(lua_State *L, int idx)) {
+  check_field(L, 2, fname);
+  if (lua_type(L, 1) != LUA_TSTRING) return fallback(L, 2);
+  push(L, 1);
+  return 1;
+}
+
+static void push_same(lua_State *L, int idx) {
+  lua_pushvalue(L, idx);
+}
+
 /* The helpers: tx.trim(value, field), tx.upper(value, field),
  * tx.text(value, field), tx.iso_datetime(value, field) and
  * tx.decimal(value, scale, field), with the Lua helper's results and errors. */
 static int helper_trim(lua_State *L) {
-  check_field(L, 2, "trim");
-  if (lua_type(L, 1) != LUA_TSTRING) return fallback(L, 2);
-  push_trimmed(L, 1);
-  return 1;
+  return string_helper(L, "trim", push_trimmed);
 }
 
 static int helper_upper(lua_State *L) {
-  check_field(L, 2, "upper");
-  if (lua_type(L, 1) != LUA_TSTRING) return fallback(L, 2);
-  push_uppered(L, 1);
-  return 1;
+  return string_helper(L, "upper", push_uppered);
 }
 
 static int helper_text(lua_State *L) {
-  check_field(L, 2, "text");
-  if (lua_type(L, 1) != LUA_TSTRING) return fallback(L, 2);
-  lua_settop(L, 1);
-  return 1;
+  return string_helper(L, "text", push_same);
 }
 
 static int helper_iso_datetime(lua_State *L) {
