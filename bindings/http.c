@@ -16,6 +16,7 @@
 #include "http_headers.h"
 #include "json_select.h"
 #include "http_options.h"
+#include "http_records.h"
 #include "http_url.h"
 #include "json.h"
 #include "modules.h"
@@ -448,7 +449,8 @@ static const luaL_Reg http_functions[] = {
     {"get_json", http_get_json},         {"fetch_all", http_fetch_all},
     {"set_defaults", http_set_defaults}, {"reset_defaults", http_reset_defaults},
     {"resolve_url", http_resolve_url},   {"link_next", http_link_next},
-    {"redact_url", http_redact_url},     {NULL, NULL},
+    {"redact_url", http_redact_url},     {"records", se_http_lua_records},
+    {NULL, NULL},
 };
 
 /* Creates the metatable tname with methods (also as __index) and one
@@ -468,6 +470,7 @@ static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *met
 int luaopen_salesengine_http(lua_State *L) {
   new_handle_type(L, CLIENT_MT, client_methods, client_close);
   new_handle_type(L, BATCH_MT, batch_methods, batch_close);
+  se_http_records_register(L);
   luaL_newlibtable(L, http_functions);
   client_ud *c = lua_newuserdatauv(L, sizeof *c, 0); /* closed until the client exists */
   c->client = NULL;

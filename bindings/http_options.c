@@ -18,6 +18,7 @@ static const char *const call_keys[] = {"method", "url", "body", NULL};
 static const char *const get_keys[] = {"body", NULL};
 static const char *const get_json_keys[] = {"body", "json", NULL};
 static const char *const batch_keys[] = {"concurrency", "json", NULL};
+static const char *const records_keys[] = {"records", "fields", "batch", NULL};
 static const char *const retry_keys[] = {"attempts", "base_delay", "multiplier", "max_delay",
                                          "budget",   "jitter",     NULL};
 
@@ -45,6 +46,7 @@ void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn) 
                              : kind == SE_OPTS_GET      ? get_keys
                              : kind == SE_OPTS_GET_JSON ? get_json_keys
                              : kind == SE_OPTS_BATCH    ? batch_keys
+                             : kind == SE_OPTS_RECORDS  ? records_keys
                                                         : NULL;
   check_keys_in(L, t, fn, shared_keys, extra);
 }

@@ -27,7 +27,8 @@ typedef enum {
   SE_OPTS_GET,      /* http.get: no url or method (given by the call) */
   SE_OPTS_GET_JSON, /* http.get_json: as http.get, plus json (decode options) */
   SE_OPTS_DEFAULTS, /* http.set_defaults: no url, method or body */
-  SE_OPTS_BATCH     /* http.fetch_all options: defaults plus concurrency and json (true or decode options) */
+  SE_OPTS_BATCH,    /* http.fetch_all options: defaults plus concurrency and json (true or decode options) */
+  SE_OPTS_RECORDS   /* http.records: as http.get, plus records, fields and batch */
 } se_opts_kind;
 
 /* Raises "unknown option 'x' for <fn>" if the table at t has a key that the

@@ -284,6 +284,59 @@ void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int
   lua_settop(L, b.values);
 }
 
+void se_json_push_records(lua_State *L, const se_json_tape *t, const char *buf, size_t nrecords, int set,
+                          int nfields, int mt, int pos) {
+  size_t n;
+  builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
+  set = set ? lua_absindex(L, set) : 0;
+  mt = mt ? lua_absindex(L, mt) : 0;
+  pos = pos ? lua_absindex(L, pos) : 0;
+  luaL_checkstack(L, 8, "JSON");
+  lua_createtable(L, VALUE_SLOTS, 0);
+  b.values = lua_gettop(L);
+  lua_createtable(L, KEY_SLOTS, 0);
+  b.keys = lua_gettop(L);
+  b.set = set;
+  b.mt = mt;
+  b.nfields = nfields;
+  lua_createtable(L, (int)nrecords, 0);
+  lua_Integer r = 0;
+  for (size_t i = 0; i < n;) {
+    size_t at = i;
+    if (set && SE_JT_KIND(b.tok[i]) == SE_JT_OBJECT) {
+      i = build_record(L, &b, i);
+      if (pos) {
+        lua_pushvalue(L, -1);
+        lua_pushinteger(L, (lua_Integer)at);
+        lua_rawset(L, pos);
+      }
+    } else {
+      i = build(L, &b, i);
+    }
+    lua_rawseti(L, -2, ++r);
+  }
+  lua_replace(L, b.values);
+  lua_settop(L, b.values);
+}
+
+void se_json_push_value(lua_State *L, const se_json_tape *t, const char *buf, size_t i) {
+  size_t n;
+  builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
+  luaL_checkstack(L, 6, "JSON");
+  lua_createtable(L, VALUE_SLOTS, 0);
+  b.values = lua_gettop(L);
+  lua_createtable(L, KEY_SLOTS, 0);
+  b.keys = lua_gettop(L);
+  build(L, &b, i);
+  lua_replace(L, b.values);
+  lua_settop(L, b.values);
+}
+
+size_t se_json_skip(const se_json_tape *t, size_t i) {
+  size_t n;
+  return skip(se_json_tape_tokens(t, &n), i);
+}
+
 unsigned se_json_max_depth(lua_State *L) {
   luaL_requiref(L, "cjson", luaopen_cjson, 0);
   lua_getfield(L, -1, "decode_max_depth");

@@ -18,8 +18,7 @@ static int record_index(lua_State *L) {
                     luaL_tolstring(L, 2, NULL), lua_tostring(L, lua_upvalueindex(2)));
 }
 
-/* Returns 1 when path is a dotted path of non-empty names. */
-static int valid_path(const char *p, size_t n) {
+int se_json_valid_path(const char *p, size_t n) {
   if (n == 0 || p[0] == '.' || p[n - 1] == '.') return 0;
   for (size_t i = 1; i < n; i++)
     if (p[i] == '.' && p[i - 1] == '.') return 0;
@@ -42,7 +41,7 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
   if (t != LUA_TNIL) {
     size_t n;
     const char *p = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    if (p == NULL || !valid_path(p, n))
+    if (p == NULL || !se_json_valid_path(p, n))
       luaL_error(L, "%s: decode option 'records' must be a dotted path like \"data.items\"", fn);
     lua_rawseti(L, sel, SE_JSON_SEL_RECORDS);
   } else {

@@ -15,6 +15,9 @@ enum {
   SE_JSON_SEL_SIZE = SE_JSON_SEL_COUNT
 };
 
+/* 1 when p[0, n) is a dotted path of non-empty names ("data.items"). */
+int se_json_valid_path(const char *p, size_t n);
+
 /* Reads the decode options table at index opts and pushes its selection
  * table. Raises "<fn>: ..." on misuse: an unknown option, a records path that
  * is not a dotted path of names, fields that are not a non-empty list of

@@ -172,6 +172,13 @@ static double retry_after(const se_http_response *resp) {
   return v ? se_http_parse_retry_after(v, time(NULL)) : -1;
 }
 
+/* Finishes j as failed with what its sink said. */
+static void sink_failed(run *r, job *j) {
+  const char *code = NULL;
+  const char *why = j->req->sink->error(j->req->sink->ctx, &code);
+  fail(r, j, code ? code : "SINK", why ? why : "the body was refused", "", 0);
+}
+
 /* Judges j's finished attempt: done, failed, or waiting for another attempt. */
 static void attempt_done(run *r, job *j, CURLcode rc) {
   se_http_client *c = r->client;
@@ -180,8 +187,24 @@ static void attempt_done(run *r, job *j, CURLcode rc) {
   give_back_easy(c, j->easy);
   j->easy = NULL;
   r->running--;
+  if (j->tr.sink_failed) {
+    sink_failed(r, j);
+    return;
+  }
   char code[32], cause[CURL_ERROR_SIZE + 128];
   se_outcome outcome = se_http_classify(&a, code, sizeof code, cause, sizeof cause);
+  if (outcome == SE_OUTCOME_OK && j->req->sink != NULL && a.status < 300) {
+    int end = se_transfer_sink_end(&j->tr);
+    if (end < 0) {
+      sink_failed(r, j);
+      return;
+    }
+    if (end > 0) {
+      outcome = SE_OUTCOME_RETRY;
+      snprintf(code, sizeof code, "PARTIAL");
+      snprintf(cause, sizeof cause, "the body ended inside the JSON document (cut short)");
+    }
+  }
   if (outcome == SE_OUTCOME_OK) {
     finish(r, j);
     return;

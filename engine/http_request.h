@@ -16,6 +16,22 @@
 #define SE_HTTP_DEFAULT_MAX_SIZE ((size_t)256 * 1024 * 1024)
 #define SE_HTTP_DEFAULT_MAX_REDIRECTS 10L
 
+/* Where a successful (2xx) response's body goes instead of the response,
+ * as it arrives (engine/http_stream.c). Each attempt that gets a 2xx
+ * response calls begin (also for an empty body), then write for each piece,
+ * then end once the transfer finished well. begin and write return 0, or -1
+ * to fail the request at once (not retried); end returns 0, 1 when the body
+ * was cut short (the attempt is retried like a cut-short transfer), or -1.
+ * error tells why a call failed, with a short code. Called on the thread
+ * that performs the request. */
+typedef struct se_http_sink {
+  int (*begin)(void *ctx, const char *content_type);
+  int (*write)(void *ctx, const char *data, size_t len);
+  int (*end)(void *ctx);
+  const char *(*error)(void *ctx, const char **code);
+  void *ctx;
+} se_http_sink;
+
 typedef struct se_http_request {
   char *method;               /* upper-case, e.g. "GET" */
   char *url;                  /* absolute, query included */
@@ -31,6 +47,8 @@ typedef struct se_http_request {
   long max_redirects;        /* 0 = do not follow redirects */
   int insecure;              /* 1 = skip TLS verification (logged loudly) */
   se_retry_policy retry;
+  const se_http_sink *sink; /* NULL: the body is kept in the response; else the timeout is
+                               for a stall (no byte for that long), max_size does not apply */
   char **secrets; /* values never to show: token, password, secret header and query values */
   size_t nsecrets;
 } se_http_request;

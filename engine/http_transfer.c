@@ -6,9 +6,31 @@
 
 #include "http_headers.h"
 
+/* Hands the attempt's 2xx body to the request's sink (begun once);
+ * returns 0, or -1 when the sink refused it. */
+static int to_sink(se_transfer *t, const char *data, size_t n) {
+  const se_http_sink *k = t->sink;
+  int rc = 0;
+  if (!t->sink_begun) {
+    t->sink_begun = 1;
+    rc = k->begin(k->ctx, se_http_response_header(t->resp, "content-type"));
+  }
+  if (rc == 0 && n > 0) rc = k->write(k->ctx, data, n);
+  if (rc != 0) t->sink_failed = 1;
+  return rc == 0 ? 0 : -1;
+}
+
+int se_transfer_sink_end(se_transfer *t) {
+  if (to_sink(t, NULL, 0) != 0) return -1;
+  int rc = t->sink->end(t->sink->ctx);
+  if (rc < 0) t->sink_failed = 1;
+  return rc;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
   se_transfer *t = userdata;
   size_t n = size * nmemb;
+  if (t->sink != NULL && t->resp->status >= 200 && t->resp->status < 300) return to_sink(t, data, n) ? 0 : n;
   if (t->resp->body_len + n > t->max_size) {
     t->too_large = 1;
     return 0;
@@ -113,6 +135,7 @@ CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *
   t->resp = resp;
   t->max_size = req->max_size;
   t->timeout = attempt_timeout(req->timeout, timeout_cap);
+  t->sink = req->sink;
   se_http_response_reset(resp);
   long connect_ms = to_ms(req->connect_timeout);
   if (t->timeout > 0 && connect_ms > to_ms(t->timeout)) connect_ms = to_ms(t->timeout);
@@ -131,10 +154,15 @@ CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *
   SET(CURLOPT_USERAGENT, "salesengine");
   SET(CURLOPT_FOLLOWLOCATION, req->max_redirects > 0 ? 1L : 0L);
   SET(CURLOPT_MAXREDIRS, req->max_redirects);
-  SET(CURLOPT_TIMEOUT_MS, to_ms(t->timeout));
+  if (req->sink == NULL) {
+    SET(CURLOPT_TIMEOUT_MS, to_ms(t->timeout));
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
+  } else if (t->timeout > 0) { /* a stall: under 1 byte/s for that long */
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(t->timeout + 0.999));
+  }
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
   if (rc == CURLE_OK) rc = setup_method(easy, req);
   if (rc == CURLE_OK) rc = setup_auth_and_tls(easy, req);
   return rc;

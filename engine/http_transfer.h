@@ -17,6 +17,9 @@ typedef struct se_transfer {
   double timeout; /* the attempt's total timeout in seconds, 0 = none */
   int too_large;  /* set when the body passed max_size */
   int out_of_memory;
+  const se_http_sink *sink;
+  int sink_begun;  /* the request's sink was given this attempt's body */
+  int sink_failed; /* the sink refused it */
   char errbuf[CURL_ERROR_SIZE];
 } se_transfer;
 
@@ -26,6 +29,11 @@ typedef struct se_transfer {
  * option libcurl refused. */
 CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *t, se_http_response *resp,
                            double timeout_cap);
+
+/* After a transfer that went well, for a request with a sink: the body is
+ * complete (begins the sink first for an empty body). The sink's end: 0, 1
+ * (cut short) or -1 (failed, and sink_failed set). */
+int se_transfer_sink_end(se_transfer *t);
 
 /* After the transfer finished with rc: the facts to classify the attempt.
  * Also copies the final URL (after redirects) into the response. */

@@ -85,7 +85,7 @@ static int push(se_json_tape *t, uint32_t head, uint32_t off) {
   t->tok[t->n].head = head;
   t->tok[t->n].off = off;
   t->n++;
-  if (t->depth == 0) top_level_done(t); /* a scalar document */
+  if (t->depth == 0 && t->yajl != NULL) top_level_done(t); /* a scalar document */
   return 1;
 }
 
@@ -105,7 +105,7 @@ static int push_text(se_json_tape *t, se_jt_kind kind, const char *p, size_t len
     return 0;
   }
   uint32_t head = (uint32_t)kind | (uint32_t)len << 4;
-  if (p >= t->buf && p + len <= t->buf + t->len) return push(t, head, (uint32_t)(p - t->buf));
+  if (t->buf != NULL && p >= t->buf && p + len <= t->buf + t->len) return push(t, head, (uint32_t)(p - t->buf));
   if (t->arena_len + len > UINT32_MAX) {
     t->declined = 1;
     return 0;
@@ -163,7 +163,7 @@ static int on_start_array(void *c) {
 
 static int close_container(void *c) {
   se_json_tape *t = c;
-  if (--t->depth == 0) top_level_done(t);
+  if (--t->depth == 0 && t->yajl != NULL) top_level_done(t);
   return 1;
 }
 
@@ -232,6 +232,54 @@ se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, un
   for (size_t i = t->value_end; i < len; i++)
     if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') return SE_JT_DECLINED;
   return SE_JT_OK;
+}
+
+void se_json_tape_clear(se_json_tape *t, unsigned max_depth, size_t max_tokens) {
+  t->n = t->depth = t->arena_len = 0;
+  t->nomem = t->declined = 0;
+  t->max_depth = max_depth;
+  t->max_tokens = max_tokens < MAX_TEXT ? max_tokens : MAX_TEXT;
+  t->buf = NULL;
+  t->len = 0;
+  t->yajl = NULL;
+}
+
+int se_json_tape_reserve(se_json_tape *t, size_t tokens, size_t text) {
+  if (!grow((void **)&t->tok, &t->cap, tokens, sizeof *t->tok, TOKENS_INITIAL) ||
+      !grow((void **)&t->arena, &t->arena_cap, text, 1, ARENA_INITIAL))
+    return 0;
+  return 1;
+}
+
+int se_json_tape_add(se_json_tape *t, se_jt_kind kind, const char *text, size_t len) {
+  if (kind == SE_JT_NUMBER || kind == SE_JT_STRING || kind == SE_JT_KEY) return push_text(t, kind, text, len);
+  return push(t, kind, 0);
+}
+
+int se_json_tape_open(se_json_tape *t, se_jt_kind kind) {
+  return open_container(t, kind);
+}
+
+void se_json_tape_close(se_json_tape *t) {
+  close_container(t);
+}
+
+se_jt_mark se_json_tape_mark(const se_json_tape *t) {
+  return (se_jt_mark){t->n, t->arena_len};
+}
+
+void se_json_tape_rewind(se_json_tape *t, se_jt_mark m) {
+  t->n = m.tokens;
+  t->arena_len = m.text;
+}
+
+void se_json_tape_size(const se_json_tape *t, size_t *tokens, size_t *text) {
+  *tokens = t->n;
+  *text = t->arena_len;
+}
+
+se_jt_status se_json_tape_status(const se_json_tape *t) {
+  return t->nomem ? SE_JT_NOMEM : t->declined ? SE_JT_DECLINED : SE_JT_OK;
 }
 
 /* 10^0 .. 10^22: every one exactly a double. */

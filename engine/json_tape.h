@@ -61,6 +61,28 @@ se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, un
 const se_jt_token *se_json_tape_tokens(const se_json_tape *t, size_t *count);
 unsigned se_json_tape_max_depth(const se_json_tape *t);
 
+/* Building a tape value by value instead (engine/json_stream.c): texts are
+ * always copied into the tape, so the bytes they came from may go. A tape
+ * built this way may hold several values one after the other (the records
+ * of a stream); its limits are those given to clear. The add/open calls
+ * return 0 when out of memory or over a limit (se_json_tape_status says
+ * which); close ends the innermost open container. */
+void se_json_tape_clear(se_json_tape *t, unsigned max_depth, size_t max_tokens);
+/* Makes room for this many tokens and bytes of text; 0 when out of memory. */
+int se_json_tape_reserve(se_json_tape *t, size_t tokens, size_t text);
+int se_json_tape_add(se_json_tape *t, se_jt_kind kind, const char *text, size_t len);
+int se_json_tape_open(se_json_tape *t, se_jt_kind kind);
+void se_json_tape_close(se_json_tape *t);
+se_jt_status se_json_tape_status(const se_json_tape *t);
+/* How much the tape holds: a mark to go back to (dropping what came after:
+ * a value that is not wanted after all), and its size. */
+typedef struct {
+  size_t tokens, text;
+} se_jt_mark;
+se_jt_mark se_json_tape_mark(const se_json_tape *t);
+void se_json_tape_rewind(se_json_tape *t, se_jt_mark m);
+void se_json_tape_size(const se_json_tape *t, size_t *tokens, size_t *text);
+
 /* The text of a NUMBER, STRING or KEY token; buf is the parsed buffer. */
 const char *se_json_tape_text(const se_json_tape *t, const char *buf, se_jt_token k, size_t *len);
 

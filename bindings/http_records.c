@@ -1,0 +1,151 @@
+/* http.records(url[, opts]) -> source: the records of one JSON response as
+ * a source of batches for salesengine.etl (docs/lua-api.md). The engine
+ * (engine/http_stream.c) downloads and parses on a worker thread; each call
+ * of the source takes the next parsed batch and builds its records
+ * (bindings/json_records.c), so memory stays flat whatever the body's size.
+ *
+ *   source() -> records (a list) | nil at the end | nil, message, code
+ */
+#include "http_records.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "http_options.h"
+#include "http_stream.h"
+#include "json.h"
+#include "json_records.h"
+#include "json_select.h"
+
+#define STREAM_MT "salesengine.http.Records"
+#define DEFAULT_BATCH 10000
+#define UV_DEFAULTS lua_upvalueindex(2)
+
+/* Upvalues of a source. */
+enum { UV_STREAM = 1, UV_READER };
+
+typedef struct {
+  se_http_request *req; /* until the stream starts */
+  se_http_stream *stream;
+  char *records; /* the records path */
+  size_t batch;
+  int finished; /* the last batch, or the failure, was given */
+} stream_ud;
+
+/* close, __gc and __close: stops the transfer, joins the worker. */
+static int stream_close(lua_State *L) {
+  stream_ud *u = luaL_checkudata(L, 1, STREAM_MT);
+  se_http_stream_free(u->stream);
+  se_http_request_free(u->req);
+  free(u->records);
+  u->stream = NULL;
+  u->req = NULL;
+  u->records = NULL;
+  return 0;
+}
+
+/* The source: the next batch of records. */
+static int source_next(lua_State *L) {
+  stream_ud *u = lua_touserdata(L, lua_upvalueindex(UV_STREAM));
+  if (u->finished) return 0;
+  if (u->stream == NULL && u->req == NULL) return luaL_error(L, "attempt to use a closed record stream");
+  if (u->stream == NULL) {
+    u->stream = se_http_stream_start(u->req, u->records, u->batch, se_json_max_depth(L), se_lua_logger(L));
+    u->req = NULL; /* the stream owns it, also when it could not start */
+    if (u->stream == NULL) return luaL_error(L, "http.records: could not start (out of memory)");
+  }
+  se_json_tape **tape = se_json_records_box(L);
+  size_t n = 0;
+  int rc = se_http_stream_next(u->stream, tape, &n);
+  if (rc > 0) {
+    se_json_records_push(L, -1, n, lua_upvalueindex(UV_READER));
+    return 1;
+  }
+  u->finished = 1;
+  if (rc == 0) return 0;
+  const char *code;
+  const char *msg = se_http_stream_failure(u->stream, &code);
+  return se_push_failure(L, msg, code);
+}
+
+int se_http_lua_records(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  int opts = lua_gettop(L) + 1;
+  if (se_opt_table(L, 2))
+    lua_pushvalue(L, 2);
+  else
+    lua_newtable(L);
+  se_http_check_keys(L, opts, SE_OPTS_RECORDS, "http.records");
+  const char *records = se_opt_str_field(L, opts, "records", "");
+  if (records[0] != '\0' && !se_json_valid_path(records, strlen(records)))
+    luaL_error(L, "http.records: option 'records' must be a dotted path like \"data.items\"");
+  lua_Integer batch = se_opt_int_field(L, opts, "batch", DEFAULT_BATCH);
+  if (batch < 1) luaL_error(L, "http.records: option 'batch' must be at least 1");
+  int fields = 0;
+  int ft = lua_getfield(L, opts, "fields");
+  if (ft == LUA_TTABLE) {
+    lua_Integer n = luaL_len(L, -1);
+    if (n < 1) luaL_error(L, "http.records: option 'fields' must be a non-empty list of member names");
+    for (lua_Integer i = 1; i <= n; i++) {
+      if (lua_geti(L, -1, i) != LUA_TSTRING)
+        luaL_error(L, "http.records: option 'fields' must list strings (item %d is a %s)", (int)i,
+                   luaL_typename(L, -1));
+      if (strchr(lua_tostring(L, -1), '.') != NULL)
+        luaL_error(L, "http.records: option 'fields' lists '%s': dotted names are not supported (list the "
+                      "record's top-level member, or leave 'fields' out: the engine learns them)",
+                   lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    fields = lua_gettop(L);
+  } else if (ft != LUA_TNIL) {
+    luaL_error(L, "http.records: option 'fields' must be a list of member names");
+  }
+  stream_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  memset(u, 0, sizeof *u);
+  luaL_setmetatable(L, STREAM_MT);
+  int ud = lua_gettop(L);
+  lua_newtable(L); /* the request's options: opts without records, fields and batch */
+  int req_opts = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, opts)) {
+    const char *k = lua_tostring(L, -2);
+    if (strcmp(k, "records") == 0 || strcmp(k, "fields") == 0 || strcmp(k, "batch") == 0) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, req_opts);
+  }
+  se_request_box *box = se_http_push_request(L, req_opts, UV_DEFAULTS, "GET", lua_tostring(L, 1));
+  if (!se_http_request_has_header(box->req, "Accept") &&
+      se_http_request_add_header(box->req, "Accept", "application/json, application/x-ndjson") != 0)
+    return luaL_error(L, "out of memory");
+  u->records = strdup(records);
+  if (u->records == NULL) return luaL_error(L, "out of memory");
+  u->batch = (size_t)batch;
+  u->req = box->req;
+  box->req = NULL;
+  lua_pushvalue(L, ud);
+  se_json_records_push_reader(L, fields);
+  lua_pushcclosure(L, source_next, 2);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushvalue(L, ud); /* closing value for a generic for */
+  return 4;
+}
+
+void se_http_records_register(lua_State *L) {
+  luaL_newmetatable(L, STREAM_MT);
+  lua_pushcfunction(L, stream_close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, stream_close);
+  lua_setfield(L, -2, "__close");
+  lua_newtable(L);
+  lua_pushcfunction(L, stream_close);
+  lua_setfield(L, -2, "close");
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

@@ -1,0 +1,300 @@
+/* Records built as the script reads them (bindings/json_records.h). A batch
+ * of records stays on its tape (a userdata that owns it); each record is a
+ * Lua table holding the members the pipeline has read so far, and a
+ * metatable whose __index finds any other member on the tape, builds it,
+ * stores it in the record and adds its name to the reader's set, so the
+ * records of later batches are built with it at once. The result is always
+ * what a full decode gives: a member the record lacks reads as nil, pairs()
+ * first builds every member (and from then on the reader builds records in
+ * full), and json.full(record) does the same for code that walks the table
+ * raw (cjson.encode for the rejects' raw JSON). */
+#include "json_records.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define BATCH_MT "salesengine.json.RecordBatch"
+/* Fields of a batch's record metatable besides __index and __pairs: */
+#define MT_FULL "salesengine.json.full"     /* fill(record): every member built */
+#define MT_MEMBER "salesengine.json.member" /* member(record, name), never raising */
+
+/* Slots of a reader table. */
+enum {
+  R_SET = 1, /* {name = true}: the members records are built with */
+  R_COUNT,   /* how many names the set holds */
+  R_LISTED,  /* the fields as text when the script listed them (a fixed set), else nil */
+  R_ALL,     /* true once records are built in full */
+};
+
+/* Upvalues of a batch's metamethods. */
+enum { UV_BATCH = 1, UV_POS, UV_READER };
+
+typedef struct {
+  se_json_tape *tape;
+} batch_ud;
+
+static int batch_gc(lua_State *L) {
+  batch_ud *b = luaL_checkudata(L, 1, BATCH_MT);
+  se_json_tape_free(b->tape);
+  b->tape = NULL;
+  return 0;
+}
+
+se_json_tape **se_json_records_box(lua_State *L) {
+  batch_ud *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->tape = NULL;
+  if (luaL_newmetatable(L, BATCH_MT)) {
+    lua_pushcfunction(L, batch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return &b->tape;
+}
+
+void se_json_records_push_reader(lua_State *L, int fields) {
+  fields = fields ? lua_absindex(L, fields) : 0;
+  lua_createtable(L, R_ALL, 0);
+  lua_newtable(L);
+  lua_Integer n = fields ? luaL_len(L, fields) : 0;
+  luaL_Buffer shown;
+  luaL_buffinit(L, &shown);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, fields, i);
+    if (i > 1) luaL_addstring(&shown, ", ");
+    lua_pushvalue(L, -1);
+    luaL_addvalue(&shown);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -4); /* the set, below the buffer's box */
+  }
+  luaL_pushresult(&shown);
+  if (fields) lua_rawseti(L, -3, R_LISTED);
+  else lua_pop(L, 1);
+  lua_rawseti(L, -2, R_SET);
+  lua_pushinteger(L, n);
+  lua_rawseti(L, -2, R_COUNT);
+}
+
+/* The tape of the batch in upvalue UV_BATCH. */
+static const se_json_tape *batch_tape(lua_State *L) {
+  return ((batch_ud *)lua_touserdata(L, lua_upvalueindex(UV_BATCH)))->tape;
+}
+
+/* The token index of the record at idx, or -1 when it is not one of the batch's. */
+static lua_Integer record_at(lua_State *L, int idx) {
+  lua_pushvalue(L, idx);
+  lua_Integer at = lua_rawget(L, lua_upvalueindex(UV_POS)) == LUA_TNUMBER ? lua_tointeger(L, -1) : -1;
+  lua_pop(L, 1);
+  return at;
+}
+
+/* Builds every member of the record at idx (token at) that it does not hold yet. */
+static void fill(lua_State *L, int idx, lua_Integer at) {
+  const se_json_tape *t = batch_tape(L);
+  size_t n;
+  const se_jt_token *tok = se_json_tape_tokens(t, &n);
+  uint32_t members = SE_JT_COUNT(tok[at]);
+  size_t i = (size_t)at + 1;
+  for (uint32_t m = 0; m < members; m++) {
+    size_t len;
+    const char *name = se_json_tape_text(t, NULL, tok[i], &len);
+    lua_pushlstring(L, name, len);
+    if (lua_rawget(L, idx) == LUA_TNIL) {
+      lua_pushlstring(L, name, len);
+      se_json_push_value(L, t, NULL, i + 1);
+      lua_rawset(L, idx);
+    }
+    lua_pop(L, 1);
+    i = se_json_skip(t, i + 1);
+  }
+}
+
+/* Adds the name at idx to the reader's set. */
+static void learn(lua_State *L, int name) {
+  lua_rawgeti(L, lua_upvalueindex(UV_READER), R_SET);
+  lua_pushvalue(L, name);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_rawgeti(L, lua_upvalueindex(UV_READER), R_COUNT);
+  lua_Integer n = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushinteger(L, n + 1);
+  lua_rawseti(L, lua_upvalueindex(UV_READER), R_COUNT);
+}
+
+/* Pushes member `name` (at index 2) of the record at index 1 from the tape,
+ * stores it in the record, and returns 1; returns 0 when the record lacks
+ * it. In a reader without a fixed list, the name is learned either way. */
+static int lookup(lua_State *L) {
+  lua_Integer at = record_at(L, 1);
+  if (at < 0 || lua_type(L, 2) != LUA_TSTRING) return 0; /* JSON objects have only string keys */
+  if (lua_rawgeti(L, lua_upvalueindex(UV_READER), R_LISTED) == LUA_TNIL) {
+    lua_rawgeti(L, lua_upvalueindex(UV_READER), R_SET);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) == LUA_TNIL) learn(L, 2);
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+  size_t want_len;
+  const char *want = lua_tolstring(L, 2, &want_len);
+  const se_json_tape *t = batch_tape(L);
+  size_t n;
+  const se_jt_token *tok = se_json_tape_tokens(t, &n);
+  uint32_t members = SE_JT_COUNT(tok[at]);
+  size_t i = (size_t)at + 1;
+  for (uint32_t m = 0; m < members; m++) {
+    size_t len;
+    const char *name = se_json_tape_text(t, NULL, tok[i], &len);
+    if (len == want_len && memcmp(name, want, len) == 0) {
+      se_json_push_value(L, t, NULL, i + 1);
+      lua_pushvalue(L, 2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, 1);
+      return 1;
+    }
+    i = se_json_skip(t, i + 1);
+  }
+  return 0;
+}
+
+/* __index(record, name): a member not built yet (see the header); with a
+ * fixed list of fields, a name the list lacks is an error. */
+static int record_index(lua_State *L) {
+  if (lua_rawgeti(L, lua_upvalueindex(UV_READER), R_LISTED) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING) {
+    lua_rawgeti(L, lua_upvalueindex(UV_READER), R_SET);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) == LUA_TNIL)
+      return luaL_error(L, "record field '%s' is not decoded: the source's fields (%s) do not list it",
+                        lua_tostring(L, 2), lua_tostring(L, -3));
+    return 0; /* a listed member this record lacks */
+  }
+  lua_settop(L, 2);
+  return lookup(L);
+}
+
+/* member(record, name): the member whatever the list of fields says. */
+static int record_member(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, 1) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  return lookup(L);
+}
+
+/* Builds records in full from now on. */
+static void build_all(lua_State *L) {
+  lua_pushboolean(L, 1);
+  lua_rawseti(L, lua_upvalueindex(UV_READER), R_ALL);
+}
+
+/* next without the base library's global (which a script may replace). */
+static int raw_next(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_next(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+/* __pairs(record): every member, built first; the reader builds records in
+ * full from then on (a transform that walks records wants them whole). */
+static int record_pairs(lua_State *L) {
+  lua_Integer at = record_at(L, 1);
+  if (at >= 0) fill(L, 1, at);
+  build_all(L);
+  lua_pushcfunction(L, raw_next);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+/* full(record): every member built. */
+static int record_full(lua_State *L) {
+  lua_Integer at = record_at(L, 1);
+  if (at >= 0) fill(L, 1, at);
+  return 0;
+}
+
+/* Sets mt[field] to a closure of fn over the batch's upvalues (at indexes up, up+1, up+2). */
+static void set_method(lua_State *L, int mt, const char *field, lua_CFunction fn, int up) {
+  for (int i = 0; i < 3; i++)
+    lua_pushvalue(L, up + i);
+  lua_pushcclosure(L, fn, 3);
+  lua_setfield(L, mt, field);
+}
+
+void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) {
+  batch = lua_absindex(L, batch);
+  reader = lua_absindex(L, reader);
+  const se_json_tape *t = ((batch_ud *)lua_touserdata(L, batch))->tape;
+  luaL_checkstack(L, 10, "JSON records");
+  if (lua_rawgeti(L, reader, R_ALL) == LUA_TBOOLEAN) {
+    lua_pop(L, 1);
+    se_json_push_records(L, t, NULL, nrecords, 0, 0, 0, 0);
+    return;
+  }
+  lua_pop(L, 1);
+  int listed = lua_rawgeti(L, reader, R_LISTED) == LUA_TSTRING;
+  lua_pop(L, 1);
+  lua_rawgeti(L, reader, R_SET);
+  int set = lua_gettop(L);
+  lua_rawgeti(L, reader, R_COUNT);
+  int nfields = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_createtable(L, 0, (int)nrecords);
+  int pos = lua_gettop(L);
+  lua_createtable(L, 0, 4); /* the batch's record metatable */
+  int mt = lua_gettop(L);
+  lua_pushvalue(L, batch);
+  lua_pushvalue(L, pos);
+  lua_pushvalue(L, reader);
+  int up = mt + 1;
+  set_method(L, mt, "__index", record_index, up);
+  if (!listed) set_method(L, mt, "__pairs", record_pairs, up);
+  set_method(L, mt, MT_FULL, record_full, up);
+  set_method(L, mt, MT_MEMBER, record_member, up);
+  lua_settop(L, mt);
+  se_json_push_records(L, t, NULL, nrecords, set, nfields, mt, pos);
+  lua_replace(L, set);
+  lua_settop(L, set);
+}
+
+/* Calls the function in field of the metatable of the lazy record at idx
+ * with the record and nargs arguments on top; returns 0 (nothing pushed)
+ * when the value is not a lazy record. */
+static int call_record_method(lua_State *L, int idx, const char *field, int nargs, int nresults) {
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  if (lua_getfield(L, -1, field) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_remove(L, -2);
+  lua_pushvalue(L, idx);
+  for (int i = 0; i < nargs; i++)
+    lua_pushvalue(L, -2 - nargs);
+  lua_call(L, 1 + nargs, nresults);
+  return 1;
+}
+
+int se_json_records_full(lua_State *L, int idx) {
+  return call_record_method(L, lua_absindex(L, idx), MT_FULL, 0, 0);
+}
+
+void se_json_records_member(lua_State *L, int idx, int name) {
+  idx = lua_absindex(L, idx);
+  name = lua_absindex(L, name);
+  lua_pushvalue(L, name);
+  if (call_record_method(L, idx, MT_MEMBER, 1, 1)) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_pushvalue(L, name);
+    lua_gettable(L, idx);
+  } else {
+    lua_pushnil(L);
+  }
+}

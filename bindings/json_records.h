@@ -1,0 +1,34 @@
+#ifndef SE_BINDINGS_JSON_RECORDS_H
+#define SE_BINDINGS_JSON_RECORDS_H
+
+/* Records built as the pipeline reads them (bindings/json_records.c): the
+ * record path's answer to "decode only what the transform reads", with
+ * nothing for the script to list. */
+
+#include <lua.h>
+
+#include "json_tape.h"
+
+/* Pushes a box that will own a batch's tape (a userdata; the tape is freed
+ * when the box is collected) and returns where to put the tape. */
+se_json_tape **se_json_records_box(lua_State *L);
+
+/* Pushes a reader: what the records of one source are built with, over all
+ * its batches. fields: the index of a list of member names (a fixed set:
+ * reading any other name raises), or 0 to learn the set as records are read. */
+void se_json_records_push_reader(lua_State *L, int fields);
+
+/* Pushes the Lua array of the nrecords records of the batch box at index
+ * batch, built with the reader at index reader. */
+void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader);
+
+/* Builds every member of the record at idx if it is one of these records;
+ * returns 1 then, 0 for any other value. */
+int se_json_records_full(lua_State *L, int idx);
+
+/* Pushes member name (the string at index name) of the value at idx: for
+ * these records from the tape whatever the list of fields says, for other
+ * tables t[name], else nil. */
+void se_json_records_member(lua_State *L, int idx, int name);
+
+#endif

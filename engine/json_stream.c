@@ -1,0 +1,396 @@
+#include "json_stream.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+#include <zlib.h>
+
+/* A batch is handed on early when its tape grows past these (huge records). */
+#define BATCH_MAX_TOKENS ((size_t)2 << 20)
+#define BATCH_MAX_TEXT ((size_t)64 << 20)
+
+enum { OFF_PATH = -1 };
+
+struct se_json_stream {
+  char *path;   /* the records path, its segments NUL-separated */
+  char **seg;   /* the path's segments */
+  int nseg;
+  size_t batch_records;
+  unsigned max_depth;
+  se_json_batch_fn hand_on;
+  void *ctx;
+  yajl_handle yajl;
+  int lines;
+  /* where the parse is: the open containers outside records, each with the
+   * number of path segments that lead to it (OFF_PATH: not on the path) */
+  int *level;
+  size_t depth, level_cap;
+  int next_level;       /* the path level of the value that comes next */
+  size_t records_depth; /* container depth at which the records are the values */
+  int in_records, found, complete;
+  size_t record_depth; /* depth inside the current record; 0 between records */
+  se_jt_mark record_mark;
+  se_json_tape *batch;
+  size_t batch_n, last_tokens, last_text;
+  /* bytes and records */
+  const char *chunk;            /* the bytes being parsed */
+  unsigned long long base;      /* bytes fed before them */
+  unsigned long crc;            /* CRC-32 of the bytes before them */
+  unsigned long long seen;      /* records parsed in this attempt */
+  unsigned long long handed;    /* records handed on, over all attempts */
+  unsigned long long handed_at; /* the byte after what was parsed when they were */
+  unsigned long handed_crc;     /* CRC-32 of the bytes before handed_at */
+  int verified;                 /* this attempt's bytes up to handed_at were checked */
+  /* failure */
+  int failed;
+  char code[16];
+  char message[320];
+};
+
+/* Marks the stream failed with code and a message; returns 0 (for yajl: stop). */
+static int fail(se_json_stream *s, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(se_json_stream *s, const char *code, const char *fmt, ...) {
+  if (s->failed) return 0;
+  s->failed = 1;
+  snprintf(s->code, sizeof s->code, "%s", code);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->message, sizeof s->message, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+/* The offset in the body of what yajl has read so far. */
+static unsigned long long offset(const se_json_stream *s) {
+  return s->base + (s->yajl ? yajl_get_bytes_consumed(s->yajl) : 0);
+}
+
+/* The first n segments of the records path as written, for messages. */
+static void shown_path(const se_json_stream *s, int n, char *out, size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; i < n && used < size; i++)
+    used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "." : "", s->seg[i]);
+}
+
+static int new_batch(se_json_stream *s) {
+  s->batch = se_json_tape_new();
+  if (s->batch == NULL) return fail(s, "NOMEM", "out of memory");
+  se_json_tape_clear(s->batch, s->max_depth, BATCH_MAX_TOKENS + (1u << 20));
+  if (s->last_tokens && !se_json_tape_reserve(s->batch, s->last_tokens + s->last_tokens / 8,
+                                              s->last_text + s->last_text / 8))
+    return fail(s, "NOMEM", "out of memory");
+  s->batch_n = 0;
+  return 1;
+}
+
+/* Hands the batch on (when it has records), noting where the parse is, so
+ * that another attempt can check its bytes up to there. */
+static int seal(se_json_stream *s) {
+  if (s->batch_n == 0) return 1;
+  size_t consumed = s->chunk != NULL ? yajl_get_bytes_consumed(s->yajl) : 0;
+  s->handed += s->batch_n;
+  s->handed_at = s->base + consumed;
+  s->handed_crc = consumed ? crc32(s->crc, (const Bytef *)s->chunk, (uInt)consumed) : s->crc;
+  se_json_tape *full = s->batch;
+  size_t n = s->batch_n;
+  se_json_tape_size(full, &s->last_tokens, &s->last_text);
+  s->batch = NULL;
+  if (!s->hand_on(s->ctx, full, n)) return fail(s, "CANCELLED", "the reader of the records stopped");
+  return new_batch(s);
+}
+
+/* A record's last token is on the tape. */
+static int record_done(se_json_stream *s) {
+  if (s->seen++ < s->handed) { /* handed on by an earlier attempt */
+    se_json_tape_rewind(s->batch, s->record_mark);
+    return 1;
+  }
+  s->batch_n++;
+  size_t tokens, text;
+  se_json_tape_size(s->batch, &tokens, &text);
+  if (s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT) return seal(s);
+  return 1;
+}
+
+/* Why a tape refused a token. */
+static int tape_failed(se_json_stream *s) {
+  if (se_json_tape_status(s->batch) == SE_JT_NOMEM) return fail(s, "NOMEM", "out of memory");
+  return fail(s, "TOO_DEEP", "JSON record at byte %llu is nested deeper than %u levels or too large",
+              offset(s), s->max_depth);
+}
+
+static const char *kind_name(se_jt_kind k) {
+  switch (k) {
+  case SE_JT_OBJECT: return "an object";
+  case SE_JT_ARRAY: return "an array";
+  case SE_JT_STRING: return "a string";
+  case SE_JT_NUMBER: return "a number";
+  case SE_JT_NULL: return "null";
+  default: return "a boolean";
+  }
+}
+
+/* A value of kind starts outside any record: checks it against the path.
+ * Returns the path level of the container it opens, or OFF_PATH; fails the
+ * stream (returns OFF_PATH - 1) when the path leads to the wrong kind. */
+static int value_on_path(se_json_stream *s, se_jt_kind kind) {
+  int level = s->next_level;
+  s->next_level = OFF_PATH;
+  if (level == OFF_PATH || (level == s->nseg && s->found)) return OFF_PATH;
+  int want_array = level == s->nseg;
+  if ((want_array && kind == SE_JT_ARRAY) || (!want_array && kind == SE_JT_OBJECT)) return level;
+  char path[200], here[200];
+  shown_path(s, s->nseg, path, sizeof path);
+  shown_path(s, level, here, sizeof here);
+  if (level == 0 && s->nseg == 0)
+    fail(s, "SHAPE", "the response is %s, not an array of records", kind_name(kind));
+  else if (level == 0)
+    fail(s, "SHAPE", "the response is %s, not an object holding the records array '%s'", kind_name(kind), path);
+  else
+    fail(s, "SHAPE", "'%s' in the response is %s, not %s (records path '%s')", here, kind_name(kind),
+         want_array ? "an array of records" : "an object", path);
+  return OFF_PATH - 1;
+}
+
+static int at_record_level(const se_json_stream *s) {
+  return s->in_records && s->depth == s->records_depth;
+}
+
+static int scalar(se_json_stream *s, se_jt_kind kind, const char *text, size_t len) {
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s);
+  if (at_record_level(s)) {
+    s->record_mark = se_json_tape_mark(s->batch);
+    if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s);
+    return record_done(s);
+  }
+  if (value_on_path(s, kind) < OFF_PATH) return 0;
+  if (s->depth == 0) s->complete = 1;
+  return 1;
+}
+
+static int on_null(void *c) {
+  return scalar(c, SE_JT_NULL, NULL, 0);
+}
+static int on_boolean(void *c, int b) {
+  return scalar(c, b ? SE_JT_TRUE : SE_JT_FALSE, NULL, 0);
+}
+static int on_number(void *c, const char *p, size_t n) {
+  return scalar(c, SE_JT_NUMBER, p, n);
+}
+static int on_string(void *c, const unsigned char *p, size_t n) {
+  return scalar(c, SE_JT_STRING, (const char *)p, n);
+}
+
+static int on_key(void *c, const unsigned char *p, size_t n) {
+  se_json_stream *s = c;
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, SE_JT_KEY, (const char *)p, n) ? 1 : tape_failed(s);
+  int level = s->level[s->depth - 1];
+  s->next_level = level != OFF_PATH && level < s->nseg && strlen(s->seg[level]) == n &&
+                          memcmp(s->seg[level], p, n) == 0
+                      ? level + 1
+                      : OFF_PATH;
+  return 1;
+}
+
+static int open_container(se_json_stream *s, se_jt_kind kind) {
+  if (s->record_depth > 0 || at_record_level(s)) {
+    if (s->record_depth == 0) s->record_mark = se_json_tape_mark(s->batch);
+    if (!se_json_tape_open(s->batch, kind)) return tape_failed(s);
+    s->record_depth++;
+    return 1;
+  }
+  int level = value_on_path(s, kind);
+  if (level < OFF_PATH) return 0;
+  if (s->depth >= s->max_depth)
+    return fail(s, "TOO_DEEP", "JSON at byte %llu is nested deeper than %u levels", offset(s), s->max_depth);
+  if (s->depth == s->level_cap) {
+    size_t cap = s->level_cap ? s->level_cap * 2 : 16;
+    int *grown = realloc(s->level, cap * sizeof *grown);
+    if (grown == NULL) return fail(s, "NOMEM", "out of memory");
+    s->level = grown;
+    s->level_cap = cap;
+  }
+  s->level[s->depth++] = level;
+  if (level == s->nseg && kind == SE_JT_ARRAY) {
+    s->found = s->in_records = 1;
+    s->records_depth = s->depth;
+  }
+  return 1;
+}
+
+static int on_start_map(void *c) {
+  return open_container(c, SE_JT_OBJECT);
+}
+static int on_start_array(void *c) {
+  return open_container(c, SE_JT_ARRAY);
+}
+
+static int close_container(void *c) {
+  se_json_stream *s = c;
+  if (s->record_depth > 0) {
+    se_json_tape_close(s->batch);
+    if (--s->record_depth == 0) return record_done(s);
+    return 1;
+  }
+  if (s->in_records && s->depth == s->records_depth) {
+    s->in_records = 0; /* the records array ends */
+    if (!seal(s)) return 0;
+  }
+  if (--s->depth == 0) s->complete = 1;
+  return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = close_container,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = close_container,
+};
+
+se_json_stream *se_json_stream_new(const char *records_path, size_t batch_records, unsigned max_depth,
+                                   se_json_batch_fn hand_on, void *ctx) {
+  se_json_stream *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->path = strdup(records_path ? records_path : "");
+  size_t n = s->path ? strlen(s->path) : 0;
+  s->seg = calloc(n / 2 + 2, sizeof *s->seg);
+  if (s->path == NULL || s->seg == NULL) {
+    se_json_stream_free(s);
+    return NULL;
+  }
+  for (char *p = s->path; n > 0 && p != NULL; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+    s->seg[s->nseg++] = p;
+  for (int i = 0; i + 1 < s->nseg; i++)
+    s->seg[i + 1][-1] = '\0';
+  s->batch_records = batch_records ? batch_records : 1;
+  s->max_depth = max_depth ? max_depth : 1000;
+  s->hand_on = hand_on;
+  s->ctx = ctx;
+  return s;
+}
+
+void se_json_stream_free(se_json_stream *s) {
+  if (s == NULL) return;
+  if (s->yajl) yajl_free(s->yajl);
+  se_json_tape_free(s->batch);
+  free(s->level);
+  free(s->seg);
+  free(s->path);
+  free(s);
+}
+
+int se_json_stream_begin(se_json_stream *s, int lines) {
+  if (s->yajl) yajl_free(s->yajl);
+  s->yajl = yajl_alloc(&callbacks, NULL, s);
+  if (s->yajl == NULL) return -1;
+  s->lines = lines;
+  if (lines) yajl_config(s->yajl, yajl_allow_multiple_values, 1);
+  s->depth = 0;
+  s->next_level = lines ? OFF_PATH : 0;
+  s->in_records = lines;
+  s->records_depth = 0;
+  s->found = lines;
+  s->complete = 0;
+  s->record_depth = 0;
+  s->base = 0;
+  s->crc = crc32(0L, Z_NULL, 0);
+  s->seen = 0;
+  s->verified = s->handed == 0;
+  if (s->batch == NULL && !new_batch(s)) return -1;
+  se_json_tape_clear(s->batch, s->max_depth, BATCH_MAX_TOKENS + (1u << 20));
+  s->batch_n = 0;
+  return 0;
+}
+
+/* Another attempt: the bytes up to where the earlier ones handed records on
+ * must be the same. */
+static int verify(se_json_stream *s, const char *data, size_t len) {
+  if (s->verified || s->handed_at > s->base + len) return 1;
+  unsigned long crc = crc32(s->crc, (const Bytef *)data, (uInt)(s->handed_at - s->base));
+  s->verified = 1;
+  if (crc == s->handed_crc) return 1;
+  return fail(s, "CHANGED",
+              "the response differs from the earlier attempt's in its first %llu bytes, after %llu records "
+              "were handed on: they cannot be taken back",
+              s->handed_at, s->handed);
+}
+
+int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
+  if (s->failed) return -1;
+  const char *bad = memchr(data, '\v', len);
+  const char *ff = memchr(data, '\f', len);
+  if (ff != NULL && (bad == NULL || ff < bad)) bad = ff;
+  if (bad != NULL) len = (size_t)(bad - data); /* parse up to it: an earlier error wins */
+  for (size_t done = 0; done < len;) {         /* zlib takes 4 GiB at most at once */
+    size_t n = len - done > ((size_t)1 << 30) ? (size_t)1 << 30 : len - done;
+    if (!verify(s, data + done, n)) return -1;
+    s->chunk = data + done;
+    yajl_status st = yajl_parse(s->yajl, (const unsigned char *)data + done, n);
+    if (st != yajl_status_ok) {
+      if (!s->failed) {
+        unsigned char *why = yajl_get_error(s->yajl, 0, NULL, 0);
+        char *nl = why ? strchr((char *)why, '\n') : NULL;
+        if (nl) *nl = '\0';
+        fail(s, "JSON", "invalid JSON at byte %llu: %s", offset(s), why ? (char *)why : "parse error");
+        if (why) yajl_free_error(s->yajl, why);
+      }
+      return -1;
+    }
+    s->crc = crc32(s->crc, (const Bytef *)data + done, (uInt)n);
+    s->base += n;
+    done += n;
+  }
+  if (bad != NULL) {
+    fail(s, "JSON", "invalid JSON at byte %llu: a raw %s byte is not JSON white space", s->base,
+         *bad == '\v' ? "\\v" : "\\f");
+    return -1;
+  }
+  return 0;
+}
+
+int se_json_stream_end(se_json_stream *s) {
+  if (s->failed) return -1;
+  s->chunk = NULL;
+  yajl_status st = yajl_complete_parse(s->yajl);
+  if (s->failed) return -1;
+  if (st != yajl_status_ok || (!s->lines && !s->complete) || s->record_depth > 0) {
+    unsigned char *why = st != yajl_status_ok ? yajl_get_error(s->yajl, 0, NULL, 0) : NULL;
+    int cut = why == NULL || strstr((char *)why, "premature EOF") != NULL;
+    char *nl = why ? strchr((char *)why, '\n') : NULL;
+    if (nl) *nl = '\0';
+    if (!cut) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, (char *)why);
+    if (why) yajl_free_error(s->yajl, why);
+    return cut ? 1 : -1;
+  }
+  if (!s->verified) {
+    fail(s, "CHANGED",
+         "the response is shorter than the earlier attempt's (%llu bytes, %llu records were handed on): they "
+         "cannot be taken back",
+         s->base, s->handed);
+    return -1;
+  }
+  if (!s->found) {
+    char path[200];
+    shown_path(s, s->nseg, path, sizeof path);
+    fail(s, "SHAPE", "the response has no records array '%s'", path);
+    return -1;
+  }
+  return seal(s) ? 0 : -1; /* JSON Lines: the last records */
+}
+
+const char *se_json_stream_error(const se_json_stream *s, const char **code) {
+  if (code) *code = s->failed ? s->code : NULL;
+  return s->failed ? s->message : NULL;
+}
+
+unsigned long long se_json_stream_records(const se_json_stream *s) {
+  return s->handed;
+}
