@@ -18,7 +18,7 @@ static const char *const call_keys[] = {"method", "url", "body", NULL};
 static const char *const get_keys[] = {"body", NULL};
 static const char *const get_json_keys[] = {"body", "json", NULL};
 static const char *const batch_keys[] = {"concurrency", "json", NULL};
-static const char *const records_keys[] = {"records", "fields", "batch", NULL};
+static const char *const records_keys[] = {"records", "fields", "batch", "project", NULL};
 static const char *const retry_keys[] = {"attempts", "base_delay", "multiplier", "max_delay",
                                          "budget",   "jitter",     NULL};
 

@@ -9,6 +9,7 @@
 #include "http_records.h"
 
 #include <lauxlib.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,7 @@ int se_http_lua_records(lua_State *L) {
     luaL_error(L, "http.records: option 'records' must be a dotted path like \"data.items\"");
   lua_Integer batch = se_opt_int_field(L, opts, "batch", DEFAULT_BATCH);
   if (batch < 1) luaL_error(L, "http.records: option 'batch' must be at least 1");
+  int project = se_opt_bool_field(L, opts, "project", 1);
   int fields = 0;
   int ft = lua_getfield(L, opts, "fields");
   if (ft == LUA_TTABLE) {
@@ -106,12 +108,13 @@ int se_http_lua_records(lua_State *L) {
   memset(u, 0, sizeof *u);
   luaL_setmetatable(L, STREAM_MT);
   int ud = lua_gettop(L);
-  lua_newtable(L); /* the request's options: opts without records, fields and batch */
+  lua_newtable(L); /* the request's options: opts without records, fields, batch and project */
   int req_opts = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, opts)) {
     const char *k = lua_tostring(L, -2);
-    if (strcmp(k, "records") == 0 || strcmp(k, "fields") == 0 || strcmp(k, "batch") == 0) {
+    if (strcmp(k, "records") == 0 || strcmp(k, "fields") == 0 || strcmp(k, "batch") == 0 ||
+        strcmp(k, "project") == 0) {
       lua_pop(L, 1);
       continue;
     }
@@ -123,13 +126,16 @@ int se_http_lua_records(lua_State *L) {
   if (!se_http_request_has_header(box->req, "Accept") &&
       se_http_request_add_header(box->req, "Accept", "application/json, application/x-ndjson") != 0)
     return luaL_error(L, "out of memory");
+  /* the body is never held: no size limit unless the script sets one */
+  if (lua_getfield(L, req_opts, "max_size") == LUA_TNIL && lua_getfield(L, UV_DEFAULTS, "max_size") == LUA_TNIL)
+    box->req->max_size = SIZE_MAX;
   u->records = strdup(records);
   if (u->records == NULL) return luaL_error(L, "out of memory");
   u->batch = (size_t)batch;
   u->req = box->req;
   box->req = NULL;
   lua_pushvalue(L, ud);
-  se_json_records_push_reader(L, fields);
+  se_json_records_push_reader(L, fields, project);
   lua_pushcclosure(L, source_next, 2);
   lua_pushnil(L);
   lua_pushnil(L);

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "json.h"
+#include "json_records.h"
 #include "json_select.h"
 #include "modules.h"
 
@@ -370,8 +371,27 @@ static int json_decode(lua_State *L) {
   return 1;
 }
 
+/* json.full(record) -> record: a record of http.records with every member
+ * built (for code that walks it raw, e.g. cjson.encode); other values as they are. */
+static int json_full(lua_State *L) {
+  lua_settop(L, 1);
+  se_json_records_full(L, 1);
+  return 1;
+}
+
+/* json.member(value, name) -> value[name] for any table, without raising
+ * for a record whose source lists its fields; nil for a value that is not a table. */
+static int json_member(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_checktype(L, 2, LUA_TSTRING);
+  se_json_records_member(L, 1, 2);
+  return 1;
+}
+
 static const luaL_Reg json_functions[] = {
     {"decode", json_decode},
+    {"full", json_full},
+    {"member", json_member},
     {NULL, NULL},
 };
 

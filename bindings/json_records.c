@@ -53,7 +53,7 @@ se_json_tape **se_json_records_box(lua_State *L) {
   return &b->tape;
 }
 
-void se_json_records_push_reader(lua_State *L, int fields) {
+void se_json_records_push_reader(lua_State *L, int fields, int project) {
   fields = fields ? lua_absindex(L, fields) : 0;
   lua_createtable(L, R_ALL, 0);
   lua_newtable(L);
@@ -74,6 +74,10 @@ void se_json_records_push_reader(lua_State *L, int fields) {
   lua_rawseti(L, -2, R_SET);
   lua_pushinteger(L, n);
   lua_rawseti(L, -2, R_COUNT);
+  if (!project) {
+    lua_pushboolean(L, 1);
+    lua_rawseti(L, -2, R_ALL);
+  }
 }
 
 /* The tape of the batch in upvalue UV_BATCH. */

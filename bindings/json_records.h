@@ -15,8 +15,9 @@ se_json_tape **se_json_records_box(lua_State *L);
 
 /* Pushes a reader: what the records of one source are built with, over all
  * its batches. fields: the index of a list of member names (a fixed set:
- * reading any other name raises), or 0 to learn the set as records are read. */
-void se_json_records_push_reader(lua_State *L, int fields);
+ * reading any other name raises), or 0 to learn the set as records are read;
+ * project 0: build every record in full (the switch that turns it off). */
+void se_json_records_push_reader(lua_State *L, int fields, int project);
 
 /* Pushes the Lua array of the nrecords records of the batch box at index
  * batch, built with the reader at index reader. */

@@ -48,7 +48,7 @@ typedef struct se_http_request {
   int insecure;              /* 1 = skip TLS verification (logged loudly) */
   se_retry_policy retry;
   const se_http_sink *sink; /* NULL: the body is kept in the response; else the timeout is
-                               for a stall (no byte for that long), max_size does not apply */
+                               for a stall (no byte for that long) */
   char **secrets; /* values never to show: token, password, secret header and query values */
   size_t nsecrets;
 } se_http_request;

@@ -1,5 +1,6 @@
 #include "http_transfer.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,7 +31,14 @@ int se_transfer_sink_end(se_transfer *t) {
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
   se_transfer *t = userdata;
   size_t n = size * nmemb;
-  if (t->sink != NULL && t->resp->status >= 200 && t->resp->status < 300) return to_sink(t, data, n) ? 0 : n;
+  if (t->sink != NULL && t->resp->status >= 200 && t->resp->status < 300) {
+    if (n > t->max_size - t->streamed) {
+      t->too_large = 1;
+      return 0;
+    }
+    t->streamed += n;
+    return to_sink(t, data, n) ? 0 : n;
+  }
   if (t->resp->body_len + n > t->max_size) {
     t->too_large = 1;
     return 0;
@@ -156,11 +164,11 @@ CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *
   SET(CURLOPT_MAXREDIRS, req->max_redirects);
   if (req->sink == NULL) {
     SET(CURLOPT_TIMEOUT_MS, to_ms(t->timeout));
-    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
   } else if (t->timeout > 0) { /* a stall: under 1 byte/s for that long */
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SET(CURLOPT_LOW_SPEED_TIME, (long)(t->timeout + 0.999));
   }
+  if (req->max_size < (size_t)INT64_MAX) SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   if (rc == CURLE_OK) rc = setup_method(easy, req);

@@ -18,6 +18,7 @@ typedef struct se_transfer {
   int too_large;  /* set when the body passed max_size */
   int out_of_memory;
   const se_http_sink *sink;
+  size_t streamed; /* bytes given to the sink this attempt */
   int sink_begun;  /* the request's sink was given this attempt's body */
   int sink_failed; /* the sink refused it */
   char errbuf[CURL_ERROR_SIZE];

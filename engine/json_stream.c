@@ -115,11 +115,13 @@ static int record_done(se_json_stream *s) {
   return 1;
 }
 
-/* Why a tape refused a token. */
-static int tape_failed(se_json_stream *s) {
+/* Why the tape refused a token (opening: a container). */
+static int tape_failed(se_json_stream *s, int opening) {
   if (se_json_tape_status(s->batch) == SE_JT_NOMEM) return fail(s, "NOMEM", "out of memory");
-  return fail(s, "TOO_DEEP", "JSON record at byte %llu is nested deeper than %u levels or too large",
-              offset(s), s->max_depth);
+  if (opening && s->record_depth + 1 >= s->max_depth)
+    return fail(s, "JSON", "invalid JSON at byte %llu: nested deeper than %u levels", offset(s), s->max_depth);
+  return fail(s, "JSON", "the record at byte %llu is too large (over %zu JSON tokens)", offset(s),
+              BATCH_MAX_TOKENS);
 }
 
 static const char *kind_name(se_jt_kind k) {
@@ -160,10 +162,10 @@ static int at_record_level(const se_json_stream *s) {
 }
 
 static int scalar(se_json_stream *s, se_jt_kind kind, const char *text, size_t len) {
-  if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s);
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s, 0);
   if (at_record_level(s)) {
     s->record_mark = se_json_tape_mark(s->batch);
-    if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s);
+    if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s, 0);
     return record_done(s);
   }
   if (value_on_path(s, kind) < OFF_PATH) return 0;
@@ -186,7 +188,7 @@ static int on_string(void *c, const unsigned char *p, size_t n) {
 
 static int on_key(void *c, const unsigned char *p, size_t n) {
   se_json_stream *s = c;
-  if (s->record_depth > 0) return se_json_tape_add(s->batch, SE_JT_KEY, (const char *)p, n) ? 1 : tape_failed(s);
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, SE_JT_KEY, (const char *)p, n) ? 1 : tape_failed(s, 0);
   int level = s->level[s->depth - 1];
   s->next_level = level != OFF_PATH && level < s->nseg && strlen(s->seg[level]) == n &&
                           memcmp(s->seg[level], p, n) == 0
@@ -198,14 +200,14 @@ static int on_key(void *c, const unsigned char *p, size_t n) {
 static int open_container(se_json_stream *s, se_jt_kind kind) {
   if (s->record_depth > 0 || at_record_level(s)) {
     if (s->record_depth == 0) s->record_mark = se_json_tape_mark(s->batch);
-    if (!se_json_tape_open(s->batch, kind)) return tape_failed(s);
+    if (!se_json_tape_open(s->batch, kind)) return tape_failed(s, 1);
     s->record_depth++;
     return 1;
   }
   int level = value_on_path(s, kind);
   if (level < OFF_PATH) return 0;
   if (s->depth >= s->max_depth)
-    return fail(s, "TOO_DEEP", "JSON at byte %llu is nested deeper than %u levels", offset(s), s->max_depth);
+    return fail(s, "JSON", "invalid JSON at byte %llu: nested deeper than %u levels", offset(s), s->max_depth);
   if (s->depth == s->level_cap) {
     size_t cap = s->level_cap ? s->level_cap * 2 : 16;
     int *grown = realloc(s->level, cap * sizeof *grown);
@@ -293,6 +295,9 @@ int se_json_stream_begin(se_json_stream *s, int lines) {
   if (s->yajl == NULL) return -1;
   s->lines = lines;
   if (lines) yajl_config(s->yajl, yajl_allow_multiple_values, 1);
+  /* bytes that are not UTF-8 are one record's bad data (the database
+   * refuses them as a reject), not a reason to stop reading */
+  yajl_config(s->yajl, yajl_dont_validate_strings, 1);
   s->depth = 0;
   s->next_level = lines ? OFF_PATH : 0;
   s->in_records = lines;

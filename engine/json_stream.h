@@ -47,7 +47,7 @@ int se_json_stream_end(se_json_stream *s);
 
 /* Why the stream failed: a message naming the byte offset where it applies,
  * and a code: "JSON" (invalid JSON), "SHAPE" (no records array at the path,
- * or something else there), "CHANGED", "TOO_DEEP", "NOMEM", "CANCELLED".
+ * or something else there), "CHANGED", "NOMEM", "CANCELLED".
  * NULL before any failure. */
 const char *se_json_stream_error(const se_json_stream *s, const char **code);
 

@@ -3,8 +3,9 @@
 --   SALES_API_URL=https://partner.example/api/sales \
 --   WAREHOUSE_DSN='host=... dbname=warehouse' salesengine scripts/pipeline.lua
 --
--- Extract: GET the API (30 s timeout, 3 attempts with exponential backoff),
--- take the "sales" array. Transform: transform.lua, one record at a time; a
+-- Extract: GET the API (30 s without a byte = a stall, 3 attempts with
+-- exponential backoff); the "sales" array streams in batches while the body
+-- arrives, so memory stays flat however many sales it holds. Transform: transform.lua, one record at a time; a
 -- record it rejects goes to the etl_rejects table with the reason. Load:
 -- upsert into fact_sales keyed by sale_id, all in one transaction, so a failed
 -- run leaves the table as it was and a re-run is always safe.
@@ -25,14 +26,11 @@ log.info("starting sales pipeline")
 
 etl.run {
   name = "sales",
-  source = etl.once(function()
-    return http.get_json(api_url, {
-      timeout = 30,
-      retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
-      json = { records = "sales", fields = transform.fields }, -- decode only what transform reads
-    })
-  end),
-  records = "sales",
+  source = http.records(api_url, {
+    records = "sales",
+    timeout = 30,
+    retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
+  }),
   transform = transform.transform,
   key = "id",
   sink = {

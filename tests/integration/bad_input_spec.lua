@@ -77,29 +77,50 @@ describe("bad input", function()
 
   it("fails on malformed JSON, saying where, and creates nothing", function()
     local cases = {
-      ["cut.json"] = { '{"sales":[{"id":"S1","date":"2026-01-01"', "invalid JSON at character 41" },
-      ["trailing.json"] = { '{"sales":[]} x', "invalid JSON at character 14" },
-      ["empty.json"] = { "", "invalid JSON at character 1" },
-      ["html.json"] = { "<html><body>502 Bad Gateway</body></html>", "invalid JSON at character 1" },
-      ["rawnul.json"] = { '{"sales":[{"id":"S1","region":"e\0a"}]}', "invalid JSON at character 33" },
+      ["trailing.json"] = { '{"sales":[]} x', "invalid JSON at byte 14: parse error: trailing garbage" },
+      ["html.json"] = { "<html><body>502 Bad Gateway</body></html>", "invalid JSON at byte 1: lexical error" },
+      ["rawnul.json"] = { '{"sales":[{"id":"S1","region":"e\0a"}]}',
+        "invalid JSON at byte 32: lexical error: invalid character inside string" },
+      ["vtab.json"] = { '{"sales":[]}\v', "invalid JSON at byte 12: a raw \\v byte is not JSON white space" },
     }
     for name, case in pairs(cases) do
       local sfile = dir .. "/summary.json"
       local r = run(name, case[1], { "--summary-json", sfile })
       assert.are.equal(3, r.code, name .. ": " .. r.stderr)
-      assert.truthy(r.stderr:find("salesengine: GET " .. api.url .. "/" .. name .. ": " .. case[2], 1, true),
+      assert.truthy(r.stderr:find("salesengine: GET " .. api.url .. "/" .. name .. " failed: " .. case[2], 1, true),
         name .. ": " .. r.stderr)
       assert.are.equal("JSON", cjson.decode(testenv.read_file(sfile)).error.code)
       assert.is_nil(table_lines())
     end
   end)
 
-  it("fails on a document of the wrong shape", function()
-    for _, body in ipairs({ '[{"id":"S1"}]', '"sales"', "null", "42", '{"sales":"S1"}', '{"sales":{"id":"S1"}}',
-      '{"Sales":[]}' }) do
+  it("retries a body that ends inside the document, then fails saying it was cut short", function()
+    for name, body in pairs({ ["cut.json"] = '{"sales":[{"id":"S1","date":"2026-01-01"', ["empty.json"] = "" }) do
+      local sfile = dir .. "/summary.json"
+      local r = run(name, body, { "--summary-json", sfile })
+      assert.are.equal(3, r.code, name .. ": " .. r.stderr)
+      assert.truthy(r.stderr:find("salesengine: GET " .. api.url .. "/" .. name .. " failed after 3 attempts: " ..
+        "the body ended inside the JSON document (cut short)", 1, true), name .. ": " .. r.stderr)
+      assert.are.equal("PARTIAL", cjson.decode(testenv.read_file(sfile)).error.code)
+      assert.is_nil(table_lines())
+    end
+  end)
+
+  it("fails on a document of the wrong shape, saying what it found", function()
+    local cases = {
+      ['[{"id":"S1"}]'] = "the response is an array, not an object holding the records array 'sales'",
+      ['"sales"'] = "the response is a string, not an object holding the records array 'sales'",
+      ["null"] = "the response is null, not an object holding the records array 'sales'",
+      ["42"] = "the response is a number, not an object holding the records array 'sales'",
+      ['{"sales":"S1"}'] = "'sales' in the response is a string, not an array of records (records path 'sales')",
+      ['{"sales":{"id":"S1"}}'] = "'sales' in the response is an object, not an array of records",
+      ['{"Sales":[]}'] = "the response has no records array 'sales'",
+    }
+    for body, want in pairs(cases) do
       local r = run("shape.json", body)
       assert.are.equal(3, r.code, body .. ": " .. r.stderr)
-      assert.truthy(r.stderr:find('salesengine: page 1 has no "sales" array', 1, true), body .. ": " .. r.stderr)
+      assert.truthy(r.stderr:find("salesengine: GET " .. api.url .. "/shape.json failed: " .. want, 1, true),
+        body .. ": " .. r.stderr)
       assert.is_nil(table_lines())
     end
   end)
@@ -178,12 +199,12 @@ describe("bad input", function()
 
   it("fails on JSON nested 100,000 deep without crashing", function()
     for _, body in ipairs({
-      string.rep("[", 100000) .. string.rep("]", 100000),
+      '{"meta":' .. string.rep("[", 100000) .. string.rep("]", 100000) .. ',"sales":[]}',
       '{"sales":[{"id":"S1","extra":' .. string.rep('{"a":', 100000) .. "1" .. string.rep("}", 100000) .. "}]}",
     }) do
       local r = run("deep.json", body)
       assert.are.equal(3, r.code, r.stderr)
-      assert.matches("invalid JSON at character %d+: Found too many nested data structures", r.stderr)
+      assert.matches("invalid JSON at byte %d+: nested deeper than 1000 levels", r.stderr)
       assert.is_nil(table_lines())
     end
   end)

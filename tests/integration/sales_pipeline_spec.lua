@@ -149,10 +149,10 @@ describe("the sales pipeline end to end", function()
 
   it("fails on a response that is not JSON or has no sales array", function()
     local cases = {
-      ["html.json"] = { "<html>maintenance</html>", "JSON" },
-      ["nosales.json"] = { '{"data": []}', "no \"sales\" array" },
-      ["nullsales.json"] = { '{"sales": null}', "no \"sales\" array" },
-      ["objsales.json"] = { '{"sales": {"id": "S1"}}', "no \"sales\" array" },
+      ["html.json"] = { "<html>maintenance</html>", "invalid JSON at byte 1" },
+      ["nosales.json"] = { '{"data": []}', "the response has no records array 'sales'" },
+      ["nullsales.json"] = { '{"sales": null}', "'sales' in the response is null, not an array of records" },
+      ["objsales.json"] = { '{"sales": {"id": "S1"}}', "'sales' in the response is an object, not an array" },
     }
     for name, case in pairs(cases) do
       testenv.write_file(dir .. "/" .. name, case[1])

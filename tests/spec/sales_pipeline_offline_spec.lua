@@ -78,7 +78,7 @@ describe("scripts/pipeline.lua offline", function()
   it("fails on a response without a sales array", function()
     local r = run({ http = testing.fake_http({ [URL] = { json = { data = {} } } }), pg = testing.fake_pg() })
     assert.are.equal(3, r.code)
-    assert.matches('no "sales" array', r.error)
+    assert.matches("has no records array 'sales'", r.error)
   end)
 
   it("stops with the usage code when a variable is missing", function()

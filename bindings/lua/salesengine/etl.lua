@@ -18,6 +18,7 @@ local se = require "salesengine"
 local sys = require "salesengine.sys"
 local log = require "salesengine.log"
 local cjson = require "cjson"
+local json = require "salesengine.json"
 local etl_load = require "salesengine.etl_load"
 local etl_rejects = require "salesengine.etl_rejects"
 local etl_progress = require "salesengine.etl_progress"
@@ -97,14 +98,17 @@ function M.read_beside(name)
   return text
 end
 
--- Follows a dotted path ("customer.id") in t; nil when a step is missing.
+-- Follows a dotted path ("customer.id") in t; nil when a step is missing. A
+-- step that is a number also finds an array item. Records of http.records
+-- are read through json.member, so a source that lists its fields never
+-- makes the runner's own reads (the key) fail.
 local function get_path(t, path)
   for step in path:gmatch("[^.]+") do
     if type(t) ~= "table" then
       return nil
     end
-    local v = t[step]
-    if v == nil then
+    local v = json.member(t, step)
+    if v == nil and tonumber(step) then
       v = t[tonumber(step)]
     end
     t = v
@@ -333,11 +337,37 @@ function Run:rows_of(out)
   return rows
 end
 
+-- Why record's key (spec.key, when the spec names one) is unusable, or nil
+-- when it is a string or a number (or the record is no object: the
+-- transform says what is wrong with it).
+function Run:key_problem(record)
+  local k = self.spec.key
+  if k == nil or type(k) == "function" or type(record) ~= "table" then
+    return nil
+  end
+  local v = get_path(record, k)
+  if type(v) == "string" or type(v) == "number" then
+    return nil
+  elseif v == nil then
+    return string.format("record key '%s' is missing", k)
+  elseif v == cjson.null then
+    return string.format("record key '%s' is null", k)
+  end
+  return string.format("record key '%s' is %s, not a string or a number", k,
+    type(v) == "table" and "an object or array" or "a " .. type(v))
+end
+
 -- Transforms one record: a pending entry, a skip, or a reject.
 function Run:transform_record(record)
   local counts = self.counts
   counts.extracted = counts.extracted + 1
   local index = counts.extracted
+  local bad_key = self:key_problem(record)
+  if bad_key then
+    self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
+      reason = bad_key, code = "INVALID", field = self.spec.key })
+    return
+  end
   local ok, out = true, record
   if self.spec.transform then
     ok, out = pcall(self.spec.transform, record)

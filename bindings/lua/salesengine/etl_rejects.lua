@@ -4,6 +4,7 @@
 -- on a connection of its own so they survive a rolled-back load) or to a JSON
 -- Lines file, and enforces max_rejects.
 local cjson = require "cjson"
+local json = require "salesengine.json"
 
 local M = {}
 
@@ -61,7 +62,7 @@ end
 
 --- The raw record as JSON text (a JSON string of its rendering when it cannot be encoded).
 function M.raw_json(record)
-  local ok, text = pcall(cjson.encode, record)
+  local ok, text = pcall(cjson.encode, json.full(record)) -- every member, also of a record read in part
   if ok then
     return text
   end

@@ -24,7 +24,8 @@ Fake.__index = Fake
 function M.new(routes)
   local fake = setmetatable({ routes = routes or {}, served = {}, calls = {}, defaults = {} }, Fake)
   -- module-style functions (http.get(url) rather than fake:get(url))
-  for _, name in ipairs({ "request", "get", "get_json", "fetch_all", "set_defaults", "reset_defaults" }) do
+  for _, name in ipairs({ "request", "get", "get_json", "fetch_all", "records", "set_defaults",
+    "reset_defaults" }) do
     local method = Fake[name]
     fake[name] = function(...) return method(fake, ...) end
   end
@@ -133,6 +134,40 @@ function Fake:get_json(url, opts)
     return nil, string.format("GET %s: invalid JSON: %s", resp.url, tostring(value)), "JSON", resp
   end
   return value, resp
+end
+
+--- http.records(url[, opts]) -> source: the records array at opts.records
+-- ("" or nil: the document) handed out in lists of opts.batch (default
+-- 10,000), then nil; a failure as nil, message, code. The whole body is
+-- decoded at once (the real module streams it).
+function Fake:records(url, opts)
+  assert(type(url) == "string", "http.records: url must be a string")
+  opts = opts or {}
+  local path, size = opts.records or "", opts.batch or 10000
+  local list, next_at
+  return function()
+    if list == nil then
+      local doc, err, code = Fake.get_json(self, url, opts)
+      if doc == nil then
+        list = {}
+        return nil, err, code
+      end
+      for step in path:gmatch("[^.]+") do
+        doc = type(doc) == "table" and doc[step] or nil
+      end
+      if type(doc) ~= "table" or (next(doc) ~= nil and doc[1] == nil) then
+        list = {}
+        return nil, string.format("GET %s failed: the response has no records array '%s'", url, path), "SHAPE"
+      end
+      list, next_at = doc, 1
+    end
+    if next_at == nil or next_at > #list then
+      return nil
+    end
+    local batch = table.move(list, next_at, math.min(next_at + size - 1, #list), 1, {})
+    next_at = next_at + size
+    return batch
+  end
 end
 
 --- http.fetch_all(list[, opts]): for i, resp in fetch_all(...) (resp.data decoded when opts.json).
