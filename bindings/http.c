@@ -19,6 +19,7 @@
 #include "http_records.h"
 #include "http_url.h"
 #include "json.h"
+#include "json_records.h"
 #include "modules.h"
 #include "redact.h"
 
@@ -180,6 +181,12 @@ static int push_body(lua_State *L, se_http_response *resp) {
 static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req,
                        int sel) {
   if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {
+    if (sel && lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) {
+      lua_pop(L, 1);
+      se_json_records_push_document(L, sel, &box->tape, body);
+      return 1;
+    }
+    if (sel) lua_pop(L, 1);
     se_json_push_tape(L, box->tape, lua_tostring(L, body), sel);
     se_json_tape_free(box->tape);
     box->tape = NULL;

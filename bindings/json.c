@@ -48,6 +48,7 @@ typedef struct {
   size_t key_len[KEY_SLOTS];
   signed char key_keep[KEY_SLOTS];
   int set, mt, nfields;
+  int pos; /* with a reader: pos[record] = the record's token index */
   /* String values met before (Lua strings in the table at index `values`),
    * looked up by their bytes, for the member positions where values repeat
    * (a region, a currency): counted per position, a position whose first
@@ -150,6 +151,7 @@ static size_t build_member(lua_State *L, builder *b, size_t i, uint32_t m) {
  * selected members, or an empty array, gets the records' metatable; returns
  * the index after it. */
 static size_t build_record(lua_State *L, builder *b, size_t i) {
+  size_t start = i;
   se_jt_token k = b->tok[i];
   if (SE_JT_KIND(k) == SE_JT_ARRAY && SE_JT_COUNT(k) == 0) {
     lua_createtable(L, 0, 0);
@@ -173,6 +175,11 @@ static size_t build_record(lua_State *L, builder *b, size_t i) {
   }
   lua_pushvalue(L, b->mt);
   lua_setmetatable(L, -2);
+  if (b->pos) {
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, (lua_Integer)start);
+    lua_rawset(L, b->pos);
+  }
   return i;
 }
 
@@ -280,6 +287,10 @@ void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int
   lua_rawgeti(L, sel, SE_JSON_SEL_COUNT);
   b.nfields = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
+  if (lua_rawgeti(L, sel, SE_JSON_SEL_POS) == LUA_TTABLE)
+    b.pos = lua_gettop(L);
+  else
+    lua_pop(L, 1);
   build_path(L, &b, 0, path, path_len);
   lua_replace(L, b.values);
   lua_settop(L, b.values);
@@ -301,19 +312,10 @@ void se_json_push_records(lua_State *L, const se_json_tape *t, const char *buf, 
   b.mt = mt;
   b.nfields = nfields;
   lua_createtable(L, (int)nrecords, 0);
+  b.pos = pos;
   lua_Integer r = 0;
   for (size_t i = 0; i < n;) {
-    size_t at = i;
-    if (set && SE_JT_KIND(b.tok[i]) == SE_JT_OBJECT) {
-      i = build_record(L, &b, i);
-      if (pos) {
-        lua_pushvalue(L, -1);
-        lua_pushinteger(L, (lua_Integer)at);
-        lua_rawset(L, pos);
-      }
-    } else {
-      i = build(L, &b, i);
-    }
+    i = set && SE_JT_KIND(b.tok[i]) == SE_JT_OBJECT ? build_record(L, &b, i) : build(L, &b, i);
     lua_rawseti(L, -2, ++r);
   }
   lua_replace(L, b.values);
@@ -356,6 +358,8 @@ static int json_decode(lua_State *L) {
   if (se_opt_table(L, 2)) {
     se_json_push_selection(L, 2, "json.decode");
     sel = lua_gettop(L);
+    if (lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) sel = 0; /* no fields: every member */
+    lua_pop(L, 1);
   }
   tape_ud *u = lua_touserdata(L, lua_upvalueindex(UV_TAPE));
   se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_DEFAULT_MAX_TOKENS);
@@ -388,8 +392,16 @@ static int json_member(lua_State *L) {
   return 1;
 }
 
+/* json.reader() -> a reader for a decode option `reader`: records of several
+ * documents built with what the pipeline read of the earlier ones. */
+static int json_reader(lua_State *L) {
+  se_json_records_push_reader(L, 0, 1);
+  return 1;
+}
+
 static const luaL_Reg json_functions[] = {
     {"decode", json_decode},
+    {"reader", json_reader},
     {"full", json_full},
     {"member", json_member},
     {NULL, NULL},

@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "json.h"
+#include "json_select.h"
 
 #define BATCH_MT "salesengine.json.RecordBatch"
+#define READER_MT "salesengine.json.Reader"
 /* Fields of a batch's record metatable besides __index and __pairs: */
 #define MT_FULL "salesengine.json.full"     /* fill(record): every member built */
 #define MT_MEMBER "salesengine.json.member" /* member(record, name), never raising */
@@ -33,6 +35,7 @@ enum { UV_BATCH = 1, UV_POS, UV_READER };
 
 typedef struct {
   se_json_tape *tape;
+  const char *buf; /* the document's bytes (its user value), for a tape that points into them */
 } batch_ud;
 
 static int batch_gc(lua_State *L) {
@@ -43,8 +46,9 @@ static int batch_gc(lua_State *L) {
 }
 
 se_json_tape **se_json_records_box(lua_State *L) {
-  batch_ud *b = lua_newuserdatauv(L, sizeof *b, 0);
+  batch_ud *b = lua_newuserdatauv(L, sizeof *b, 1);
   b->tape = NULL;
+  b->buf = NULL;
   if (luaL_newmetatable(L, BATCH_MT)) {
     lua_pushcfunction(L, batch_gc);
     lua_setfield(L, -2, "__gc");
@@ -56,6 +60,8 @@ se_json_tape **se_json_records_box(lua_State *L) {
 void se_json_records_push_reader(lua_State *L, int fields, int project) {
   fields = fields ? lua_absindex(L, fields) : 0;
   lua_createtable(L, R_ALL, 0);
+  luaL_newmetatable(L, READER_MT); /* marks readers (json.reader()) */
+  lua_setmetatable(L, -2);
   lua_newtable(L);
   lua_Integer n = fields ? luaL_len(L, fields) : 0;
   luaL_Buffer shown;
@@ -80,9 +86,19 @@ void se_json_records_push_reader(lua_State *L, int fields, int project) {
   }
 }
 
-/* The tape of the batch in upvalue UV_BATCH. */
-static const se_json_tape *batch_tape(lua_State *L) {
-  return ((batch_ud *)lua_touserdata(L, lua_upvalueindex(UV_BATCH)))->tape;
+int se_json_records_is_reader(lua_State *L, int idx) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, READER_MT);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same;
+}
+
+/* The tape of the batch in upvalue UV_BATCH, and the bytes it points into. */
+static const se_json_tape *batch_tape(lua_State *L, const char **buf) {
+  batch_ud *b = lua_touserdata(L, lua_upvalueindex(UV_BATCH));
+  *buf = b->buf;
+  return b->tape;
 }
 
 /* The token index of the record at idx, or -1 when it is not one of the batch's. */
@@ -95,18 +111,19 @@ static lua_Integer record_at(lua_State *L, int idx) {
 
 /* Builds every member of the record at idx (token at) that it does not hold yet. */
 static void fill(lua_State *L, int idx, lua_Integer at) {
-  const se_json_tape *t = batch_tape(L);
+  const char *buf;
+  const se_json_tape *t = batch_tape(L, &buf);
   size_t n;
   const se_jt_token *tok = se_json_tape_tokens(t, &n);
   uint32_t members = SE_JT_COUNT(tok[at]);
   size_t i = (size_t)at + 1;
   for (uint32_t m = 0; m < members; m++) {
     size_t len;
-    const char *name = se_json_tape_text(t, NULL, tok[i], &len);
+    const char *name = se_json_tape_text(t, buf, tok[i], &len);
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, idx) == LUA_TNIL) {
       lua_pushlstring(L, name, len);
-      se_json_push_value(L, t, NULL, i + 1);
+      se_json_push_value(L, t, buf, i + 1);
       lua_rawset(L, idx);
     }
     lua_pop(L, 1);
@@ -143,16 +160,17 @@ static int lookup(lua_State *L) {
   lua_pop(L, 1);
   size_t want_len;
   const char *want = lua_tolstring(L, 2, &want_len);
-  const se_json_tape *t = batch_tape(L);
+  const char *buf;
+  const se_json_tape *t = batch_tape(L, &buf);
   size_t n;
   const se_jt_token *tok = se_json_tape_tokens(t, &n);
   uint32_t members = SE_JT_COUNT(tok[at]);
   size_t i = (size_t)at + 1;
   for (uint32_t m = 0; m < members; m++) {
     size_t len;
-    const char *name = se_json_tape_text(t, NULL, tok[i], &len);
+    const char *name = se_json_tape_text(t, buf, tok[i], &len);
     if (len == want_len && memcmp(name, want, len) == 0) {
-      se_json_push_value(L, t, NULL, i + 1);
+      se_json_push_value(L, t, buf, i + 1);
       lua_pushvalue(L, 2);
       lua_pushvalue(L, -2);
       lua_rawset(L, 1);
@@ -229,27 +247,11 @@ static void set_method(lua_State *L, int mt, const char *field, lua_CFunction fn
   lua_setfield(L, mt, field);
 }
 
-void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) {
-  batch = lua_absindex(L, batch);
-  reader = lua_absindex(L, reader);
-  const se_json_tape *t = ((batch_ud *)lua_touserdata(L, batch))->tape;
-  luaL_checkstack(L, 10, "JSON records");
-  if (lua_rawgeti(L, reader, R_ALL) == LUA_TBOOLEAN) {
-    lua_pop(L, 1);
-    se_json_push_records(L, t, NULL, nrecords, 0, 0, 0, 0);
-    return;
-  }
-  lua_pop(L, 1);
-  int listed = lua_rawgeti(L, reader, R_LISTED) == LUA_TSTRING;
-  lua_pop(L, 1);
-  lua_rawgeti(L, reader, R_SET);
-  int set = lua_gettop(L);
-  lua_rawgeti(L, reader, R_COUNT);
-  int nfields = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  lua_createtable(L, 0, (int)nrecords);
-  int pos = lua_gettop(L);
-  lua_createtable(L, 0, 4); /* the batch's record metatable */
+/* Pushes the record metatable of the batch box at index batch, whose
+ * records' positions go into the table at index pos, for the reader at
+ * index reader (listed: with a fixed list of fields). */
+static void push_record_mt(lua_State *L, int batch, int pos, int reader, int listed) {
+  lua_createtable(L, 0, 4);
   int mt = lua_gettop(L);
   lua_pushvalue(L, batch);
   lua_pushvalue(L, pos);
@@ -260,9 +262,76 @@ void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) 
   set_method(L, mt, MT_FULL, record_full, up);
   set_method(L, mt, MT_MEMBER, record_member, up);
   lua_settop(L, mt);
-  se_json_push_records(L, t, NULL, nrecords, set, nfields, mt, pos);
+}
+
+/* 1 once the reader at index reader builds records in full. */
+static int builds_all(lua_State *L, int reader) {
+  int all = lua_rawgeti(L, reader, R_ALL) == LUA_TBOOLEAN;
+  lua_pop(L, 1);
+  return all;
+}
+
+void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) {
+  batch = lua_absindex(L, batch);
+  reader = lua_absindex(L, reader);
+  const se_json_tape *t = ((batch_ud *)lua_touserdata(L, batch))->tape;
+  luaL_checkstack(L, 12, "JSON records");
+  if (builds_all(L, reader)) {
+    se_json_push_records(L, t, NULL, nrecords, 0, 0, 0, 0);
+    return;
+  }
+  int listed = lua_rawgeti(L, reader, R_LISTED) == LUA_TSTRING;
+  lua_pop(L, 1);
+  lua_rawgeti(L, reader, R_SET);
+  int set = lua_gettop(L);
+  lua_rawgeti(L, reader, R_COUNT);
+  int nfields = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_createtable(L, 0, (int)nrecords);
+  int pos = lua_gettop(L);
+  push_record_mt(L, batch, pos, reader, listed);
+  se_json_push_records(L, t, NULL, nrecords, set, nfields, pos + 1, pos);
   lua_replace(L, set);
   lua_settop(L, set);
+}
+
+void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body) {
+  sel = lua_absindex(L, sel);
+  body = lua_absindex(L, body);
+  luaL_checkstack(L, 12, "JSON records");
+  se_json_tape **owned = se_json_records_box(L);
+  int batch = lua_gettop(L);
+  *owned = *tape;
+  *tape = NULL;
+  batch_ud *b = lua_touserdata(L, batch);
+  b->buf = lua_tostring(L, body);
+  lua_pushvalue(L, body);
+  lua_setiuservalue(L, batch, 1);
+  lua_rawgeti(L, sel, SE_JSON_SEL_READER);
+  int reader = lua_gettop(L);
+  if (builds_all(L, reader)) {
+    se_json_push_tape(L, b->tape, b->buf, 0);
+    lua_replace(L, batch);
+    lua_settop(L, batch);
+    return;
+  }
+  lua_createtable(L, SE_JSON_SEL_SIZE, 0); /* the selection this document is built with */
+  int doc_sel = lua_gettop(L);
+  lua_rawgeti(L, sel, SE_JSON_SEL_RECORDS);
+  lua_rawseti(L, doc_sel, SE_JSON_SEL_RECORDS);
+  lua_rawgeti(L, reader, R_SET);
+  lua_rawseti(L, doc_sel, SE_JSON_SEL_SET);
+  lua_rawgeti(L, reader, R_COUNT);
+  lua_rawseti(L, doc_sel, SE_JSON_SEL_COUNT);
+  lua_newtable(L);
+  int pos = lua_gettop(L);
+  lua_pushvalue(L, pos);
+  lua_rawseti(L, doc_sel, SE_JSON_SEL_POS);
+  push_record_mt(L, batch, pos, reader, 0);
+  lua_rawseti(L, doc_sel, SE_JSON_SEL_MT);
+  se_json_push_tape(L, b->tape, b->buf, doc_sel);
+  lua_replace(L, batch);
+  lua_settop(L, batch);
 }
 
 /* Calls the function in field of the metatable of the lazy record at idx

@@ -23,6 +23,16 @@ void se_json_records_push_reader(lua_State *L, int fields, int project);
  * batch, built with the reader at index reader. */
 void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader);
 
+/* Pushes the value of a whole document (a page) that the tape holds, its
+ * records (at the selection's path) built as they are read with the
+ * selection's reader (slot SE_JSON_SEL_READER of the selection at index
+ * sel). Takes the tape out of *tape; body: the index of the document's text,
+ * which the tape points into and which is kept as long as its records. */
+void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body);
+
+/* 1 when the value at idx is a reader. */
+int se_json_records_is_reader(lua_State *L, int idx);
+
 /* Builds every member of the record at idx if it is one of these records;
  * returns 1 then, 0 for any other value. */
 int se_json_records_full(lua_State *L, int idx);

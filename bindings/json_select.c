@@ -9,6 +9,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "json_records.h"
+
 /* __index of projected records: nil for a listed member the record lacks,
  * an error for any other name. Upvalues: the set of names, the list as text. */
 static int record_index(lua_State *L) {
@@ -32,7 +34,7 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
   while (lua_next(L, opts)) {
     lua_pop(L, 1);
     const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (k == NULL || (strcmp(k, "records") != 0 && strcmp(k, "fields") != 0))
+    if (k == NULL || (strcmp(k, "records") != 0 && strcmp(k, "fields") != 0 && strcmp(k, "reader") != 0))
       luaL_error(L, "%s: unknown decode option %s", fn, luaL_tolstring(L, -1, NULL));
   }
   lua_createtable(L, SE_JSON_SEL_SIZE, 0);
@@ -47,7 +49,20 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
   } else {
     lua_pop(L, 1);
   }
-  if (lua_getfield(L, opts, "fields") != LUA_TTABLE || luaL_len(L, -1) < 1)
+  int ft = lua_getfield(L, opts, "fields");
+  if (ft == LUA_TNIL && lua_rawgeti(L, sel, SE_JSON_SEL_RECORDS) == LUA_TSTRING) {
+    lua_pop(L, 2);
+    if (lua_getfield(L, opts, "reader") == LUA_TNIL) {
+      lua_pop(L, 1);
+      se_json_records_push_reader(L, 0, 1);
+    } else if (!se_json_records_is_reader(L, -1)) {
+      luaL_error(L, "%s: decode option 'reader' must be a reader made by json.reader()", fn);
+    }
+    lua_rawseti(L, sel, SE_JSON_SEL_READER);
+    lua_settop(L, sel);
+    return;
+  }
+  if (ft != LUA_TTABLE || luaL_len(L, -1) < 1)
     luaL_error(L, "%s: decode option 'fields' must be a non-empty list of member names", fn);
   int list = lua_gettop(L);
   lua_Integer n = luaL_len(L, list);
@@ -101,6 +116,11 @@ static void project_record(lua_State *L, int rec, int set, int mt) {
 
 void se_json_project(lua_State *L, int sel) {
   sel = lua_absindex(L, sel);
+  if (lua_rawgeti(L, sel, SE_JSON_SEL_SET) != LUA_TTABLE) { /* records read as read: a full decode is that */
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
   luaL_checkstack(L, 10, "JSON fields");
   int top = lua_gettop(L);
   lua_pushvalue(L, top); /* the value whose path is walked */

@@ -12,7 +12,9 @@ enum {
   SE_JSON_SEL_SET,         /* {name = true} for each listed field */
   SE_JSON_SEL_MT,          /* the projected records' metatable */
   SE_JSON_SEL_COUNT,       /* how many fields are listed */
-  SE_JSON_SEL_SIZE = SE_JSON_SEL_COUNT
+  SE_JSON_SEL_READER,      /* without fields: the reader (bindings/json_records.h) that learns them */
+  SE_JSON_SEL_POS,         /* while building with a reader: pos[record] = its token index */
+  SE_JSON_SEL_SIZE = SE_JSON_SEL_POS
 };
 
 /* 1 when p[0, n) is a dotted path of non-empty names ("data.items"). */
@@ -21,7 +23,9 @@ int se_json_valid_path(const char *p, size_t n);
 /* Reads the decode options table at index opts and pushes its selection
  * table. Raises "<fn>: ..." on misuse: an unknown option, a records path that
  * is not a dotted path of names, fields that are not a non-empty list of
- * strings. */
+ * strings. Without fields (but with records), the records are built as they
+ * are read (bindings/json_records.h): with the reader given as option
+ * `reader` (json.reader(), to go on learning across documents), or a new one. */
 void se_json_push_selection(lua_State *L, int opts, const char *fn);
 
 /* Applies the selection at index sel to the decoded value on top of the

@@ -96,9 +96,14 @@ describe("salesengine.http", function()
       assert.has_error(function()
         http.get_json(api.url .. "/sales.json", { json = { fields = { "id" }, path = "sales" } })
       end, "http.get_json: unknown decode option path")
+      -- without fields, the records are built as they are read: the same values
+      for _, resp in http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } }) do
+        assert.are.same({ 1, "12.50", 2, 3 }, { resp.data.sales[1].id, resp.data.sales[1].amount_usd,
+          resp.data.sales[2].id, resp.data.sales[2].amount_usd })
+      end
       assert.has_error(function()
-        http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } })
-      end, "http.fetch_all: decode option 'fields' must be a non-empty list of member names")
+        http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales", reader = {} } })
+      end, "http.fetch_all: decode option 'reader' must be a reader made by json.reader()")
     end)
 
     it("lets a non-string error raised during decoding (an interruption) go up unchanged", function()

@@ -312,7 +312,7 @@ describe("salesengine.json", function()
         assert.is_false(ok)
         return err
       end
-      assert.matches("'fields' must be a non%-empty list", err_of({ records = "a" }))
+      assert.are.same({ a = { { x = 1, y = 2 } } }, json.decode('{"a":[{"x":1,"y":2}]}', { records = "a" }))
       assert.matches("'fields' must be a non%-empty list", err_of({ fields = {} }))
       assert.matches("'fields' must list strings %(item 2 is a number%)", err_of({ fields = { "a", 2 } }))
       assert.matches("'records' must be a dotted path", err_of({ records = "a..b", fields = { "a" } }))

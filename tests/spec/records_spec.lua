@@ -120,6 +120,15 @@ describe("http.records", function()
           assert.are.equal(want, full[i], name .. " seed " .. seed .. " record " .. i .. " (full)")
           assert.are.equal(want, projected[i], name .. " seed " .. seed .. " record " .. i .. " (projected)")
         end
+        -- a whole page decoded with a reader (paginate's way without fields), over two pages
+        local reader = json.reader()
+        for _ = 1, 2 do
+          local doc = assert(http.get_json(url, { json = { records = "sales", reader = reader } }))
+          for i, rec in ipairs(doc.sales) do
+            assert.are.equal(render(transform(whole[i], i)), render(transform(rec, i)),
+              name .. " seed " .. seed .. " record " .. i .. " (page)")
+          end
+        end
         for k = 1, #raw_p do
           assert.are.equal(render(cjson.decode(raw_f[k])), render(cjson.decode(raw_p[k])), name .. " raw " .. k)
           assert.are.equal(render(whole[k * 5]), render(cjson.decode(raw_p[k])), name .. " raw " .. k)
