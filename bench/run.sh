@@ -16,9 +16,11 @@
 #           INSERT ... SELECT DISTINCT ON ... ON CONFLICT DO UPDATE (bench/pipeline/floor.sql);
 #       (b) salesengine bench/pipeline/pipeline.lua (paged API, scripts/transform.lua, etl runner,
 #           skip_unchanged);
-#       (c) the seed's Python pipeline (bench/pipeline/python_baseline.py), at SMALL only;
+#       (b1) salesengine scripts/pipeline.lua itself on the one-body shape (all.json, the seed API's);
+#       (c) the seed's Python pipeline (bench/pipeline/python_baseline.py) on the same one body,
+#           at SMALL only;
 #     scenarios: fresh (empty table), changed (every amount changed), same (nothing changed);
-#     at N and at SMALL. Then (b) once with the single-response shape at N and at SMALL;
+#     at N and at SMALL;
 #  5. checks that (a) and (b) leave identical tables and that (b)'s "same" run rewrites no row
 #     (n_tup_upd does not grow), and prints the medians; with DOC=1 (the default when N is
 #     1,000,000) writes them into docs/performance.md between the bench markers.
@@ -104,7 +106,7 @@ tests/lib/pg_cluster.sh start "$work/pg" >/dev/null
 . "$work/pg/env"
 export PGHOST PGPORT PGUSER PGOPTIONS="-c client_min_messages=warning"
 pgdata=$(cat "$work/pg/cluster")/data
-for t in a b c a_skip; do psql -XAtq -d postgres -c "CREATE DATABASE bench_$t" >/dev/null; done
+for t in a b b_single c a_skip; do psql -XAtq -d postgres -c "CREATE DATABASE bench_$t" >/dev/null; done
 dsn_of() { echo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=bench_$1"; }
 sql() { psql -XAtq -v ON_ERROR_STOP=1 -d "bench_$1" -c "$2"; }
 
@@ -123,7 +125,7 @@ measure() { # measure TOOL N SCENARIO ROUND -- command...
 
 # Runs one tool on one scenario (version v of the data) at size n.
 run_tool() {
-  local tool=$1 n=$2 scenario=$3 round=$4 v=$5 tool_db=${1%_single}
+  local tool=$1 n=$2 scenario=$3 round=$4 v=$5 tool_db=$1
   local d
   d=$(data_for "$n")
   if [ "$scenario" = fresh ]; then
@@ -141,8 +143,8 @@ run_tool() {
   b) measure b "$n" "$scenario" "$round" -- env SALES_API_BASE="http://127.0.0.1:$port/$n/v$v" \
        WAREHOUSE_DSN="$(dsn_of b)" BENCH_SHAPE="$SHAPE" BENCH_PAGES="$(cut -d' ' -f3 "$d/expected")" \
        "$BIN" --quiet bench/pipeline/pipeline.lua ;;
-  b_single) measure b_single "$n" "$scenario" "$round" -- env SALES_API_BASE="http://127.0.0.1:$port/$n/v$v" \
-       WAREHOUSE_DSN="$(dsn_of b)" BENCH_SHAPE=single "$BIN" --quiet bench/pipeline/pipeline.lua ;;
+  b_single) measure b_single "$n" "$scenario" "$round" -- env SALES_API_URL="http://127.0.0.1:$port/$n/v$v/all.json" \
+       WAREHOUSE_DSN="$(dsn_of b_single)" "$BIN" --quiet scripts/pipeline.lua ;;
   c) measure c "$n" "$scenario" "$round" -- env SALES_API_URL="http://127.0.0.1:$port/$n/v$v/all.json" \
        WAREHOUSE_DSN="$(dsn_of c)" "$PY" bench/pipeline/python_baseline.py ;;
   esac
@@ -153,23 +155,25 @@ digest() {
   sql "$1" "SELECT count(*) || ' ' || md5(string_agg(sale_id || '|' || sale_date || '|' || revenue || '|' || region, ','
             ORDER BY sale_id)) FROM fact_sales"
 }
-check_same() { # check_same N SCENARIO [EXPECTED_DIGEST]: (b)'s table against (a)'s (or the digest given)
-  local da db
-  da=${3:-$(digest a)}
-  db=$(digest b)
-  if [ "$da" != "$db" ]; then
-    echo "MISMATCH after $2 at $1: a=$da b=$db" >&2
-    exit 1
-  fi
-  echo "   tables of (a) and (b) identical after $2 at $1: $da (expected $(cut -d' ' -f2 "$(data_for "$1")/expected") rows)"
+check_same() { # check_same N SCENARIO: (b)'s and (b1)'s tables against (a)'s
+  local da db tool
+  da=$(digest a)
+  for tool in b b_single; do
+    db=$(digest $tool)
+    if [ "$da" != "$db" ]; then
+      echo "MISMATCH after $2 at $1: a=$da $tool=$db" >&2
+      exit 1
+    fi
+  done
+  echo "   tables of (a), (b) and (b1) identical after $2 at $1: $da (expected $(cut -d' ' -f2 "$(data_for "$1")/expected") rows)"
 }
 
 t_start=$(date +%s)
 echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
   for n in "$N" "$SMALL"; do
-    tools="a b"
-    [ "$n" = "$SMALL" ] && tools="a b c"
+    tools="a b b_single"
+    [ "$n" = "$SMALL" ] && tools="a b b_single c"
     # rotate the order each round
     set -- $tools
     for _ in $(seq $(((round - 1) % $#))); do set -- "${@:2}" "$1"; done
@@ -182,16 +186,9 @@ for round in $(seq "$ROUNDS"); do
         run_tool "$tool" "$n" "$scenario" "$round" "$v"
       done
       [ "$round" = 1 ] && check_same "$n" "$scenario"
-      [ "$round" = 1 ] && [ "$scenario" = fresh ] && digest a >"$work/digest-v0-$n"
     done
     [ "$N" = "$SMALL" ] && break
   done
-done
-# The single-response shape, once per size (fresh load into an empty table).
-for n in "$N" "$SMALL"; do
-  run_tool b_single "$n" fresh 1 0
-  check_same "$n" "single-response fresh" "$(cat "$work/digest-v0-$n")"
-  [ "$N" = "$SMALL" ] && break
 done
 echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); bench took $(($(date +%s) - t_start)) s"
 

@@ -4,14 +4,12 @@
 --   SALES_API_BASE   e.g. http://127.0.0.1:8080/v0 (pages under /pages, page-numbered under /sales)
 --   WAREHOUSE_DSN    libpq connection string
 --   BENCH_SHAPE      "numbered" (default: ?page=K with the page count known, the next two pages
---                    fetched while one is transformed and loaded), "next" (follow each page's
---                    "next" URL, one page at a time) or "single" (one
---                    {"sales": [...]} body, the seed API's shape)
+--                    fetched while one is transformed and loaded) or "next" (follow each page's
+--                    "next" URL, one page at a time). The one-body shape is scripts/pipeline.lua.
 --   BENCH_PAGES      page count for "numbered"
 --   BENCH_SKIP_UNCHANGED  "0" turns skip_unchanged off (default on)
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "../../scripts/?.lua;" .. package.path
 local se = require "salesengine"
-local http = require "salesengine.http"
 local paginate = require "salesengine.paginate"
 local etl = require "salesengine.etl"
 local transform = require "transform"
@@ -23,25 +21,15 @@ local retry = { attempts = 3, base_delay = 0.2 }
 local source
 if shape == "next" then
   source = paginate.next_url {
-    url = base .. "/pages/p1.json", items = "sales", fields = transform.fields, retry = retry,
+    url = base .. "/pages/p1.json", items = "sales", retry = retry,
   }
 elseif shape == "numbered" then
   source = paginate.page_number {
     url = base .. "/sales", items = "sales", count = tonumber(se.getenv("BENCH_PAGES")), concurrency = 2,
-    fields = transform.fields, retry = retry,
+    retry = retry,
   }
-elseif shape == "single" then
-  source = etl.once(function()
-    local doc, err, code = http.get_json(base .. "/all.json", {
-      retry = retry, json = { records = "sales", fields = transform.fields },
-    })
-    if not doc then
-      return nil, err, code
-    end
-    return doc.sales
-  end)
 else
-  error("BENCH_SHAPE must be next, numbered or single")
+  error("BENCH_SHAPE must be next or numbered")
 end
 
 etl.run {
