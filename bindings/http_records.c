@@ -137,10 +137,7 @@ int se_http_lua_records(lua_State *L) {
   lua_pushvalue(L, ud);
   se_json_records_push_reader(L, fields, project);
   lua_pushcclosure(L, source_next, 2);
-  lua_pushnil(L);
-  lua_pushnil(L);
-  lua_pushvalue(L, ud); /* closing value for a generic for */
-  return 4;
+  return 1;
 }
 
 void se_http_records_register(lua_State *L) {

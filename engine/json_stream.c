@@ -78,7 +78,7 @@ static void shown_path(const se_json_stream *s, int n, char *out, size_t size) {
 static int new_batch(se_json_stream *s) {
   s->batch = se_json_tape_new();
   if (s->batch == NULL) return fail(s, "NOMEM", "out of memory");
-  se_json_tape_clear(s->batch, s->max_depth, BATCH_MAX_TOKENS + (1u << 20));
+  se_json_tape_clear(s->batch, s->max_depth + 1, BATCH_MAX_TOKENS + (1u << 20));
   if (s->last_tokens && !se_json_tape_reserve(s->batch, s->last_tokens + s->last_tokens / 8,
                                               s->last_text + s->last_text / 8))
     return fail(s, "NOMEM", "out of memory");
@@ -115,11 +115,9 @@ static int record_done(se_json_stream *s) {
   return 1;
 }
 
-/* Why the tape refused a token (opening: a container). */
-static int tape_failed(se_json_stream *s, int opening) {
+/* Why the tape refused a token. */
+static int tape_failed(se_json_stream *s) {
   if (se_json_tape_status(s->batch) == SE_JT_NOMEM) return fail(s, "NOMEM", "out of memory");
-  if (opening && s->record_depth + 1 >= s->max_depth)
-    return fail(s, "JSON", "invalid JSON at byte %llu: nested deeper than %u levels", offset(s), s->max_depth);
   return fail(s, "JSON", "the record at byte %llu is too large (over %zu JSON tokens)", offset(s),
               BATCH_MAX_TOKENS);
 }
@@ -162,10 +160,10 @@ static int at_record_level(const se_json_stream *s) {
 }
 
 static int scalar(se_json_stream *s, se_jt_kind kind, const char *text, size_t len) {
-  if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s, 0);
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s);
   if (at_record_level(s)) {
     s->record_mark = se_json_tape_mark(s->batch);
-    if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s, 0);
+    if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s);
     return record_done(s);
   }
   if (value_on_path(s, kind) < OFF_PATH) return 0;
@@ -188,7 +186,7 @@ static int on_string(void *c, const unsigned char *p, size_t n) {
 
 static int on_key(void *c, const unsigned char *p, size_t n) {
   se_json_stream *s = c;
-  if (s->record_depth > 0) return se_json_tape_add(s->batch, SE_JT_KEY, (const char *)p, n) ? 1 : tape_failed(s, 0);
+  if (s->record_depth > 0) return se_json_tape_add(s->batch, SE_JT_KEY, (const char *)p, n) ? 1 : tape_failed(s);
   int level = s->level[s->depth - 1];
   s->next_level = level != OFF_PATH && level < s->nseg && strlen(s->seg[level]) == n &&
                           memcmp(s->seg[level], p, n) == 0
@@ -199,8 +197,10 @@ static int on_key(void *c, const unsigned char *p, size_t n) {
 
 static int open_container(se_json_stream *s, se_jt_kind kind) {
   if (s->record_depth > 0 || at_record_level(s)) {
+    if (s->depth + s->record_depth >= s->max_depth)
+      return fail(s, "JSON", "invalid JSON at byte %llu: nested deeper than %u levels", offset(s), s->max_depth);
     if (s->record_depth == 0) s->record_mark = se_json_tape_mark(s->batch);
-    if (!se_json_tape_open(s->batch, kind)) return tape_failed(s, 1);
+    if (!se_json_tape_open(s->batch, kind)) return tape_failed(s);
     s->record_depth++;
     return 1;
   }
@@ -310,7 +310,7 @@ int se_json_stream_begin(se_json_stream *s, int lines) {
   s->seen = 0;
   s->verified = s->handed == 0;
   if (s->batch == NULL && !new_batch(s)) return -1;
-  se_json_tape_clear(s->batch, s->max_depth, BATCH_MAX_TOKENS + (1u << 20));
+  se_json_tape_clear(s->batch, s->max_depth + 1, BATCH_MAX_TOKENS + (1u << 20));
   s->batch_n = 0;
   return 0;
 }

@@ -48,7 +48,8 @@ unsigned se_json_tape_max_depth(const se_json_tape *t) {
 
 const char *se_json_tape_text(const se_json_tape *t, const char *buf, se_jt_token k, size_t *len) {
   *len = SE_JT_COUNT(k);
-  return (k.head & IN_TAPE ? t->arena : buf) + k.off;
+  const char *base = k.head & IN_TAPE ? t->arena : buf;
+  return base != NULL ? base + k.off : ""; /* an empty text in a tape that holds no text yet */
 }
 
 /* Grows *p (of *cap elements of size) to hold need; 0 when out of memory. */

@@ -1,0 +1,217 @@
+/* The streaming records parser (engine/json_stream.c): records handed on in
+ * batches whatever the chunking of the bytes, the records path, JSON Lines,
+ * shape and syntax errors with their byte offsets, and a second attempt that
+ * resumes after the records handed on (or refuses a changed body). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json_stream.h"
+
+/* What the callback saw: the records rendered back to JSON, one per line, and the batch sizes. */
+typedef struct {
+  char out[8192];
+  size_t len;
+  size_t batches[64];
+  size_t nbatches;
+} seen;
+
+static size_t render(const se_json_tape *t, size_t i, char *out, size_t *len) {
+  size_t n;
+  const se_jt_token *tok = se_json_tape_tokens(t, &n);
+  se_jt_token k = tok[i++];
+  size_t tl;
+  const char *text;
+  switch (SE_JT_KIND(k)) {
+  case SE_JT_NULL: *len += (size_t)sprintf(out + *len, "null"); break;
+  case SE_JT_TRUE: *len += (size_t)sprintf(out + *len, "true"); break;
+  case SE_JT_FALSE: *len += (size_t)sprintf(out + *len, "false"); break;
+  case SE_JT_NUMBER:
+  case SE_JT_STRING:
+  case SE_JT_KEY:
+    text = se_json_tape_text(t, NULL, k, &tl);
+    *len += (size_t)sprintf(out + *len, SE_JT_KIND(k) == SE_JT_NUMBER ? "%.*s" : "\"%.*s\"", (int)tl, text);
+    break;
+  case SE_JT_OBJECT:
+    out[(*len)++] = '{';
+    for (uint32_t m = 0; m < SE_JT_COUNT(k); m++) {
+      if (m) out[(*len)++] = ',';
+      i = render(t, i, out, len);
+      out[(*len)++] = ':';
+      i = render(t, i, out, len);
+    }
+    out[(*len)++] = '}';
+    break;
+  case SE_JT_ARRAY:
+    out[(*len)++] = '[';
+    for (uint32_t e = 0; e < SE_JT_COUNT(k); e++) {
+      if (e) out[(*len)++] = ',';
+      i = render(t, i, out, len);
+    }
+    out[(*len)++] = ']';
+    break;
+  }
+  out[*len] = '\0';
+  return i;
+}
+
+static int take(void *ctx, se_json_tape *batch, size_t nrecords) {
+  seen *s = ctx;
+  size_t count;
+  se_json_tape_tokens(batch, &count);
+  size_t i = 0;
+  for (size_t r = 0; r < nrecords; r++) {
+    i = render(batch, i, s->out, &s->len);
+    s->out[s->len++] = '\n';
+    s->out[s->len] = '\0';
+  }
+  assert_int_equal(i, count); /* the batch holds exactly its records */
+  s->batches[s->nbatches++] = nrecords;
+  se_json_tape_free(batch);
+  return 1;
+}
+
+/* Feeds doc in pieces of `step` bytes; returns end()'s result (or -1 from a feed). */
+static int feed_all(se_json_stream *js, const char *doc, size_t step) {
+  size_t n = strlen(doc);
+  for (size_t off = 0; off < n; off += step)
+    if (se_json_stream_feed(js, doc + off, n - off < step ? n - off : step) != 0) return -1;
+  return se_json_stream_end(js);
+}
+
+static const char *DOC = "{\"meta\":{\"sales\":[9]},\"sales\":[{\"id\":1,\"tags\":[\"a\",{\"b\":null}]},"
+                         "{\"id\":2},3,\"s\",[],{}, {\"id\":\"x\\\"y\"}],\"next\":null}";
+static const char *WANT = "{\"id\":1,\"tags\":[\"a\",{\"b\":null}]}\n{\"id\":2}\n3\n\"s\"\n[]\n{}\n{\"id\":\"x\"y\"}\n";
+
+static void same_records_whatever_the_chunks(void **state) {
+  (void)state;
+  size_t steps[] = {1, 2, 3, 7, 64, 100000};
+  for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+    seen s = {0};
+    se_json_stream *js = se_json_stream_new("sales", 3, 1000, take, &s);
+    assert_int_equal(se_json_stream_begin(js, 0), 0);
+    assert_int_equal(feed_all(js, DOC, steps[k]), 0);
+    assert_string_equal(s.out, WANT);
+    assert_int_equal(s.nbatches, 3);
+    assert_int_equal(s.batches[0], 3);
+    assert_int_equal(s.batches[2], 1);
+    assert_int_equal(se_json_stream_records(js), 7);
+    se_json_stream_free(js);
+  }
+}
+
+static void nested_top_level_and_lines(void **state) {
+  (void)state;
+  seen s = {0};
+  se_json_stream *js = se_json_stream_new("data.items", 10, 1000, take, &s);
+  se_json_stream_begin(js, 0);
+  assert_int_equal(feed_all(js, "{\"data\":{\"x\":[1],\"items\":[1,{\"a\":2}]}}", 5), 0);
+  assert_string_equal(s.out, "1\n{\"a\":2}\n");
+  se_json_stream_free(js);
+
+  seen t = {0};
+  js = se_json_stream_new("", 10, 1000, take, &t);
+  se_json_stream_begin(js, 0);
+  assert_int_equal(feed_all(js, " [ 1 , 2 ] ", 1), 0);
+  assert_string_equal(t.out, "1\n2\n");
+  se_json_stream_free(js);
+
+  seen u = {0};
+  js = se_json_stream_new("ignored", 2, 1000, take, &u);
+  se_json_stream_begin(js, 1);
+  assert_int_equal(feed_all(js, "{\"id\":1}\n{\"id\":2}\n\n{\"id\":3}", 4), 0);
+  assert_string_equal(u.out, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+  assert_int_equal(u.nbatches, 2);
+  se_json_stream_free(js);
+}
+
+/* Runs doc through a fresh stream; returns the failure message and code (static copies). */
+static const char *failure_of(const char *path, int lines, const char *doc, const char **code) {
+  static char msg[400], c[16];
+  seen s = {0};
+  se_json_stream *js = se_json_stream_new(path, 10, 5, take, &s);
+  se_json_stream_begin(js, lines);
+  int rc = feed_all(js, doc, 2);
+  const char *m = se_json_stream_error(js, code);
+  snprintf(msg, sizeof msg, "%s", m ? m : (rc == 1 ? "cut short" : "ok"));
+  snprintf(c, sizeof c, "%s", *code ? *code : "");
+  *code = c;
+  se_json_stream_free(js);
+  return msg;
+}
+
+static void errors_say_what_and_where(void **state) {
+  (void)state;
+  const char *code;
+  assert_string_equal(failure_of("sales", 0, "{\"sales\":{}}", &code),
+                      "'sales' in the response is an object, not an array of records (records path 'sales')");
+  assert_string_equal(code, "SHAPE");
+  assert_string_equal(failure_of("a.b", 0, "{\"a\":[]}", &code),
+                      "'a' in the response is an array, not an object (records path 'a.b')");
+  assert_string_equal(failure_of("sales", 0, "[1]", &code),
+                      "the response is an array, not an object holding the records array 'sales'");
+  assert_string_equal(failure_of("sales", 0, "{\"x\":[]}", &code), "the response has no records array 'sales'");
+  assert_string_equal(failure_of("", 0, "[1,2,x]", &code),
+                      "invalid JSON at byte 6: lexical error: invalid char in json text.");
+  assert_string_equal(code, "JSON");
+  assert_string_equal(failure_of("", 0, "[1]\v", &code),
+                      "invalid JSON at byte 3: a raw \\v byte is not JSON white space");
+  assert_string_equal(failure_of("", 0, "[[[[[[1]]]]]]", &code),
+                      "invalid JSON at byte 6: nested deeper than 5 levels");
+  assert_string_equal(failure_of("", 0, "[{\"a\":[1,", &code), "cut short");
+  assert_string_equal(failure_of("", 1, "{\"a\":1}\n{\"a\":", &code), "cut short");
+  assert_string_equal(failure_of("", 0, "[01]", &code),
+                      "invalid JSON at byte 3: parse error: after array element, I expect ',' or ']'");
+}
+
+static void a_second_attempt_resumes_after_what_was_handed_on(void **state) {
+  (void)state;
+  const char *doc = "{\"sales\":[{\"i\":1},{\"i\":2},{\"i\":3},{\"i\":4},{\"i\":5}]}";
+  seen s = {0};
+  se_json_stream *js = se_json_stream_new("sales", 2, 1000, take, &s);
+  se_json_stream_begin(js, 0);
+  assert_int_equal(se_json_stream_feed(js, doc, 35), 0); /* up to the middle of record 4 */
+  assert_int_equal(se_json_stream_records(js), 2);       /* one batch of 2; record 3 is not handed on */
+  se_json_stream_begin(js, 0);                           /* another attempt, from the first byte */
+  assert_int_equal(feed_all(js, doc, 4), 0);
+  assert_string_equal(s.out, "{\"i\":1}\n{\"i\":2}\n{\"i\":3}\n{\"i\":4}\n{\"i\":5}\n");
+  assert_int_equal(se_json_stream_records(js), 5);
+  se_json_stream_free(js);
+
+  seen t = {0};
+  js = se_json_stream_new("sales", 2, 1000, take, &t);
+  se_json_stream_begin(js, 0);
+  se_json_stream_feed(js, doc, 35);
+  se_json_stream_begin(js, 0);
+  const char *changed = "{\"sales\":[{\"i\":1},{\"i\":9},{\"i\":3},{\"i\":4},{\"i\":5}]}";
+  assert_int_equal(feed_all(js, changed, 4), -1);
+  const char *code;
+  assert_non_null(strstr(se_json_stream_error(js, &code), "differs from the earlier attempt's in its first 25 bytes"));
+  assert_string_equal(code, "CHANGED");
+  se_json_stream_free(js);
+
+  seen u = {0};
+  js = se_json_stream_new("sales", 2, 1000, take, &u);
+  se_json_stream_begin(js, 0);
+  se_json_stream_feed(js, doc, 35);
+  se_json_stream_begin(js, 0);
+  assert_int_equal(feed_all(js, "{\"sales\":[]}", 4), -1);
+  assert_string_equal(se_json_stream_error(js, &code) != NULL ? code : "", "CHANGED");
+  se_json_stream_free(js);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(same_records_whatever_the_chunks),
+      cmocka_unit_test(nested_top_level_and_lines),
+      cmocka_unit_test(errors_say_what_and_where),
+      cmocka_unit_test(a_second_attempt_resumes_after_what_was_handed_on),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
