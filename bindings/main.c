@@ -179,7 +179,9 @@ static int report(lua_State *L) {
   } else {
     msg = lua_tostring(L, -1);
   }
-  fprintf(stderr, PROGNAME ": %s\n", msg);
+  char *shown = msg ? se_logger_redact(se_lua_logger(L), msg) : NULL; /* secrets as *** */
+  fprintf(stderr, PROGNAME ": %s\n", msg == NULL ? "(error object is not a string)" : shown ? shown : "***");
+  free(shown);
   fflush(stderr);
   return code;
 }
