@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The package, checked as a user would meet it (the test suite's package.deb):
 #  1. a Release build with Debian's hardening flags (dpkg-buildflags, hardening=+all),
-#     -DBUILD_TESTING=OFF -DSE_WERROR=ON, then `cpack -G DEB`;
+#     -DBUILD_TESTING=OFF -DSE_WERROR=ON; `cmake --install` into a prefix; `cpack -G DEB`;
 #  2. lintian shows no error; the Depends (dpkg-shlibdeps) and Recommends name
 #     exactly the packages `tools/deps.sh --runtime` installs;
 #  3. `apt-get install ./salesengine_*.deb`; the manual page renders without
@@ -33,6 +33,14 @@ cmake --build "$build" -j2 >"$out/build.log" 2>&1 || { cat "$out/build.log"; die
 (cd "$build" && cpack -G DEB >"$out/cpack.log" 2>&1) || { cat "$out/cpack.log"; die "cpack failed"; }
 deb=$(ls "$build"/salesengine_*.deb)
 say "built $(basename "$deb")"
+
+# cmake --install lays out the binary, the manual page and the documentation
+cmake --install "$build" --prefix "$out/prefix" >/dev/null
+for f in bin/salesengine share/man/man1/salesengine.1 share/doc/salesengine/README.md \
+  share/doc/salesengine/docs/lua-api.md share/doc/salesengine/scripts/pipeline.lua \
+  share/doc/salesengine/examples/deploy/salesengine-sales.service; do
+  [ -f "$out/prefix/$f" ] || die "cmake --install did not install $f"
+done
 
 # lintian: errors fail; the rest is shown
 lintian "$deb" 2>/dev/null | tee "$out/lintian.txt" || true
