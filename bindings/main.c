@@ -37,7 +37,7 @@ static void print_usage(FILE *out) {
         "  --quiet              no progress line, warnings and errors only\n"
         "  --dry-run            extract and transform, write nothing to the database\n"
         "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
-        "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text format), on every exit\n"
+        "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text), on any exit\n"
         "  --no-strict          allow undeclared globals in the script\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
         "  -v, --version        print the version and exit\n"
