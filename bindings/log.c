@@ -66,6 +66,14 @@ static int log_configure(lua_State *L) {
   return 0;
 }
 
+/* log.add_secret(value): value is masked as *** in every later log line and
+ * in the error message the host prints (se.secret registers what it reads). */
+static int log_add_secret(lua_State *L) {
+  const char *value = luaL_checkstring(L, 1);
+  if (se_logger_add_secret(se_lua_logger(L), value) != 0) return luaL_error(L, "out of memory");
+  return 0;
+}
+
 /* log.level() -> the current minimum level's name. */
 static int log_level(lua_State *L) {
   lua_pushstring(L, se_log_level_name(se_lua_logger(L)->min_level));
@@ -80,7 +88,8 @@ static int log_format(lua_State *L) {
 
 static const luaL_Reg log_funcs[] = {
     {"debug", log_debug},         {"info", log_info},   {"warn", log_warn},     {"error", log_error},
-    {"configure", log_configure}, {"level", log_level}, {"format", log_format}, {NULL, NULL},
+    {"configure", log_configure}, {"level", log_level}, {"format", log_format}, {"add_secret", log_add_secret},
+    {NULL, NULL},
 };
 
 int luaopen_salesengine_log(lua_State *L) {

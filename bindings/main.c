@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 #include "modules.h"
@@ -36,6 +37,7 @@ static void print_usage(FILE *out) {
         "  --quiet              no progress line, warnings and errors only\n"
         "  --dry-run            extract and transform, write nothing to the database\n"
         "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
+        "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text), on any exit\n"
         "  --no-strict          allow undeclared globals in the script\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
         "  -v, --version        print the version and exit\n"
@@ -52,7 +54,7 @@ struct options {
   int script; /* index in argv of the script, or 0 when there is none */
   int n_exec; /* how many -e chunks */
   int version, help, quiet, dry_run, no_strict, full_refresh;
-  const char *log_level, *log_format, *summary_json;
+  const char *log_level, *log_format, *summary_json, *metrics_file;
 };
 
 /* Matches argv[*i] against option name; a value comes as "--name=value" or as
@@ -82,7 +84,10 @@ static int parse_args(int argc, char **argv, struct options *o) {
     const char *name;
     const char **value;
   } const valued[] = {
-      {"--log-level", &o->log_level}, {"--log-format", &o->log_format}, {"--summary-json", &o->summary_json}};
+      {"--log-level", &o->log_level},
+      {"--log-format", &o->log_format},
+      {"--summary-json", &o->summary_json},
+      {"--metrics-file", &o->metrics_file}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
@@ -143,6 +148,10 @@ static void apply_options(lua_State *L, const struct options *o) {
     lua_pushstring(L, o->summary_json);
     lua_setfield(L, -2, "summary_json");
   }
+  if (o->metrics_file) {
+    lua_pushstring(L, o->metrics_file);
+    lua_setfield(L, -2, "metrics_file");
+  }
   lua_setfield(L, LUA_REGISTRYINDEX, "salesengine.options");
 }
 
@@ -179,7 +188,9 @@ static int report(lua_State *L) {
   } else {
     msg = lua_tostring(L, -1);
   }
-  fprintf(stderr, PROGNAME ": %s\n", msg);
+  char *shown = msg ? se_logger_redact(se_lua_logger(L), msg) : NULL; /* secrets as *** */
+  fprintf(stderr, PROGNAME ": %s\n", msg == NULL ? "(error object is not a string)" : shown ? shown : "***");
+  free(shown);
   fflush(stderr);
   return code;
 }
@@ -328,6 +339,39 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* Protected: require("salesengine.metrics").write(path, exit code, seconds). */
+static int pwrite_metrics(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "salesengine.metrics");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "write");
+  lua_insert(L, 1);
+  lua_settop(L, 4);
+  lua_call(L, 3, 0);
+  return 0;
+}
+
+/* Writes the --metrics-file for a run that ended with code after seconds;
+ * a failure is reported on stderr (the run's exit code stands). */
+static void write_metrics(lua_State *L, const char *path, int code, double seconds) {
+  lua_settop(L, 0);
+  lua_pushcfunction(L, pwrite_metrics);
+  lua_pushstring(L, path);
+  lua_pushinteger(L, code);
+  lua_pushnumber(L, seconds);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, PROGNAME ": cannot write the metrics file: %s\n", msg ? msg : "error");
+  }
+}
+
+/* Seconds on a clock that never jumps. */
+static double monotonic_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int main(int argc, char **argv) {
   struct options o = {0};
   if (parse_args(argc, argv, &o) != 0) return EXIT_USAGE;
@@ -368,6 +412,7 @@ int main(int argc, char **argv) {
     curl_global_cleanup();
     return EXIT_SCRIPT;
   }
+  double started = monotonic_seconds();
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
@@ -379,6 +424,7 @@ int main(int argc, char **argv) {
   } else {
     code = (int)lua_tointeger(L, -1);
   }
+  if (o.metrics_file) write_metrics(L, o.metrics_file, code, monotonic_seconds() - started);
   lua_close(L);
   curl_global_cleanup();
   return code;

@@ -58,12 +58,14 @@ static const char **string_list(lua_State *L, int opts, const char *name, size_t
   }
   if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be a string or an array of strings", name);
   size_t len = lua_rawlen(L, -1);
+  for (size_t i = 0; i < len; i++) { /* checked first: nothing is held when it raises */
+    int elem = lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    lua_pop(L, 1);
+    if (elem != LUA_TSTRING) luaL_error(L, "option '%s' must be an array of strings", name);
+  }
   const char **list = alloc_array(L, len, sizeof *list);
   for (size_t i = 0; i < len; i++) {
-    if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING) {
-      free(list);
-      luaL_error(L, "option '%s' must be an array of strings", name);
-    }
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
     list[i] = lua_tostring(L, -1);
     lua_pop(L, 1);
   }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_stats.h"
 #include "modules.h"
 #include "signals.h"
 
@@ -49,7 +50,7 @@ static int sys_getpid(lua_State *L) {
 }
 
 /* sys.options() -> a copy of the run's command-line options: quiet, dry_run,
- * strict (booleans) and summary_json (a path or nil). */
+ * strict (booleans), summary_json and metrics_file (paths or nil). */
 static int sys_options(lua_State *L) {
   lua_newtable(L);
   if (lua_getfield(L, LUA_REGISTRYINDEX, "salesengine.options") == LUA_TTABLE) {
@@ -64,8 +65,32 @@ static int sys_options(lua_State *L) {
   return 1;
 }
 
+/* sys.http_stats() -> {attempts = {[outcome] = n}, retries = {[outcome] = n},
+ * bytes = n}: every HTTP attempt of the process so far (engine/http_stats.h). */
+static int sys_http_stats(lua_State *L) {
+  se_http_stat st[SE_HTTP_STATS_MAX];
+  unsigned long long bytes = 0;
+  size_t n = se_http_stats_snapshot(st, SE_HTTP_STATS_MAX, &bytes);
+  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, (int)n);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)st[i].attempts);
+    lua_setfield(L, -3, st[i].outcome);
+    if (st[i].retries > 0) {
+      lua_pushinteger(L, (lua_Integer)st[i].retries);
+      lua_setfield(L, -2, st[i].outcome);
+    }
+  }
+  lua_setfield(L, -3, "retries");
+  lua_setfield(L, -2, "attempts");
+  lua_pushinteger(L, (lua_Integer)bytes);
+  lua_setfield(L, -2, "bytes");
+  return 1;
+}
+
 static const luaL_Reg sys_funcs[] = {
-    {"options", sys_options},
+    {"options", sys_options},     {"http_stats", sys_http_stats},
     {"monotonic", sys_monotonic}, {"time", sys_time},     {"sleep", sys_sleep},
     {"isatty", sys_isatty},       {"getpid", sys_getpid}, {NULL, NULL},
 };

@@ -11,6 +11,7 @@
 #include "http_outcome.h"
 #include "http_transfer.h"
 #include "redact.h"
+#include "http_stats.h"
 #include "retry.h"
 
 struct se_http_client {
@@ -188,11 +189,13 @@ static void attempt_done(run *r, job *j, CURLcode rc) {
   j->easy = NULL;
   r->running--;
   if (j->tr.sink_failed) {
+    se_http_stats_attempt(j->resp->status, "", j->tr.streamed);
     sink_failed(r, j);
     return;
   }
   char code[32], cause[CURL_ERROR_SIZE + 128];
   se_outcome outcome = se_http_classify(&a, code, sizeof code, cause, sizeof cause);
+  se_http_stats_attempt(j->resp->status, code, j->resp->body_len + j->tr.streamed);
   if (outcome == SE_OUTCOME_OK && j->req->sink != NULL && a.status < 300) {
     int end = se_transfer_sink_end(&j->tr);
     if (end < 0) {
@@ -221,6 +224,7 @@ static void attempt_done(run *r, job *j, CURLcode rc) {
     snprintf(note, sizeof note, " (retry budget of %g s used up)", j->retry.policy.budget);
     fail(r, j, code, cause, note, 0);
   } else {
+    se_http_stats_retry(j->resp->status, code);
     log_retry(r, j, code, cause, d.wait);
     j->state = JOB_WAITING;
     j->next_at = r->clock.now(r->clock.ctx) + d.wait;

@@ -1,15 +1,42 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "redact.h"
+
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 se_logger se_logger_default(void) {
-  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr, 0};
+  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr, 0, NULL, 0};
   return lg;
+}
+
+int se_logger_add_secret(se_logger *lg, const char *value) {
+  if (value == NULL || strlen(value) < SE_REDACT_MIN_SECRET) return 0;
+  for (size_t i = 0; i < lg->nsecrets; i++)
+    if (strcmp(lg->secrets[i], value) == 0) return 0;
+  char **grown = realloc(lg->secrets, (lg->nsecrets + 1) * sizeof *grown);
+  if (grown == NULL) return -1;
+  lg->secrets = grown;
+  if ((grown[lg->nsecrets] = strdup(value)) == NULL) return -1;
+  lg->nsecrets++;
+  return 0;
+}
+
+void se_logger_free_secrets(se_logger *lg) {
+  for (size_t i = 0; i < lg->nsecrets; i++)
+    free(lg->secrets[i]);
+  free(lg->secrets);
+  lg->secrets = NULL;
+  lg->nsecrets = 0;
+}
+
+char *se_logger_redact(const se_logger *lg, const char *text) {
+  return se_redact_values(text, (const char *const *)lg->secrets, lg->nsecrets);
 }
 
 int se_log_level_parse(const char *name) {
@@ -94,6 +121,18 @@ static void put_pair(FILE *out, se_log_format format, int first, const char *key
   }
 }
 
+/* A pair after the first, with lg's secrets masked in the value (when out
+ * of memory, the value is left out rather than shown unmasked). */
+static void put_masked(const se_logger *lg, const char *key, const char *value) {
+  if (lg->nsecrets == 0 || value == NULL) {
+    put_pair(lg->out, lg->format, 0, key, value);
+    return;
+  }
+  char *masked = se_logger_redact(lg, value);
+  put_pair(lg->out, lg->format, 0, key, masked ? masked : "***");
+  free(masked);
+}
+
 void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
             size_t nfields) {
   if (lg == NULL || lg->out == NULL || level < lg->min_level || level >= SE_LOG_OFF) return;
@@ -109,9 +148,9 @@ void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_l
   if (lg->progress_line) fputs("\r\33[K", lg->out);
   put_pair(lg->out, lg->format, 1, "ts", stamp);
   put_pair(lg->out, lg->format, 0, "level", level_names[level]);
-  put_pair(lg->out, lg->format, 0, "msg", msg);
+  put_masked(lg, "msg", msg);
   for (size_t i = 0; i < nfields; i++)
-    put_pair(lg->out, lg->format, 0, fields[i].key, fields[i].value);
+    put_masked(lg, fields[i].key, fields[i].value);
   fputs(lg->format == SE_LOG_JSON ? "}\n" : "\n", lg->out);
   funlockfile(lg->out);
   fflush(lg->out);

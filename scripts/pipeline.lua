@@ -17,7 +17,7 @@ local log = require "salesengine.log"
 local transform = require "transform"
 
 local api_url = se.getenv("SALES_API_URL")
-local dsn = se.getenv("WAREHOUSE_DSN")
+local dsn = se.secret("WAREHOUSE_DSN") -- or WAREHOUSE_DSN_FILE, or a systemd credential
 -- Seconds before the first retry; doubles on each attempt (2 s, 4 s).
 local retry_delay = tonumber(os.getenv("SALES_RETRY_DELAY") or "2")
 local max_rejects = os.getenv("SALES_MAX_REJECTS") -- nil: the runner's default, 1%

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages salesengine needs to build, test and run
-# its demo, skipping the ones already installed. Needs root (or sudo).
+# Installs the Debian 12 packages salesengine needs, skipping the ones already
+# installed. Needs root (or sudo).
+#   tools/deps.sh              everything to build, test, package and run the demo
+#   tools/deps.sh --runtime    only what running pipelines needs (a server that runs
+#                              a built binary; the .deb's Depends and Recommends)
+#   tools/deps.sh --list-runtime   print the runtime packages, one a line
 set -euo pipefail
-packages=(
+# Lua and lua-cjson are linked into the binary; ca-certificates for HTTPS.
+runtime=(libc6 libcurl4 libpq5 libyajl2 zlib1g libmimalloc2.0 ca-certificates)
+build=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4 lua-cjson-dev
   libcurl4-openssl-dev libpq-dev libyajl-dev zlib1g-dev libmimalloc-dev
@@ -10,7 +16,14 @@ packages=(
   python3 curl
   libcmocka-dev lua-busted lua-check cppcheck
   clang libclang-rt-dev clang-tidy valgrind openssl
+  dpkg-dev file lintian man-db prometheus systemd
 )
+case ${1:-} in
+--runtime) packages=("${runtime[@]}") ;;
+--list-runtime) printf '%s\n' "${runtime[@]}"; exit 0 ;;
+"") packages=("${runtime[@]}" "${build[@]}") ;;
+*) echo "usage: tools/deps.sh [--runtime | --list-runtime]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is
 # missing, then runs every test through ctest twice:
-#   build/       gcc, optimised: C unit tests, busted specs, integration tests
-#                against a throwaway PostgreSQL, lint (luacheck, cppcheck)
+#   build/       gcc, optimised, Debian's hardening flags: C unit tests, busted
+#                specs, integration tests against a throwaway PostgreSQL, lint
+#                (luacheck, cppcheck, clang-tidy, the manual page), valgrind, the
+#                other build types with gcc and clang (build.matrix) and the .deb
+#                built, linted, installed, run and removed (package.deb)
 #   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer: the
 #                same tests, plus the libFuzzer harnesses for a bounded time
 # and ends with one line: "N passed, N failed".
@@ -33,13 +36,19 @@ run_suite() {
   failed=$((failed + bad))
 }
 
-echo "== gcc build"
-if tools/build.sh; then run_suite build; else failed=$((failed + 1)); fi
+echo "== gcc build (Debian's hardening flags, warnings are errors)"
+eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
+if tools/build.sh -DSE_WERROR=ON -DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS"; then
+  run_suite build
+else
+  failed=$((failed + 1))
+fi
+unset CFLAGS CPPFLAGS LDFLAGS
 
 echo "== clang ASan+UBSan build with fuzzers"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON; then
+if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON; then
   run_suite build-asan -LE lint
 else
   failed=$((failed + 1))

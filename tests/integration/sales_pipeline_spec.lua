@@ -131,7 +131,7 @@ describe("the sales pipeline end to end", function()
     assert.matches("salesengine: environment variable SALES_API_URL is not set", r.stderr)
     r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = false })
     assert.are.equal(2, r.code)
-    assert.matches("environment variable WAREHOUSE_DSN is not set", r.stderr)
+    assert.matches("secret WAREHOUSE_DSN is not set", r.stderr)
   end)
 
   it("gives up on an API that keeps failing, naming the URL and the attempts", function()

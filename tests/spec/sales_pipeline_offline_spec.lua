@@ -84,7 +84,8 @@ describe("scripts/pipeline.lua offline", function()
   it("stops with the usage code when a variable is missing", function()
     local r = run({ env = { WAREHOUSE_DSN = false }, http = testing.fake_http({}), pg = testing.fake_pg() })
     assert.are.equal(2, r.code)
-    assert.are.equal("environment variable WAREHOUSE_DSN is not set", r.error)
+    assert.are.equal("secret WAREHOUSE_DSN is not set (set WAREHOUSE_DSN, WAREHOUSE_DSN_FILE, "
+      .. "or a systemd credential WAREHOUSE_DSN)", r.error)
   end)
 
   it("sends a bad record to etl_rejects and loads the rest", function()

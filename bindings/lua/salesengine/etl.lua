@@ -23,6 +23,7 @@ local etl_load = require "salesengine.etl_load"
 local etl_rejects = require "salesengine.etl_rejects"
 local etl_progress = require "salesengine.etl_progress"
 local etl_summary = require "salesengine.etl_summary"
+local metrics = require "salesengine.metrics"
 
 local M = {}
 
@@ -524,7 +525,7 @@ function Run:summary(failure)
   return etl_summary.build({
     run_id = self.run_id, pipeline = self.name, dry_run = self.dry_run,
     started_at = self.started_at, finished_at = sys.time(),
-    counts = { pages = c.pages, extracted = c.extracted, loaded = c.loaded, skipped = c.skipped,
+    counts = { pages = c.pages, extracted = c.extracted, transformed = c.rows, loaded = c.loaded, skipped = c.skipped,
       rejected = self.rejects.count },
     tables = tables, timings = self.timings, committed = failure == nil and not self.dry_run,
     rejects_to = self.rejects:destination(), max_rejects = etl_rejects.describe_limit(self.rejects.limit),
@@ -532,8 +533,10 @@ function Run:summary(failure)
   })
 end
 
--- Writes --summary-json when asked; a failure to write is logged (the run's outcome stands).
+-- Writes --summary-json when asked (a failure to write is logged: the run's
+-- outcome stands) and hands s to the --metrics-file.
 function Run:write_summary(s)
+  metrics.record(s)
   if self.summary_json then
     local ok, err = etl_summary.write_json(self.summary_json, s)
     if not ok then

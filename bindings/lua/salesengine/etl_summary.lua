@@ -18,7 +18,7 @@ local function round3(x)
 end
 
 --- Builds the summary. run: {run_id, pipeline, dry_run, started_at, finished_at
--- (epoch seconds), counts = {pages, extracted, loaded, skipped, rejected},
+-- (epoch seconds), counts = {pages, extracted, transformed, loaded, skipped, rejected},
 -- tables = {name -> {rows, inserted, updated, unchanged}}, timings = {extract,
 -- transform, load, total} (seconds), rejects_to, max_rejects, failure =
 -- {kind, message, code, exit_code} or nil}.
@@ -34,6 +34,7 @@ function M.build(run)
     finished_at = M.iso_utc(run.finished_at),
     pages = c.pages,
     extracted = c.extracted,
+    transformed = c.transformed,
     loaded = c.loaded,
     skipped = c.skipped,
     rejected = c.rejected,

@@ -2,6 +2,7 @@
 -- Exit codes, and fail() for expected failures that should end the run with
 -- a clear one-line message and a specific exit code (no traceback).
 local sys = require "salesengine.sys"
+local log = require "salesengine.log"
 
 local M = {}
 
@@ -47,6 +48,62 @@ function M.getenv(name)
     M.fail("usage", "environment variable " .. name .. " is not set")
   end
   return v
+end
+
+-- The whole file at path, or nil, message.
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, err
+  end
+  local text, rerr = f:read("a")
+  f:close()
+  if text == nil then
+    return nil, path .. ": " .. tostring(rerr)
+  end
+  return text
+end
+
+--- Reads a secret: the environment variable NAME, else the contents of the
+-- file named by NAME_FILE, else the file $CREDENTIALS_DIRECTORY/NAME (systemd's
+-- LoadCredential=); one trailing newline (\n or \r\n) is trimmed from a file.
+-- The value is masked as *** in every later log line and error message.
+-- A secret that is set nowhere (or is empty), or a NAME_FILE that cannot be
+-- read, ends the run with the usage exit code and a message naming it.
+function M.secret(name)
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    error(string.format("bad argument #1 to 'secret' (%s)", type(name) == "string"
+      and "not a variable name: '" .. name .. "'" or "string expected, got " .. type(name)), 2)
+  end
+  local value, from = os.getenv(name), name
+  if value == nil or value == "" then
+    local file = os.getenv(name .. "_FILE")
+    local dir = os.getenv("CREDENTIALS_DIRECTORY")
+    if file ~= nil and file ~= "" then
+      from = name .. "_FILE (" .. file .. ")"
+    elseif dir ~= nil and dir ~= "" then
+      local path = dir .. "/" .. name
+      local f = io.open(path, "rb")
+      if f then
+        f:close()
+        file, from = path, "credential " .. path
+      end
+    end
+    if file == nil or file == "" then
+      M.fail("usage", "secret " .. name .. " is not set (set " .. name .. ", " .. name
+        .. "_FILE, or a systemd credential " .. name .. ")")
+    end
+    local text, err = read_file(file)
+    if text == nil then
+      M.fail("usage", "cannot read secret " .. name .. " from " .. tostring(err))
+    end
+    value = text:gsub("\r?\n$", "")
+  end
+  if value == "" then
+    M.fail("usage", "secret " .. name .. " is empty (from " .. from .. ")")
+  end
+  log.add_secret(value)
+  return value
 end
 
 return M
