@@ -109,25 +109,48 @@ static lua_Integer record_at(lua_State *L, int idx) {
   return at;
 }
 
+/* A walk over the members of the record whose object token is at `at`. */
+typedef struct {
+  const se_json_tape *t;
+  const char *buf;
+  const se_jt_token *tok;
+  uint32_t left; /* members not visited yet */
+  size_t i;      /* the next member's name token */
+} members;
+
+static members members_of(lua_State *L, lua_Integer at) {
+  members w;
+  size_t n;
+  w.t = batch_tape(L, &w.buf);
+  w.tok = se_json_tape_tokens(w.t, &n);
+  w.left = SE_JT_COUNT(w.tok[at]);
+  w.i = (size_t)at + 1;
+  return w;
+}
+
+/* The next member: its name and the token index of its value; 0 past the last. */
+static int next_member(members *w, const char **name, size_t *len, size_t *value) {
+  if (w->left == 0) return 0;
+  w->left--;
+  *name = se_json_tape_text(w->t, w->buf, w->tok[w->i], len);
+  *value = w->i + 1;
+  w->i = se_json_skip(w->t, w->i + 1);
+  return 1;
+}
+
 /* Builds every member of the record at idx (token at) that it does not hold yet. */
 static void fill(lua_State *L, int idx, lua_Integer at) {
-  const char *buf;
-  const se_json_tape *t = batch_tape(L, &buf);
-  size_t n;
-  const se_jt_token *tok = se_json_tape_tokens(t, &n);
-  uint32_t members = SE_JT_COUNT(tok[at]);
-  size_t i = (size_t)at + 1;
-  for (uint32_t m = 0; m < members; m++) {
-    size_t len;
-    const char *name = se_json_tape_text(t, buf, tok[i], &len);
+  members w = members_of(L, at);
+  const char *name;
+  size_t len, value;
+  while (next_member(&w, &name, &len, &value)) {
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, idx) == LUA_TNIL) {
       lua_pushlstring(L, name, len);
-      se_json_push_value(L, t, buf, i + 1);
+      se_json_push_value(L, w.t, w.buf, value);
       lua_rawset(L, idx);
     }
     lua_pop(L, 1);
-    i = se_json_skip(t, i + 1);
   }
 }
 
@@ -160,23 +183,17 @@ static int lookup(lua_State *L) {
   lua_pop(L, 1);
   size_t want_len;
   const char *want = lua_tolstring(L, 2, &want_len);
-  const char *buf;
-  const se_json_tape *t = batch_tape(L, &buf);
-  size_t n;
-  const se_jt_token *tok = se_json_tape_tokens(t, &n);
-  uint32_t members = SE_JT_COUNT(tok[at]);
-  size_t i = (size_t)at + 1;
-  for (uint32_t m = 0; m < members; m++) {
-    size_t len;
-    const char *name = se_json_tape_text(t, buf, tok[i], &len);
+  members w = members_of(L, at);
+  const char *name;
+  size_t len, value;
+  while (next_member(&w, &name, &len, &value)) {
     if (len == want_len && memcmp(name, want, len) == 0) {
-      se_json_push_value(L, t, buf, i + 1);
+      se_json_push_value(L, w.t, w.buf, value);
       lua_pushvalue(L, 2);
       lua_pushvalue(L, -2);
       lua_rawset(L, 1);
       return 1;
     }
-    i = se_json_skip(t, i + 1);
   }
   return 0;
 }
