@@ -61,8 +61,9 @@ static long to_ms(double seconds) {
 }
 
 /* The method and body options. */
-static CURLcode setup_method(CURL *easy, const se_http_request *req) {
+static CURLcode setup_method(CURL *easy, const se_http_request *req, int as_get) {
   CURLcode rc = CURLE_OK;
+  if (as_get) return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
   if (req->body != NULL || is_post) {
     if ((rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len)) != CURLE_OK)
@@ -77,9 +78,11 @@ static CURLcode setup_method(CURL *easy, const se_http_request *req) {
   return rc;
 }
 
-static CURLcode setup_auth_and_tls(CURL *easy, const se_http_request *req) {
+static CURLcode setup_auth_and_tls(CURL *easy, const se_http_request *req, int drop_credentials) {
   CURLcode rc = CURLE_OK;
-  if (req->bearer != NULL) {
+  if (drop_credentials) {
+    /* another origin: no credentials */
+  } else if (req->bearer != NULL) {
     if ((rc = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER)) != CURLE_OK) return rc;
     if ((rc = curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, req->bearer)) != CURLE_OK) return rc;
   } else if (req->username != NULL) {
@@ -106,8 +109,10 @@ static double attempt_timeout(double timeout, double cap) {
 #define SET(opt, value)                                                                                      \
   if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, value)
 
-CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *t, se_http_response *resp,
-                           double timeout_cap) {
+CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, const se_http_hop *hop, se_transfer *t,
+                           se_http_response *resp, double timeout_cap) {
+  se_http_hop none = {NULL, NULL, 0, 0};
+  if (hop == NULL) hop = &none;
   curl_easy_reset(easy);
   memset(t, 0, sizeof *t);
   t->resp = resp;
@@ -117,26 +122,24 @@ CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *
   long connect_ms = to_ms(req->connect_timeout);
   if (t->timeout > 0 && connect_ms > to_ms(t->timeout)) connect_ms = to_ms(t->timeout);
   CURLcode rc = CURLE_OK;
-  SET(CURLOPT_URL, req->url);
+  SET(CURLOPT_URL, hop->url ? hop->url : req->url);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_ERRORBUFFER, t->errbuf);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, t);
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, t);
-  SET(CURLOPT_HTTPHEADER, req->headers);
+  SET(CURLOPT_HTTPHEADER, hop->drop_credentials ? hop->headers : req->headers);
   SET(CURLOPT_ACCEPT_ENCODING, "");
   SET(CURLOPT_USERAGENT, "salesengine");
-  SET(CURLOPT_FOLLOWLOCATION, req->max_redirects > 0 ? 1L : 0L);
-  SET(CURLOPT_MAXREDIRS, req->max_redirects);
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_TIMEOUT_MS, to_ms(t->timeout));
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
-  if (rc == CURLE_OK) rc = setup_method(easy, req);
-  if (rc == CURLE_OK) rc = setup_auth_and_tls(easy, req);
+  if (rc == CURLE_OK) rc = setup_method(easy, req, hop->as_get);
+  if (rc == CURLE_OK) rc = setup_auth_and_tls(easy, req, hop->drop_credentials);
   return rc;
 }
 

@@ -20,12 +20,25 @@ typedef struct se_transfer {
   char errbuf[CURL_ERROR_SIZE];
 } se_transfer;
 
-/* Resets easy and resp and configures easy for req, collecting into resp.
- * timeout_cap (seconds; > 1e9 = no cap) shortens the attempt's timeout to
- * what is left of the retry budget. Returns CURLE_OK or the code of the
- * option libcurl refused. */
-CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *t, se_http_response *resp,
-                           double timeout_cap);
+/* Where a redirect leads: the request is sent to url instead of req->url;
+ * after a redirect to another origin (drop_credentials) with headers (the
+ * request's without its credential headers) and without bearer or basic
+ * auth; as_get: as a GET without body. */
+typedef struct se_http_hop {
+  const char *url;
+  const struct curl_slist *headers;
+  int drop_credentials;
+  int as_get;
+} se_http_hop;
+
+/* Resets easy and resp and configures easy for req (redirected as hop says
+ * when hop is not NULL), collecting into resp. Redirects are not followed by
+ * libcurl (the client follows them; see http_redirect.h). timeout_cap
+ * (seconds; > 1e9 = no cap) shortens the attempt's timeout to what is left of
+ * the retry budget. Returns CURLE_OK or the code of the option libcurl
+ * refused. */
+CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, const se_http_hop *hop, se_transfer *t,
+                           se_http_response *resp, double timeout_cap);
 
 /* After the transfer finished with rc: the facts to classify the attempt.
  * Also copies the final URL (after redirects) into the response. */

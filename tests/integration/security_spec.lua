@@ -266,6 +266,30 @@ describe("TLS", function()
     assert.matches('level=warn msg="TLS certificate verification is DISABLED', r.stderr)
   end)
 
+  it("refuses a redirect from https to http unless allow_insecure_redirect is set (issue 18)", function()
+    local plain = api_fixture.start()
+    local function via_redirect(opts)
+      local url = "https://127.0.0.1:" .. port .. "/_redirect?to=" .. plain.url .. "/_echo"
+      local r = run_lua(dir, [[
+        local http = require "salesengine.http"
+        local opts = require("cjson").decode(os.getenv("OPTS"))
+        local resp, err, code = http.get(os.getenv("URL"), opts)
+        io.write(resp and ("OK " .. resp.status .. " " .. resp.body) or ("FAIL " .. code .. " " .. err))
+      ]], { URL = url, OPTS = cjson.encode(opts) })
+      assert.are.equal(0, r.code, r.stderr)
+      return r.stdout
+    end
+    local out = via_redirect({ ca_file = dir .. "/local.pem", headers = { ["X-Api-Key"] = "K-tls-secret" } })
+    assert.matches("^FAIL INSECURE_REDIRECT GET https://.* failed: refused to follow a redirect from https to " ..
+      "plain http %(http://127%.0%.0%.1:%d+/_echo%); allow it with allow_insecure_redirect = true", out)
+    assert.are.equal(0, plain.count("/_echo"))
+    out = via_redirect({ ca_file = dir .. "/local.pem", allow_insecure_redirect = true,
+      headers = { ["X-Api-Key"] = "K-tls-secret" } })
+    assert.matches("^OK 200", out)
+    assert.falsy(out:find("K-tls-secret", 1, true), out) -- another origin: the key stays home
+    plain.stop()
+  end)
+
   it("makes the sales pipeline fail cleanly without the CA, and load with it", function()
     local dsn = testenv.fresh_db("security_tls")
     local env = { SALES_API_URL = "https://127.0.0.1:" .. port .. "/sales", WAREHOUSE_DSN = dsn,
