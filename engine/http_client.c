@@ -13,6 +13,7 @@
 #include "http_transfer.h"
 #include "redact.h"
 #include "retry.h"
+#include "stop.h"
 
 struct se_http_client {
   CURLM *multi;
@@ -290,7 +291,8 @@ static int may_start(const run *r, size_t index) {
 }
 
 static int cancelled(const run *r) {
-  return r->hooks != NULL && r->hooks->cancelled != NULL && r->hooks->cancelled(r->hooks->ctx);
+  return se_stop_requested() ||
+         (r->hooks != NULL && r->hooks->cancelled != NULL && r->hooks->cancelled(r->hooks->ctx));
 }
 
 /* Starts new requests and due retries while there is room. */
@@ -384,7 +386,10 @@ se_http_response *se_http_client_perform(se_http_client *c, const se_http_reques
   se_http_hooks hooks = {NULL, keep_response, NULL, &resp};
   if (se_http_client_run(c, &req, 1, 1, &hooks, lg) != 0) {
     se_http_response_free(resp);
-    return NULL;
+    if (!se_stop_requested()) return NULL;
+    /* stopped: an ordinary failure, so the caller returns to Lua and the stop takes effect there */
+    if ((resp = se_http_response_new()) == NULL) return NULL;
+    se_http_response_fail(resp, "interrupted: the run is stopping", "INTERRUPTED");
   }
   return resp;
 }

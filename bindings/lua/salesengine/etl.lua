@@ -125,13 +125,15 @@ local function check_spec(spec)
   local sinks = {}
   for i, s in ipairs(list) do
     assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
-    local options = {}
+    local options, timeouts = {}, {}
     for k, v in pairs(s) do
-      if k ~= "table" and k ~= "name" then
+      if k == "lock_timeout" or k == "statement_timeout" then
+        timeouts[k] = v
+      elseif k ~= "table" and k ~= "name" then
         options[k] = v
       end
     end
-    sinks[i] = { name = s.name or s.table, table = s.table, options = options }
+    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts }
   end
   assert(#sinks > 0, "etl.run: 'sinks' is empty")
   assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",

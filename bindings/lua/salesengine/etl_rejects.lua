@@ -4,6 +4,7 @@
 -- on a connection of its own so they survive a rolled-back load) or to a JSON
 -- Lines file, and enforces max_rejects.
 local cjson = require "cjson"
+local pg_setup = require "salesengine.pg_setup"
 
 local M = {}
 
@@ -207,7 +208,7 @@ function Rejects:write_table(entries)
     if not conn then
       return nil, "cannot write rejects: " .. tostring(err), code
     end
-    local ok, cerr, ccode = conn:exec(string.format(M.TABLE_SQL, quote_name(self.dest.table)))
+    local ok, cerr, ccode = pg_setup.run(conn, string.format(M.TABLE_SQL, quote_name(self.dest.table)))
     if not ok then
       conn:close()
       return nil, "cannot create the rejects table: " .. tostring(cerr), ccode

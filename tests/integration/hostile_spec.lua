@@ -1,0 +1,157 @@
+-- Issue 18 ("a hostile world"), the database side: a stop that stops whatever
+-- the run waits on (points 3), concurrent first runs (5), configuration
+-- mistakes (6) and messages that tell the truth (7).
+local testenv = dofile("tests/lib/testenv.lua")
+local api_fixture = dofile("tests/lib/api_fixture.lua")
+local F = dofile("tests/lib/fault_helpers.lua")
+local cjson = require "cjson"
+
+local PIPELINE = "scripts/pipeline.lua"
+local INTERRUPTED_LINE = 'level=warn msg="run interrupted; work not yet committed is rolled back"'
+
+local function now()
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+describe("issue 18", function()
+  local dir, api, dsn
+
+  setup(function()
+    dir = testenv.tmpdir()
+    api = api_fixture.start({ root = dir })
+    testenv.write_file(dir .. "/v1.json", F.feed(F.records(50, 21)))
+  end)
+
+  teardown(function()
+    api.stop()
+    testenv.rm_rf(dir)
+  end)
+
+  local function env_for(url, extra)
+    local env = { SALES_API_URL = url, WAREHOUSE_DSN = dsn, SALES_RETRY_DELAY = "0.05", SE_SOURCE_DIR = testenv.root }
+    for k, v in pairs(extra or {}) do env[k] = v end
+    return env
+  end
+
+  --- Sends SIGTERM to run once ready() holds; returns the result and the seconds the stop took.
+  local function stop_when(run, what, ready)
+    F.wait_until(what, ready, 30)
+    local t = now()
+    run:signal("TERM")
+    local r = run:wait(30)
+    return r, now() - t
+  end
+
+  describe("a stop is prompt", function()
+    before_each(function()
+      dsn = testenv.fresh_db("hostile_stop")
+      api.reset()
+    end)
+
+    it("during a stalled HTTP transfer: exit 130 within 2 s", function()
+      local run = F.spawn({ PIPELINE }, env_for(api.url .. "/v1.json?fault=stall&seconds=60"))
+      local r, took = stop_when(run, "the request to stall", function() return api.count("/v1.json") > 0 end)
+      assert.are.equal("exit 130", r.status, r.stderr)
+      assert.truthy(took < 2, "took " .. took .. " s")
+      assert.truthy(r.stderr:find(INTERRUPTED_LINE, 1, true), r.stderr)
+    end)
+
+    it("during a retry wait: exit 130 within 2 s", function()
+      local run = F.spawn({ PIPELINE }, env_for(api.url .. "/v1.json?status=503", { SALES_RETRY_DELAY = "60" }))
+      local r, took = stop_when(run, "the first attempt", function() return api.count("/v1.json") > 0 end)
+      assert.are.equal("exit 130", r.status, r.stderr)
+      assert.truthy(took < 2, "took " .. took .. " s")
+    end)
+
+    it("while the table is locked by another session: cancelled, rolled back, exit 130 within 2 s", function()
+      testenv.psql(dsn, testenv.read_file(testenv.root .. "/scripts/schema.sql"))
+      assert(os.execute("psql -XAtq -d " .. testenv.shquote(dsn .. " application_name=se_locker") ..
+        " -c 'BEGIN' -c 'LOCK TABLE fact_sales' -c 'SELECT pg_sleep(3600)' >/dev/null 2>&1 &"))
+      F.wait_until("the lock", function()
+        return testenv.psql(dsn, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " ..
+          "WHERE c.relname = 'fact_sales' AND l.mode = 'AccessExclusiveLock' AND l.granted"):match("1") ~= nil
+      end)
+      local run = F.spawn({ PIPELINE }, env_for(api.url .. "/v1.json"))
+      local r, took = stop_when(run, "the load to wait for the lock", function()
+        return testenv.psql(dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted"):match("^0") == nil
+      end)
+      testenv.psql(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'se_locker'")
+      assert.are.equal("exit 130", r.status, r.stderr)
+      assert.truthy(took < 2, "took " .. took .. " s")
+      assert.truthy(r.stderr:find(INTERRUPTED_LINE, 1, true), r.stderr)
+      assert.are.equal("0", testenv.psql(dsn, "SELECT count(*) FROM fact_sales"):match("%d+"))
+    end)
+
+    it("lock_timeout on a sink ends a lock wait with exit 4", function()
+      testenv.psql(dsn, testenv.read_file(testenv.root .. "/scripts/schema.sql"))
+      assert(os.execute("psql -XAtq -d " .. testenv.shquote(dsn .. " application_name=se_locker") ..
+        " -c 'BEGIN' -c 'LOCK TABLE fact_sales' -c 'SELECT pg_sleep(3600)' >/dev/null 2>&1 &"))
+      F.wait_until("the lock", function()
+        return testenv.psql(dsn, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " ..
+          "WHERE c.relname = 'fact_sales' AND l.granted"):match("^0") == nil
+      end)
+      local script = dir .. "/timeout_pipeline.lua"
+      testenv.write_file(script, [[
+        local etl = require "salesengine.etl"
+        etl.run { name = "t", source = etl.pages({ { { id = "A1" } } }), db = os.getenv("WAREHOUSE_DSN"),
+          transform = function(r) return { sale_id = r.id, sale_date = "2026-01-01", revenue = 1, region = "X" } end,
+          sink = { table = "fact_sales", key = { "sale_id" }, lock_timeout = 0.5, statement_timeout = 5 } }
+      ]])
+      local t = now()
+      local r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn }, timeout = 60 })
+      testenv.psql(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'se_locker'")
+      assert.are.equal(4, r.code, r.stderr)
+      assert.matches("lock timeout", r.stderr)
+      assert.truthy(now() - t < 10)
+    end)
+  end)
+
+  describe("concurrent first runs", function()
+    -- The runs' set-up first waits for a lock the test holds, so all of them
+    -- reach CREATE TABLE IF NOT EXISTS at the same moment once it is released.
+    it("all succeed on a fresh database (set-up and etl_rejects under an advisory lock)", function()
+      local script = dir .. "/first_run.lua"
+      testenv.write_file(script, [[
+        local etl = require "salesengine.etl"
+        local records = {}
+        for i = 1, 20 do records[i] = { id = "S" .. i } end
+        etl.run { name = "first", source = etl.pages({ records }), db = os.getenv("WAREHOUSE_DSN"),
+          setup = "SELECT pg_advisory_xact_lock_shared(4242);" .. etl.read_beside("schema.sql"),
+          max_rejects = 5,
+          transform = function(r)
+            if r.id == "S3" then error("bad record") end -- a reject: etl_rejects is created too
+            return { sale_id = r.id, sale_date = "2026-01-01", revenue = 1, region = "X" }
+          end,
+          sink = { table = "fact_sales", key = { "sale_id" } } }
+      ]])
+      testenv.write_file(dir .. "/schema.sql", testenv.read_file(testenv.root .. "/scripts/schema.sql"))
+      for round = 1, 2 do
+        dsn = testenv.fresh_db("hostile_first_" .. round)
+        assert(os.execute("psql -XAtq -d " .. testenv.shquote(dsn .. " application_name=se_barrier") ..
+          " -c 'SELECT pg_advisory_lock(4242)' -c 'SELECT pg_sleep(3600)' >/dev/null 2>&1 &"))
+        F.wait_until("the barrier", function()
+          return testenv.psql(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            :match("^1") ~= nil
+        end)
+        local runs = {}
+        for i = 1, 4 do
+          runs[i] = F.spawn({ script }, { WAREHOUSE_DSN = dsn })
+        end
+        F.wait_until("the runs to wait", function()
+          return testenv.psql(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name <> 'se_barrier' " ..
+            "AND wait_event_type = 'Lock'"):match("^4") ~= nil
+        end)
+        testenv.psql(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity " ..
+          "WHERE application_name = 'se_barrier'")
+        for i = 1, 4 do
+          local r = runs[i]:wait(60)
+          assert.are.equal("exit 0", r.status, r.stderr)
+        end
+        assert.are.equal("4", testenv.psql(dsn, "SELECT count(DISTINCT run_id) FROM etl_rejects"):match("%d+"))
+      end
+    end)
+  end)
+end)
