@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "modules.h"
+#include "secrets.h"
 #include "signals.h"
 
 #define PROGNAME "salesengine"
@@ -179,7 +180,9 @@ static int report(lua_State *L) {
   } else {
     msg = lua_tostring(L, -1);
   }
-  fprintf(stderr, PROGNAME ": %s\n", msg);
+  char *owned;
+  fprintf(stderr, PROGNAME ": %s\n", se_secrets_mask(msg, &owned));
+  free(owned);
   fflush(stderr);
   return code;
 }

@@ -11,6 +11,7 @@
 #include "http_outcome.h"
 #include "http_redirect.h"
 #include "http_transfer.h"
+#include "http_url.h"
 #include "redact.h"
 #include "retry.h"
 #include "stop.h"
@@ -160,6 +161,13 @@ static void clear_hop(job *j) {
  * same attempt); a request libcurl refuses fails at once. */
 static void start_transfer(run *r, job *j, int is_redirect) {
   se_http_client *c = r->client;
+  const char *problem = se_http_url_problem(j->hop.url ? j->hop.url : j->req->url);
+  if (problem != NULL) {
+    char cause[128];
+    snprintf(cause, sizeof cause, "malformed URL (%s)", problem);
+    fail(r, j, "URL", cause, "", 0);
+    return;
+  }
   CURL *easy = take_easy(c);
   if (easy == NULL) {
     fail(r, j, "NOMEM", "out of memory", "", 0);

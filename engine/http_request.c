@@ -6,6 +6,7 @@
 
 #include "http_redirect.h"
 #include "redact.h"
+#include "secrets.h"
 
 static char *dup_n(const char *s, size_t n) {
   char *d = malloc(n + 1);
@@ -25,6 +26,7 @@ static int add_secret_n(se_http_request *r, const char *value, size_t n) {
   if (grown == NULL) return -1;
   r->secrets = grown;
   if ((r->secrets[r->nsecrets] = dup_n(value, n)) == NULL) return -1;
+  se_secrets_remember(r->secrets[r->nsecrets]);
   r->nsecrets++;
   return 0;
 }

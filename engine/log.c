@@ -1,9 +1,12 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "secrets.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -72,7 +75,9 @@ static void put_logfmt_key(FILE *out, const char *key) {
   }
 }
 
-static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *value) {
+static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *shown) {
+  char *owned;
+  const char *value = se_secrets_mask(shown, &owned);
   if (value == NULL) value = "";
   if (format == SE_LOG_JSON) {
     fputs(first ? "{\"" : ",\"", out);
@@ -92,6 +97,7 @@ static void put_pair(FILE *out, se_log_format format, int first, const char *key
       fputs(value, out);
     }
   }
+  free(owned);
 }
 
 void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,

@@ -8,6 +8,7 @@
 
 #include "pg_cancel.h"
 #include "redact.h"
+#include "secrets.h"
 #include "stop.h"
 
 void se_pg_error_clear(se_pg_error *e) {
@@ -105,6 +106,7 @@ static void remember_password(se_pg_conn *c, int slot, PQconninfoOption *opts) {
     if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
       free(c->secrets[slot]);
       c->secrets[slot] = strdup(o->val);
+      se_secrets_remember(o->val);
     }
   }
   PQconninfoFree(opts);
@@ -172,6 +174,20 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
   }
   se_pg_close(c);
   return NULL;
+}
+
+int se_pg_dsn_check(const char *dsn, se_pg_error *e) {
+  char *parse_err = NULL;
+  PQconninfoOption *parsed = PQconninfoParse(dsn, &parse_err);
+  if (parsed == NULL) {
+    se_pg_error_set(e, NULL, "INVALID", "invalid connection string: %s", parse_err ? parse_err : "out of memory");
+    PQfreemem(parse_err);
+    return -1;
+  }
+  for (PQconninfoOption *o = parsed; o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) se_secrets_remember(o->val);
+  PQconninfoFree(parsed);
+  return 0;
 }
 
 void se_pg_close(se_pg_conn *c) {

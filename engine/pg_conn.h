@@ -61,6 +61,11 @@ int se_pg_is_connection_state(const char *sqlstate);
 se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e);
 void se_pg_close(se_pg_conn *c);
 
+/* Checks a connection string or URI without connecting (PQconninfoParse);
+ * its password is remembered as a secret (secrets.h). 0 if it parses, else
+ * -1 with e filled (sqlstate "INVALID", libpq's reason). */
+int se_pg_dsn_check(const char *dsn, se_pg_error *e);
+
 /* Replaces a broken session with a new one, trying c->retry.attempts times
  * with backoff and logging each failed try at warn level. 0 on success. */
 int se_pg_reconnect(se_pg_conn *c, se_pg_error *e);

@@ -9,17 +9,18 @@
 -- upsert into fact_sales keyed by sale_id, all in one transaction, so a failed
 -- run leaves the table as it was and a re-run is always safe.
 -- More than SALES_MAX_REJECTS rejected records (default 1%) fail the run.
-local se = require "salesengine"
+local config = require "salesengine.config"
 local http = require "salesengine.http"
 local etl = require "salesengine.etl"
 local log = require "salesengine.log"
 local transform = require "transform"
 
-local api_url = se.getenv("SALES_API_URL")
-local dsn = se.getenv("WAREHOUSE_DSN")
+-- Checked before any work: a mistake exits 2 naming the variable.
+local api_url = config.url("SALES_API_URL")
+local dsn = config.dsn("WAREHOUSE_DSN")
 -- Seconds before the first retry; doubles on each attempt (2 s, 4 s).
-local retry_delay = tonumber(os.getenv("SALES_RETRY_DELAY") or "2")
-local max_rejects = os.getenv("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
+local retry_delay = config.number("SALES_RETRY_DELAY", 2, { min = 0 })
+local max_rejects = config.rejects_limit("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
 
 log.info("starting sales pipeline")
 

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4 lua-cjson-dev
-  libcurl4-openssl-dev libpq-dev libyajl-dev libmimalloc-dev
+  libcurl4-openssl-dev libpq-dev libyajl-dev libmimalloc-dev libicu-dev
   postgresql postgresql-client
   python3 curl
   libcmocka-dev lua-busted lua-check cppcheck

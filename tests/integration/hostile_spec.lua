@@ -4,7 +4,6 @@
 local testenv = dofile("tests/lib/testenv.lua")
 local api_fixture = dofile("tests/lib/api_fixture.lua")
 local F = dofile("tests/lib/fault_helpers.lua")
-local cjson = require "cjson"
 
 local PIPELINE = "scripts/pipeline.lua"
 local INTERRUPTED_LINE = 'level=warn msg="run interrupted; work not yet committed is rolled back"'
@@ -106,6 +105,43 @@ describe("issue 18", function()
       assert.are.equal(4, r.code, r.stderr)
       assert.matches("lock timeout", r.stderr)
       assert.truthy(now() - t < 10)
+    end)
+  end)
+
+  describe("configuration is checked before any work", function()
+    before_each(function()
+      dsn = testenv.fresh_db("hostile_config")
+      api.reset()
+    end)
+
+    it("exits 2 naming the variable for a bad number, URL or connection string; nothing is fetched", function()
+      local cases = {
+        { "SALES_MAX_REJECTS", "abc", 'SALES_MAX_REJECTS must be a count .* got "abc"' },
+        { "SALES_RETRY_DELAY", "abc", 'SALES_RETRY_DELAY must be a number, got "abc"' },
+        { "SALES_RETRY_DELAY", "-1", "SALES_RETRY_DELAY must be at least 0" },
+        { "SALES_API_URL", "notaurl", "SALES_API_URL is not a usable URL %(no scheme" },
+        { "SALES_API_URL", "ftp://127.0.0.1/x", "SALES_API_URL is not a usable URL %(the scheme is not http" },
+        { "WAREHOUSE_DSN", "garbage", "WAREHOUSE_DSN is not a valid connection string" },
+      }
+      for _, c in ipairs(cases) do
+        local r = testenv.salesengine({ PIPELINE }, { env = env_for(api.url .. "/v1.json", { [c[1]] = c[2] }),
+          timeout = 60 })
+        assert.are.equal(2, r.code, c[1] .. "=" .. c[2] .. ": " .. r.stderr)
+        assert.matches("salesengine: environment variable " .. c[3], r.stderr)
+        assert.falsy(r.stderr:find("traceback", 1, true), r.stderr)
+      end
+      assert.are.equal(0, api.count("/v1.json"))
+    end)
+
+    it("reaches the database before the extract: exit 4 at once, nothing fetched", function()
+      local closed = dsn:gsub("host=%S+ port=%d+", "host=127.0.0.1 port=" .. testenv.free_port())
+      local t = now()
+      local r = testenv.salesengine({ PIPELINE }, { env = env_for(api.url .. "/v1.json", { WAREHOUSE_DSN = closed }),
+        timeout = 60 })
+      assert.are.equal(4, r.code, r.stderr)
+      assert.matches("could not connect to PostgreSQL", r.stderr)
+      assert.are.equal(0, api.count("/v1.json"))
+      assert.truthy(now() - t < 15)
     end)
   end)
 

@@ -192,7 +192,7 @@ local function new_run(spec)
   })
   if not dry_run then
     self.loader = etl_load.new({
-      connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
+      name = spec.name, connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
       on_loaded = spec.on_loaded, before_commit = spec.before_commit,
       on_refused = function(entry, message, code, tbl) self:refused(entry, message, code, tbl) end,
     })
@@ -562,6 +562,12 @@ end
 
 -- The whole run; returns the summary.
 function Run:execute()
+  if self.loader then -- the database is reached (and set up) before the extract starts
+    local ok, err, code = self.loader:open()
+    if not ok then
+      self:fail("load", err, code)
+    end
+  end
   while true do
     local records = self:next_page()
     if records == nil then

@@ -33,10 +33,10 @@ end
 local Loader = {}
 Loader.__index = Loader
 
---- A loader. opts: connect (function() -> conn | nil, message, code), setup (SQL
--- run once after connecting, in a transaction of its own under pg_setup's lock,
--- or nil), sinks (list of {name, table, upsert options, timeouts}; the timeouts
--- apply to every load transaction),
+--- A loader. opts: name (the pipeline's), connect (function() -> conn | nil, message,
+-- code), setup (SQL run once after BEGIN under the pipeline's set-up lock, see
+-- salesengine.pg_setup, or nil), sinks (list of {name, table, upsert options,
+-- timeouts}; the timeouts apply to every load transaction),
 -- commit ("run" or "batch"), on_refused(entry, message, code, table),
 -- on_loaded(records) after each batch is in (the records that loaded, in
 -- order: bisection loads the left half first),
@@ -60,7 +60,7 @@ function M.new(opts)
   end
   return setmetatable({
     connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = commit,
-    timeouts = pg_setup.sink_timeouts(opts.sinks),
+    name = opts.name, timeouts = pg_setup.sink_timeouts(opts.sinks),
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
     overlap = overlap, deferred_options = deferred_options, deferred = nil,
@@ -83,7 +83,21 @@ function Loader:begin()
     return nil, err, code
   end
   self.in_tx = true
-  return pg_setup.apply_timeouts(self.conn, self.timeouts)
+  ok, err, code = pg_setup.apply_timeouts(self.conn, self.timeouts)
+  if not ok then
+    return nil, err, code
+  end
+  if self.setup then
+    ok, err, code = pg_setup.lock(self.conn, self.name)
+    if ok then
+      ok, err, code = self:exec(self.setup)
+    end
+    if not ok then
+      return nil, "setup SQL failed: " .. tostring(err), code
+    end
+    self.setup = nil
+  end
+  return true
 end
 
 --- Connects and begins the first transaction (idempotent). Returns true or nil, message, code.
@@ -96,13 +110,6 @@ function Loader:open()
     return nil, err, code
   end
   self.conn = conn
-  if self.setup then
-    local ok, serr, scode = pg_setup.run(conn, self.setup)
-    if not ok then
-      return nil, "setup SQL failed: " .. tostring(serr), scode
-    end
-    self.setup = nil
-  end
   return self:begin()
 end
 

@@ -6,6 +6,21 @@ local M = {}
 -- set-up statements across sessions (any pipeline, any database).
 M.LOCK_KEY = -6252952965621550442
 
+--- Takes the set-up lock of the pipeline named name for the open transaction
+-- (pg_advisory_xact_lock on FNV-1a 64 of "salesengine.setup:" .. name): the
+-- loader runs a pipeline's setup SQL after it, inside the load transaction, so
+-- concurrent runs of one pipeline take turns (the second waits for the first
+-- to commit or roll back, then finds the tables made) and a failed run still
+-- leaves nothing behind. Returns true or nil, message, code.
+function M.lock(conn, name)
+  local key = require("salesengine.state").fnv1a64("salesengine.setup:" .. tostring(name))
+  local r, e, k = conn:exec("SELECT pg_advisory_xact_lock($1::bigint)", key)
+  if not r then
+    return nil, e, k
+  end
+  return true
+end
+
 --- Runs sql (set-up statements such as CREATE TABLE IF NOT EXISTS) in a
 -- transaction of its own under a transaction-level advisory lock, so that
 -- concurrent first runs do not collide in the catalog (two CREATE TABLE IF
