@@ -180,7 +180,7 @@ static void start_transfer(run *r, job *j, int is_redirect) {
   if (rc == CURLE_OK && curl_multi_add_handle(c->multi, easy) != CURLM_OK) rc = CURLE_OUT_OF_MEMORY;
   if (rc != CURLE_OK) {
     give_back_easy(c, easy);
-    se_attempt_result a = {rc, 0, "", 0, j->req->max_size, 0, ""};
+    se_attempt_result a = {rc, 0, "", 0, j->req->max_size, 0, "", 0};
     char code[32], cause[CURL_ERROR_SIZE + 128];
     se_http_classify(&a, code, sizeof code, cause, sizeof cause);
     fail(r, j, code, cause, "", 0);

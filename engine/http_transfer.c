@@ -42,7 +42,10 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
   char reason[sizeof t->resp->reason];
   const char *name, *value;
   size_t name_len, value_len;
-  if (se_http_parse_status_line(line, n, &status, reason, sizeof reason)) {
+  if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+    t->headers_done = 1;
+  } else if (se_http_parse_status_line(line, n, &status, reason, sizeof reason)) {
+    t->headers_done = 0;
     se_http_response_reset(t->resp);
     t->resp->status = status;
     memcpy(t->resp->reason, reason, sizeof reason);
@@ -157,8 +160,14 @@ se_attempt_result se_transfer_result(CURL *easy, se_transfer *t, CURLcode rc) {
   long status = 0;
   if (t->resp->status == 0 && curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
     t->resp->status = status;
+  /* libcurl refuses one header line over 100 KiB as out of memory, and
+   * headers over 300 KiB in all as a receive error: a status line came but
+   * the header section did not end. */
+  int header_too_large = !t->out_of_memory && !t->headers_done && t->resp->status != 0 &&
+                         (rc == CURLE_OUT_OF_MEMORY ||
+                          (rc == CURLE_RECV_ERROR && strstr(t->errbuf, "Too large response headers") != NULL));
   if (t->out_of_memory) rc = CURLE_OUT_OF_MEMORY;
-  se_attempt_result a = {rc,          t->resp->status, t->resp->reason, t->too_large,
-                         t->max_size, t->timeout,      t->errbuf};
+  se_attempt_result a = {rc,         t->resp->status, t->resp->reason, t->too_large,     t->max_size,
+                         t->timeout, t->errbuf,       header_too_large};
   return a;
 }

@@ -17,6 +17,7 @@ typedef struct se_transfer {
   double timeout; /* the attempt's total timeout in seconds, 0 = none */
   int too_large;  /* set when the body passed max_size */
   int out_of_memory;
+  int headers_done; /* the current response's header section has ended */
   char errbuf[CURL_ERROR_SIZE];
 } se_transfer;
 

@@ -50,12 +50,21 @@ describe("issue 18", function()
       api.reset()
     end)
 
-    it("during a stalled HTTP transfer: exit 130 within 2 s", function()
-      local run = F.spawn({ PIPELINE }, env_for(api.url .. "/v1.json?fault=stall&seconds=60"))
-      local r, took = stop_when(run, "the request to stall", function() return api.count("/v1.json") > 0 end)
+    it("during a stalled HTTP transfer: exit 130 within 2 s; the summary counts the stalled time", function()
+      local sfile = dir .. "/stalled-summary.json"
+      local run = F.spawn({ "--summary-json", sfile, PIPELINE },
+        env_for(api.url .. "/v1.json?fault=stall&seconds=60"))
+      local r, took = stop_when(run, "the request to stall", function()
+        if api.count("/v1.json") == 0 then return false end
+        os.execute("sleep 1.5") -- stalled for a while
+        return true
+      end)
       assert.are.equal("exit 130", r.status, r.stderr)
       assert.truthy(took < 2, "took " .. took .. " s")
       assert.truthy(r.stderr:find(INTERRUPTED_LINE, 1, true), r.stderr)
+      local s = require("cjson").decode(testenv.read_file(sfile))
+      assert.truthy(s.timings.extract_s >= 1.4, "extract_s = " .. tostring(s.timings.extract_s))
+      assert.matches("extract_s=[1-9]", r.stderr)
     end)
 
     it("during a retry wait: exit 130 within 2 s", function()
@@ -142,6 +151,67 @@ describe("issue 18", function()
       assert.matches("could not connect to PostgreSQL", r.stderr)
       assert.are.equal(0, api.count("/v1.json"))
       assert.truthy(now() - t < 15)
+    end)
+  end)
+
+  describe("messages tell the truth", function()
+    before_each(function()
+      dsn = testenv.fresh_db("hostile_messages")
+    end)
+
+    it("numbers the rows of a failed batch from the run's first row, not the batch's", function()
+      local script = dir .. "/rows_pipeline.lua"
+      testenv.write_file(script, [[
+        local etl = require "salesengine.etl"
+        local records = {}
+        for i = 1, 30 do records[i] = { id = string.format("R%02d", i) } end
+        local sink = { table = "fact_sales", key = { "sale_id" } }
+        if os.getenv("WITH_COLUMNS") then sink.columns = { "sale_id", "sale_date", "revenue", "region" } end
+        etl.run { name = "rows", source = etl.records(records, 10), db = os.getenv("WAREHOUSE_DSN"), batch_size = 10,
+          commit = os.getenv("COMMIT"), sink = sink,
+          transform = function(r) return { sale_id = r.id, sale_date = "2026-01-01", revenue = 1, region = "X" } end }
+      ]])
+      for _, variant in ipairs({ { COMMIT = "run" }, { COMMIT = "run", WITH_COLUMNS = "1" }, { COMMIT = "batch" } }) do
+        testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales; " ..
+          testenv.read_file(testenv.root .. "/scripts/schema.sql") .. [[
+          DROP SEQUENCE IF EXISTS boom_calls; CREATE SEQUENCE boom_calls;
+          CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $f$
+          BEGIN
+            IF nextval('boom_calls') = 3 THEN RAISE EXCEPTION 'boom in the third batch'; END IF;
+            RETURN NULL;
+          END $f$;
+          CREATE TRIGGER boom AFTER INSERT ON fact_sales FOR EACH STATEMENT EXECUTE FUNCTION boom();]])
+        variant.WAREHOUSE_DSN = dsn
+        local r = testenv.salesengine({ script }, { env = variant, timeout = 60 })
+        assert.are.equal(4, r.code, r.stderr)
+        assert.matches("%(rows 21 to 30%): boom in the third batch", r.stderr)
+      end
+    end)
+
+    it("claims a lost caller's transaction only when there was one", function()
+      local r = testenv.salesengine({ "-e", [[
+        local pg = require "salesengine.pg"
+        local function victim_upsert(in_tx)
+          local conn = assert(pg.connect(os.getenv("DSN") .. " application_name=se_victim",
+            { reconnect_attempts = 1, reconnect_delay = 0 }))
+          assert(conn:exec("CREATE TABLE IF NOT EXISTS v (id text PRIMARY KEY)"))
+          if in_tx then assert(conn:begin()) end
+          os.execute("psql -XAtq -d '" .. os.getenv("DSN") .. "' -c \"SELECT pg_terminate_backend(pid) " ..
+            "FROM pg_stat_activity WHERE application_name = 'se_victim'\" >/dev/null")
+          local ok, err = conn:upsert("v", { { id = "a" } }, { key = "id" })
+          io.write(in_tx and "IN_TX " or "NO_TX ", tostring(ok), " ", tostring(err), "\n")
+        end
+        victim_upsert(false)
+        victim_upsert(true)
+      ]] }, { env = { DSN = dsn }, timeout = 60 })
+      assert.are.equal(0, r.code, r.stderr)
+      local no_tx = r.stdout:match("NO_TX ([^\n]*)")
+      local in_tx = r.stdout:match("IN_TX ([^\n]*)")
+      assert.truthy(no_tx and in_tx, r.stdout)
+      assert.matches("^nil .*terminat", no_tx) -- both failed, for the session was gone
+      assert.matches("^nil ", in_tx)
+      assert.falsy(no_tx:find("caller's transaction", 1, true), no_tx)
+      assert.truthy(in_tx:find("inside the caller's transaction", 1, true), in_tx)
     end)
   end)
 

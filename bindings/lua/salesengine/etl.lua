@@ -456,7 +456,9 @@ end
 -- ({items = records, ...}) | n, nil, message, code | nil.
 function Run:next_page()
   local t = sys.monotonic()
+  self.extract_since = t -- the summary counts an extract that never returned (an interruption) too
   local page, err, code, pcode = self.spec.source()
+  self.extract_since = nil
   self.timings.extract = self.timings.extract + sys.monotonic() - t
   local paginated = math.type(page) == "integer"
   if paginated then
@@ -484,6 +486,10 @@ end
 -- The summary of the run so far (failure: {kind, message, code, exit_code} or nil).
 function Run:summary(failure)
   local c = self.counts
+  if self.extract_since then
+    self.timings.extract = self.timings.extract + sys.monotonic() - self.extract_since
+    self.extract_since = nil
+  end
   self.timings.total = sys.monotonic() - self.t0
   local tables = {}
   for _, s in ipairs(self.sinks) do

@@ -156,6 +156,7 @@ function Loader:attempt(entries)
   for _, sink in ipairs(self.sinks) do
     local rows = sink_rows(sink, entries)
     if #rows > 0 then
+      sink.options.first_row = self.stats[sink.table].rows + 1 -- messages count rows from the run's first
       local st, uerr, ucode = self.conn:upsert(sink.table, rows, sink.options)
       if not st then
         -- When the connection is gone the savepoint cannot be rolled back
@@ -195,6 +196,7 @@ function Loader:start(entries, rows, held, herr, hcode)
   elseif herr then
     handle, uerr, ucode = nil, herr, hcode
   else
+    self.deferred_options.first_row = self.stats[sink.table].rows + 1 -- rows counted from the run's first
     handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
   end
   if not handle then
