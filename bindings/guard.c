@@ -1,10 +1,14 @@
 /* salesengine.guard: the engine's checks of configuration values and its
  * memory of secrets, for salesengine.config and the summary file. Not
  * replaced by salesengine.testing's fakes: these are pure checks. */
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "http_url.h"
@@ -74,7 +78,25 @@ static int guard_redact(lua_State *L) {
   return 1;
 }
 
+/* private_file(path) -> true | nil, message: creates path if missing with
+ * mode 0600 and makes an existing one 0600 (files holding raw records). */
+static int guard_private_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0 || fchmod(fd, 0600) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(err));
+    return 2;
+  }
+  close(fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const luaL_Reg guard_funcs[] = {
+    {"private_file", guard_private_file},
     {"url_problem", guard_url_problem},
     {"dsn_problem", guard_dsn_problem},
     {"redact_url", guard_redact_url},

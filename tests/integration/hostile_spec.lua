@@ -215,6 +215,70 @@ describe("issue 18", function()
     end)
   end)
 
+  describe("dead letters (point 9)", function()
+    local script
+
+    setup(function()
+      script = dir .. "/dead_letters.lua"
+      testenv.write_file(script, [[
+        local etl = require "salesengine.etl"
+        local records = {}
+        for i = 1, 10 do records[i] = { id = "D" .. i } end
+        local file = os.getenv("REJECTS_FILE")
+        etl.run { name = "dead", source = etl.pages({ records }), db = os.getenv("WAREHOUSE_DSN"),
+          setup = etl.read_beside("schema.sql"), max_rejects = tonumber(os.getenv("MAX_REJECTS")),
+          rejects = file and { file = file } or nil,
+          transform = function(r)
+            if r.id == "D3" or r.id == "D7" then error("bad record " .. r.id) end
+            return { sale_id = r.id, sale_date = "2026-01-01", revenue = 1, region = "X" }
+          end,
+          sink = { table = "fact_sales", key = { "sale_id" } } }
+      ]])
+      testenv.write_file(dir .. "/schema.sql", testenv.read_file(testenv.root .. "/scripts/schema.sql"))
+    end)
+
+    before_each(function()
+      dsn = testenv.fresh_db("hostile_dead")
+    end)
+
+    it("writes the rejects file with mode 0600, also when it existed with a wider mode", function()
+      local file = dir .. "/rejects.jsonl"
+      os.remove(file)
+      local function mode()
+        local p = io.popen("stat -c %a " .. testenv.shquote(file))
+        local m = p:read("l")
+        p:close()
+        return m
+      end
+      local r = testenv.run({ "sh", "-c", "umask 022; exec \"$0\" \"$1\"", testenv.bin, script },
+        { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "5", REJECTS_FILE = file } })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("600", mode())
+      assert(os.execute("chmod 644 " .. testenv.shquote(file)))
+      r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "5", REJECTS_FILE = file } })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("600", mode())
+    end)
+
+    it("keeps a failed run's rejects until a later run commits, then only that run's", function()
+      local r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "1" } })
+      assert.are.equal(5, r.code, r.stderr)
+      assert.are.equal("D3|f\nD7|f\n", testenv.psql(dsn,
+        "SELECT record_key, committed FROM etl_rejects ORDER BY record_key"))
+      r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "1" } })
+      assert.are.equal(5, r.code, r.stderr) -- failed runs accumulate, for debugging
+      assert.are.equal("4", testenv.psql(dsn, "SELECT count(*) FROM etl_rejects"):match("%d+"))
+      r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "5" } })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("D3|t\nD7|t\n", testenv.psql(dsn,
+        "SELECT record_key, committed FROM etl_rejects ORDER BY record_key"))
+      assert.are.equal("1", testenv.psql(dsn, "SELECT count(DISTINCT run_id) FROM etl_rejects"):match("%d+"))
+      r = testenv.salesengine({ script }, { env = { WAREHOUSE_DSN = dsn, MAX_REJECTS = "5" } })
+      assert.are.equal(0, r.code, r.stderr) -- a committed run's rejects stay
+      assert.are.equal("2", testenv.psql(dsn, "SELECT count(DISTINCT run_id) FROM etl_rejects"):match("%d+"))
+    end)
+  end)
+
   describe("concurrent first runs", function()
     -- The runs' set-up first waits for a lock the test holds, so all of them
     -- reach CREATE TABLE IF NOT EXISTS at the same moment once it is released.

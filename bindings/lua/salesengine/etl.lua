@@ -193,7 +193,7 @@ local function new_run(spec)
   if not dry_run then
     self.loader = etl_load.new({
       name = spec.name, connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
-      on_loaded = spec.on_loaded, before_commit = spec.before_commit,
+      on_loaded = spec.on_loaded, before_commit = function(conn) return self:before_commit(conn) end,
       on_refused = function(entry, message, code, tbl) self:refused(entry, message, code, tbl) end,
     })
   end
@@ -203,6 +203,18 @@ local function new_run(spec)
     clock = sys.monotonic,
   })
   return self
+end
+
+-- Right before each COMMIT of the load: the script's before_commit, then the
+-- dead-letter bookkeeping (etl_rejects.mark_committed) in the same transaction.
+function Run:before_commit(conn)
+  if self.spec.before_commit then
+    local ok, err, code = self.spec.before_commit(conn)
+    if not ok then
+      return nil, err, code
+    end
+  end
+  return self.rejects:mark_committed(conn, etl_summary.iso_utc(self.started_at))
 end
 
 -- Logs at level after erasing the progress line.

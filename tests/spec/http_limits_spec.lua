@@ -1,5 +1,6 @@
--- Response headers over libcurl's limits (issue 18, point 7): a clear
--- HEADER_TOO_LARGE failure, not "out of memory", and never retried.
+-- Limits on what a response may hold (issue 18): headers over libcurl's
+-- limits are a clear HEADER_TOO_LARGE failure, not "out of memory", and never
+-- retried (point 7); a gzip bomb stops at max_size decompressed bytes (point 9).
 local api_fixture = dofile("tests/lib/api_fixture.lua")
 local http = require "salesengine.http"
 
@@ -29,5 +30,23 @@ describe("oversized response headers", function()
 
   it("still accept large but allowed headers", function()
     assert(http.get(api.url .. "/_echo?header_bytes=50000&header_lines=10"))
+  end)
+
+  -- The peak resident memory of this process so far, in KiB.
+  local function peak_kib()
+    local f = assert(io.open("/proc/self/status"))
+    local kib = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
+    f:close()
+    return kib
+  end
+
+  it("a gzip bomb stops at max_size decompressed bytes, without holding the rest", function()
+    local before = peak_kib()
+    local resp, err, code = http.get(api.url .. "/_bytes?size=67108864&gzip=1", { max_size = 1048576 })
+    assert.is_nil(resp)
+    assert.are.equal("TOO_LARGE", code)
+    assert.matches("response body exceeds the limit of 1048576 bytes", err)
+    local grown = peak_kib() - before
+    assert.truthy(grown < 16 * 1024, "peak memory grew by " .. grown .. " KiB for a 64 MiB bomb")
   end)
 end)
