@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,11 +48,9 @@ static int guard_redact_url(lua_State *L) {
   char *copy = lua_newuserdatauv(L, 3 * len + 1, 0);
   char *shown = se_redact_url(url);
   if (shown == NULL) return luaL_error(L, "out of memory");
-  size_t n = strlen(shown);
-  if (n > 3 * len) n = 3 * len;
-  memcpy(copy, shown, n);
+  snprintf(copy, 3 * len + 1, "%s", shown);
   free(shown);
-  lua_pushlstring(L, copy, n);
+  lua_pushstring(L, copy);
   return 1;
 }
 
@@ -70,11 +69,9 @@ static int guard_redact(lua_State *L) {
   char *copy = lua_newuserdatauv(L, len + 1, 0);
   char *owned;
   const char *shown = se_secrets_mask(s, &owned);
-  size_t n = strlen(shown);
-  if (n > len) n = len;
-  memcpy(copy, shown, n);
+  snprintf(copy, len + 1, "%s", shown);
   free(owned);
-  lua_pushlstring(L, copy, n);
+  lua_pushstring(L, copy);
   return 1;
 }
 
