@@ -11,10 +11,20 @@
 static const char BOX_MT[] = "salesengine.http.Request";
 
 /* Options every request-shaped table may hold (also as defaults). */
-static const char *const shared_keys[] = {"query",    "headers",  "timeout",       "connect_timeout",
-                                          "max_size", "bearer",   "basic",         "retry",
-                                          "ca_file",  "insecure", "max_redirects", "credential_headers",
-                                          "allow_insecure_redirect", NULL};
+static const char *const shared_keys[] = {"query",
+                                          "headers",
+                                          "timeout",
+                                          "connect_timeout",
+                                          "max_size",
+                                          "bearer",
+                                          "basic",
+                                          "retry",
+                                          "ca_file",
+                                          "insecure",
+                                          "max_redirects",
+                                          "credential_headers",
+                                          "allow_insecure_redirect",
+                                          NULL};
 static const char *const call_keys[] = {"method", "url", "body", NULL};
 static const char *const get_keys[] = {"body", NULL};
 static const char *const get_json_keys[] = {"body", "json", NULL};

@@ -108,7 +108,8 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
   }
   lua_Integer off = st->row_offset;
   if (r == 0) {
-    se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)(first + off), (long long)(last + off));
+    se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)(first + off),
+                              (long long)(last + off));
     return;
   }
   describe_key(L, st, rows, r, names, key, sizeof key);
@@ -419,7 +420,8 @@ void se_pg_lua_upsert_register(lua_State *L) {
 
 int se_pg_lua_upsert(lua_State *L) {
   static const char *const known[] = {"key",        "columns",      "update",   "set",   "skip_unchanged",
-                                      "batch_size", "commit_every", "empty_as", "defer", "first_row", NULL};
+                                      "batch_size", "commit_every", "empty_as", "defer", "first_row",
+                                      NULL};
   se_pg_lua_conn *box = se_pg_lua_check(L, 1);
   se_pg_conn *c = box->c;
   luaL_checktype(L, 3, LUA_TTABLE);

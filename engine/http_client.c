@@ -34,10 +34,10 @@ typedef struct job {
   CURL *easy;
   size_t index;
   se_transfer tr;
-  se_http_hop hop;           /* where the current redirect leads (hop.url NULL: the request's URL) */
-  char *hop_url;             /* owned copy behind hop.url */
+  se_http_hop hop;                /* where the current redirect leads (hop.url NULL: the request's URL) */
+  char *hop_url;                  /* owned copy behind hop.url */
   struct curl_slist *hop_headers; /* owned list behind hop.headers */
-  int redirects;             /* redirects followed in this attempt */
+  int redirects;                  /* redirects followed in this attempt */
 } job;
 
 /* Everything a run needs besides the jobs. */

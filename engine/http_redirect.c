@@ -77,8 +77,8 @@ int se_http_is_downgrade(const char *from, const char *to) {
   return strncasecmp(from, "https:", 6) == 0 && strncasecmp(to, "https:", 6) != 0;
 }
 
-int se_http_headers_without_credentials(const struct curl_slist *headers, const char *const *patterns, size_t n,
-                                        struct curl_slist **out) {
+int se_http_headers_without_credentials(const struct curl_slist *headers, const char *const *patterns,
+                                        size_t n, struct curl_slist **out) {
   *out = NULL;
   for (const struct curl_slist *l = headers; l; l = l->next) {
     size_t name_len = strcspn(l->data, ":;");

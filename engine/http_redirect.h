@@ -29,8 +29,8 @@ int se_http_is_downgrade(const char *from, const char *to);
 /* A new list holding the lines of headers ("Name: value" or "Name;") whose
  * name is not a credential (patterns as above). *out is NULL when none is
  * left. Returns 0, or -1 when out of memory. */
-int se_http_headers_without_credentials(const struct curl_slist *headers, const char *const *patterns, size_t n,
-                                        struct curl_slist **out);
+int se_http_headers_without_credentials(const struct curl_slist *headers, const char *const *patterns,
+                                        size_t n, struct curl_slist **out);
 
 /* 1 for the statuses that redirect: 301, 302, 303, 307, 308. */
 int se_http_is_redirect_status(long status);

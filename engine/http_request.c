@@ -79,7 +79,8 @@ se_http_request *se_http_request_new(const char *method, const char *url) {
   r->retry = se_retry_policy_default();
   r->method = dup_str(method);
   r->url = dup_str(url);
-  if (r->method == NULL || r->url == NULL || note_query_secrets(r, url) != 0 || note_userinfo_secret(r, url) != 0) {
+  if (r->method == NULL || r->url == NULL || note_query_secrets(r, url) != 0 ||
+      note_userinfo_secret(r, url) != 0) {
     se_http_request_free(r);
     return NULL;
   }
@@ -176,9 +177,9 @@ int se_http_request_set_ca_file(se_http_request *r, const char *path) {
 static int note_credential_values(se_http_request *r) {
   for (const struct curl_slist *l = r->headers; l; l = l->next) {
     size_t nlen = strcspn(l->data, ":;");
-    if (l->data[nlen] != ':' || !se_http_is_credential_header(l->data, nlen,
-                                                              (const char *const *)r->credential_headers,
-                                                              r->ncredential_headers))
+    if (l->data[nlen] != ':' ||
+        !se_http_is_credential_header(l->data, nlen, (const char *const *)r->credential_headers,
+                                      r->ncredential_headers))
       continue;
     const char *value = l->data + nlen + 1;
     value += strspn(value, " ");

@@ -163,11 +163,12 @@ se_attempt_result se_transfer_result(CURL *easy, se_transfer *t, CURLcode rc) {
   /* libcurl refuses one header line over 100 KiB as out of memory, and
    * headers over 300 KiB in all as a receive error: a status line came but
    * the header section did not end. */
-  int header_too_large = !t->out_of_memory && !t->headers_done && t->resp->status != 0 &&
-                         (rc == CURLE_OUT_OF_MEMORY ||
-                          (rc == CURLE_RECV_ERROR && strstr(t->errbuf, "Too large response headers") != NULL));
+  int header_too_large =
+      !t->out_of_memory && !t->headers_done && t->resp->status != 0 &&
+      (rc == CURLE_OUT_OF_MEMORY ||
+       (rc == CURLE_RECV_ERROR && strstr(t->errbuf, "Too large response headers") != NULL));
   if (t->out_of_memory) rc = CURLE_OUT_OF_MEMORY;
-  se_attempt_result a = {rc,         t->resp->status, t->resp->reason, t->too_large,     t->max_size,
-                         t->timeout, t->errbuf,       header_too_large};
+  se_attempt_result a = {rc,          t->resp->status, t->resp->reason, t->too_large,
+                         t->max_size, t->timeout,      t->errbuf,       header_too_large};
   return a;
 }

@@ -180,7 +180,8 @@ int se_pg_dsn_check(const char *dsn, se_pg_error *e) {
   char *parse_err = NULL;
   PQconninfoOption *parsed = PQconninfoParse(dsn, &parse_err);
   if (parsed == NULL) {
-    se_pg_error_set(e, NULL, "INVALID", "invalid connection string: %s", parse_err ? parse_err : "out of memory");
+    se_pg_error_set(e, NULL, "INVALID", "invalid connection string: %s",
+                    parse_err ? parse_err : "out of memory");
     PQfreemem(parse_err);
     return -1;
   }
@@ -231,7 +232,8 @@ int se_pg_reconnect(se_pg_conn *c, se_pg_error *e) {
     se_log(c->lg, SE_LOG_WARN, "postgres: reconnect failed", f, 1);
     delay = delay * 2 > c->retry.max_delay ? c->retry.max_delay : delay * 2;
   }
-  if (e->message == NULL) se_pg_error_set(e, c, "57014", "not reconnecting to PostgreSQL: the run is stopping");
+  if (e->message == NULL)
+    se_pg_error_set(e, c, "57014", "not reconnecting to PostgreSQL: the run is stopping");
   return -1;
 }
 
