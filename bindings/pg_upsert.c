@@ -106,7 +106,7 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
   } else if (strcmp(st->err.sqlstate, "23502") == 0 && column) {
     r = first_null_row(L, rows, names, se_pg_upsert_find(st->columns, st->ncolumns, column), first, last);
   }
-  lua_Integer off = st->row_offset;
+  lua_Integer off = st->row_offset > 0 ? st->row_offset : 0;
   if (r == 0) {
     se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)(first + off),
                               (long long)(last + off));
@@ -301,7 +301,8 @@ static void copy_plan(lua_State *L, se_pg_upsert_state *to, const se_pg_upsert_s
   to->label = from->label;
   to->empty_array = from->empty_array;
   to->skip_unchanged = from->skip_unchanged;
-  to->row_offset = from->row_offset + from->pending_last; /* the rows after from's */
+  /* with first_row given, the rows after from's; else numbered from 1 as before */
+  to->row_offset = from->row_offset < 0 ? -1 : from->row_offset + from->pending_last;
   to->explicit_columns = from->explicit_columns;
   to->schema = copy_array(L, from->schema, from->schema ? strlen(from->schema) + 1 : 0, 1);
   to->table = copy_array(L, from->table, strlen(from->table) + 1, 1);
@@ -435,6 +436,8 @@ int se_pg_lua_upsert(lua_State *L) {
   const char *empty_as = se_opt_str_field(L, 4, "empty_as", "object");
   luaL_argcheck(L, batch_size >= 1, 4, "batch_size must be at least 1");
   luaL_argcheck(L, commit_every >= 0, 4, "commit_every must not be negative");
+  int numbered = lua_getfield(L, 4, "first_row") != LUA_TNIL;
+  lua_pop(L, 1);
   lua_Integer first_row = se_opt_int_field(L, 4, "first_row", 1);
   luaL_argcheck(L, first_row >= 1, 4, "first_row must be at least 1");
   luaL_argcheck(L, !strcmp(empty_as, "object") || !strcmp(empty_as, "array"), 4,
@@ -447,7 +450,7 @@ int se_pg_lua_upsert(lua_State *L) {
   luaL_setmetatable(L, STATE_MT);
   st->empty_array = strcmp(empty_as, "array") == 0;
   st->skip_unchanged = skip_unchanged;
-  st->row_offset = first_row - 1;
+  st->row_offset = numbered ? first_row - 1 : -1;
   se_pg_upsert_parse_table(L, st);
 
   if (se_pg_ready(c, &st->err) != 0) return give_up(L, st, c, 0);
