@@ -2,12 +2,6 @@
 
 static const char LOGGER_KEY[] = "salesengine.logger";
 
-/* __gc of the logger: frees the secrets it masks. */
-static int logger_gc(lua_State *L) {
-  se_logger_free_secrets(lua_touserdata(L, 1));
-  return 0;
-}
-
 se_logger *se_lua_logger(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LOGGER_KEY);
   se_logger *lg = lua_touserdata(L, -1);
@@ -15,10 +9,6 @@ se_logger *se_lua_logger(lua_State *L) {
   if (lg == NULL) {
     lg = lua_newuserdatauv(L, sizeof *lg, 0);
     *lg = se_logger_default();
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, logger_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
     lua_setfield(L, LUA_REGISTRYINDEX, LOGGER_KEY);
   }
   return lg;

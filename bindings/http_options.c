@@ -11,9 +11,20 @@
 static const char BOX_MT[] = "salesengine.http.Request";
 
 /* Options every request-shaped table may hold (also as defaults). */
-static const char *const shared_keys[] = {"query",    "headers",  "timeout",       "connect_timeout",
-                                          "max_size", "bearer",   "basic",         "retry",
-                                          "ca_file",  "insecure", "max_redirects", NULL};
+static const char *const shared_keys[] = {"query",
+                                          "headers",
+                                          "timeout",
+                                          "connect_timeout",
+                                          "max_size",
+                                          "bearer",
+                                          "basic",
+                                          "retry",
+                                          "ca_file",
+                                          "insecure",
+                                          "max_redirects",
+                                          "credential_headers",
+                                          "allow_insecure_redirect",
+                                          NULL};
 static const char *const call_keys[] = {"method", "url", "body", NULL};
 static const char *const get_keys[] = {"body", NULL};
 static const char *const get_json_keys[] = {"body", "json", NULL};
@@ -259,6 +270,31 @@ static void add_headers(lua_State *L, se_http_request *req, int opts, int defs) 
   lua_settop(L, merged - 1);
 }
 
+/* The credential_headers option (a list of header names, '*' as a
+ * wildcard), from the call's options or else the defaults. */
+static void read_credential_headers(lua_State *L, se_http_request *req, int opts, int defs) {
+  if (lua_getfield(L, opts, "credential_headers") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_getfield(L, defs, "credential_headers");
+  }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1))
+    luaL_error(L, "option 'credential_headers' must be a list of header names, got %s", luaL_typename(L, -1));
+  size_t n = (size_t)lua_rawlen(L, -1);
+  const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof *names, 0);
+  for (size_t i = 0; i < n; i++) {
+    if (lua_rawgeti(L, -2, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "option 'credential_headers' must be a list of header names (item %d)", (int)i + 1);
+    names[i] = lua_tostring(L, -1);
+    lua_pop(L, 1); /* still referenced by the list */
+  }
+  if (se_http_request_set_credential_headers(req, names, n) != 0) luaL_error(L, "out of memory");
+  lua_pop(L, 2);
+}
+
 /* Applies the retry table or false at index idx onto p. */
 static void apply_retry(lua_State *L, int idx, se_retry_policy *p) {
   if (lua_isboolean(L, idx) && !lua_toboolean(L, idx)) {
@@ -366,6 +402,9 @@ se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const cha
   req->max_size = (size_t)int_option(L, opts, defs, "max_size", (lua_Integer)SE_HTTP_DEFAULT_MAX_SIZE, 1);
   req->max_redirects = (long)int_option(L, opts, defs, "max_redirects", SE_HTTP_DEFAULT_MAX_REDIRECTS, 0);
   req->insecure = se_opt_bool_field(L, opts, "insecure", se_opt_bool_field(L, defs, "insecure", 0));
+  req->allow_insecure_redirect = se_opt_bool_field(L, opts, "allow_insecure_redirect",
+                                                   se_opt_bool_field(L, defs, "allow_insecure_redirect", 0));
+  read_credential_headers(L, req, opts, defs);
   const char *bearer = str_option(L, opts, defs, "bearer");
   if (bearer != NULL && se_http_request_set_bearer(req, bearer) != 0) luaL_error(L, "out of memory");
   read_basic(L, req, opts, defs);

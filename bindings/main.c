@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "modules.h"
+#include "secrets.h"
 #include "signals.h"
 
 #define PROGNAME "salesengine"
@@ -188,9 +189,9 @@ static int report(lua_State *L) {
   } else {
     msg = lua_tostring(L, -1);
   }
-  char *shown = msg ? se_logger_redact(se_lua_logger(L), msg) : NULL; /* secrets as *** */
-  fprintf(stderr, PROGNAME ": %s\n", msg == NULL ? "(error object is not a string)" : shown ? shown : "***");
-  free(shown);
+  char *owned = NULL;
+  fprintf(stderr, PROGNAME ": %s\n", msg == NULL ? "(error object is not a string)" : se_secrets_mask(msg, &owned));
+  free(owned);
   fflush(stderr);
   return code;
 }

@@ -23,6 +23,7 @@ void se_open_modules(lua_State *L) {
       {"salesengine.sys", luaopen_salesengine_sys},
       {"salesengine.transform_fast", luaopen_salesengine_transform_fast},
       {"salesengine.json", luaopen_salesengine_json},
+      {"salesengine.guard", luaopen_salesengine_guard},
       {"cjson", luaopen_cjson},
       {"cjson.safe", luaopen_cjson_safe},
       {NULL, NULL},

@@ -10,6 +10,7 @@ int luaopen_salesengine_log(lua_State *L);
 int luaopen_salesengine_sys(lua_State *L);
 int luaopen_salesengine_transform_fast(lua_State *L);
 int luaopen_salesengine_json(lua_State *L);
+int luaopen_salesengine_guard(lua_State *L);
 
 /* Provided by Debian's liblua5.4-cjson.a. */
 int luaopen_cjson(lua_State *L);

@@ -106,15 +106,17 @@ static void locate_error(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, in
   } else if (strcmp(st->err.sqlstate, "23502") == 0 && column) {
     r = first_null_row(L, rows, names, se_pg_upsert_find(st->columns, st->ncolumns, column), first, last);
   }
+  lua_Integer off = st->row_offset > 0 ? st->row_offset : 0;
   if (r == 0) {
-    se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)first, (long long)last);
+    se_pg_upsert_error_prefix(st, c, " (rows %lld to %lld)", (long long)(first + off),
+                              (long long)(last + off));
     return;
   }
   describe_key(L, st, rows, r, names, key, sizeof key);
   if (column)
-    se_pg_upsert_error_prefix(st, c, ": row %lld (%s), column %s", (long long)r, key, column);
+    se_pg_upsert_error_prefix(st, c, ": row %lld (%s), column %s", (long long)(r + off), key, column);
   else
-    se_pg_upsert_error_prefix(st, c, ": row %lld (%s)", (long long)r, key);
+    se_pg_upsert_error_prefix(st, c, ": row %lld (%s)", (long long)(r + off), key);
 }
 
 /* How run_batch sends a batch. */
@@ -191,7 +193,7 @@ static int give_up(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int own_
     se_pg_upsert_drop_stage(&st->u, &ignored);
     se_pg_error_clear(&ignored);
     c->lost_in_tx = 0;
-  } else if (st->err.connection_lost) {
+  } else if (st->err.connection_lost && c->lost_in_tx) { /* only when there was a caller's transaction */
     char *msg = st->err.message;
     char state[sizeof st->err.sqlstate];
     memcpy(state, st->err.sqlstate, sizeof state);
@@ -299,6 +301,8 @@ static void copy_plan(lua_State *L, se_pg_upsert_state *to, const se_pg_upsert_s
   to->label = from->label;
   to->empty_array = from->empty_array;
   to->skip_unchanged = from->skip_unchanged;
+  /* with first_row given, the rows after from's; else numbered from 1 as before */
+  to->row_offset = from->row_offset < 0 ? -1 : from->row_offset + from->pending_last;
   to->explicit_columns = from->explicit_columns;
   to->schema = copy_array(L, from->schema, from->schema ? strlen(from->schema) + 1 : 0, 1);
   to->table = copy_array(L, from->table, strlen(from->table) + 1, 1);
@@ -417,7 +421,8 @@ void se_pg_lua_upsert_register(lua_State *L) {
 
 int se_pg_lua_upsert(lua_State *L) {
   static const char *const known[] = {"key",        "columns",      "update",   "set",   "skip_unchanged",
-                                      "batch_size", "commit_every", "empty_as", "defer", NULL};
+                                      "batch_size", "commit_every", "empty_as", "defer", "first_row",
+                                      NULL};
   se_pg_lua_conn *box = se_pg_lua_check(L, 1);
   se_pg_conn *c = box->c;
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -431,6 +436,10 @@ int se_pg_lua_upsert(lua_State *L) {
   const char *empty_as = se_opt_str_field(L, 4, "empty_as", "object");
   luaL_argcheck(L, batch_size >= 1, 4, "batch_size must be at least 1");
   luaL_argcheck(L, commit_every >= 0, 4, "commit_every must not be negative");
+  int numbered = lua_getfield(L, 4, "first_row") != LUA_TNIL;
+  lua_pop(L, 1);
+  lua_Integer first_row = se_opt_int_field(L, 4, "first_row", 1);
+  luaL_argcheck(L, first_row >= 1, 4, "first_row must be at least 1");
   luaL_argcheck(L, !strcmp(empty_as, "object") || !strcmp(empty_as, "array"), 4,
                 "empty_as must be \"object\" or \"array\"");
   lua_Integer nrows = (lua_Integer)lua_rawlen(L, 3);
@@ -441,6 +450,7 @@ int se_pg_lua_upsert(lua_State *L) {
   luaL_setmetatable(L, STATE_MT);
   st->empty_array = strcmp(empty_as, "array") == 0;
   st->skip_unchanged = skip_unchanged;
+  st->row_offset = numbered ? first_row - 1 : -1;
   se_pg_upsert_parse_table(L, st);
 
   if (se_pg_ready(c, &st->err) != 0) return give_up(L, st, c, 0);

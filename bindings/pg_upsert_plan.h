@@ -35,6 +35,7 @@ typedef struct se_pg_upsert_state {
   size_t nkey, nupdate, nset;
   int empty_array;
   int skip_unchanged;
+  lua_Integer row_offset; /* added to row numbers in messages (option first_row - 1; -1 when not given) */
   int explicit_columns; /* opts.columns named the columns (else the rows decided) */
   /* A deferred upsert (option defer): the handle returned to Lua, whose
    * final batch's merge may still be running on the server. */

@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <string.h>
 
+#include "pg_cancel.h"
+#include "stop.h"
+
 /* The one place with mutable file-scope state: a signal handler gets no
  * context argument, so it finds the state here (as lua.c does). */
 static lua_State *interrupted_state;
@@ -23,9 +26,13 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   lua_call(L, 2, 0);
 }
 
+/* Also stops the engine's waits: HTTP loops see the stop request, running
+ * PostgreSQL commands are cancelled. */
 static void on_signal(int sig) {
   received = sig;
   signal(sig, SIG_DFL); /* a second signal ends the process */
+  se_stop_request();
+  se_pg_cancel_all();
   lua_sethook(interrupted_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 

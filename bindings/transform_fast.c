@@ -5,7 +5,7 @@
  * never raising for bad data. helpers() wraps the Lua helpers themselves: the
  * common case is answered in C, without a Lua call, and anything else goes to
  * the Lua helper, which decides and explains. The parsing is
- * engine/quick_text.c. */
+ * engine/quick_text.c; Unicode trimming and case mapping engine/unicode_text.c. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "modules.h"
 #include "quick_text.h"
+#include "unicode_text.h"
 
 /* Pushes the normal form "YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM" of the
  * date-time string at index idx and returns 1, or returns 0 for any other
@@ -90,12 +91,18 @@ static void memo_put(lua_State *L, int idx) {
   lua_replace(L, lua_upvalueindex(UV_MEMO_COUNT));
 }
 
-/* Pushes the string at index idx without leading and trailing ASCII white
- * space (the string itself when it has none). */
+/* Pushes the string at index idx without leading and trailing white space
+ * (Unicode's White_Space; the string itself when it has none). ASCII white
+ * space is cut here; ICU is asked only when an end is a non-ASCII byte. */
 static void push_trimmed(lua_State *L, int idx) {
   size_t n, first;
   const char *s = lua_tolstring(L, idx, &n);
   size_t len = se_quick_trim(s, n, &first);
+  if (len > 0 && ((unsigned char)s[first] >= 0x80 || (unsigned char)s[first + len - 1] >= 0x80)) {
+    size_t more;
+    len = se_unicode_trim(s + first, len, &more);
+    first += more;
+  }
   if (len == n) {
     lua_pushvalue(L, idx);
   } else if (!memo_get(L, idx)) {
@@ -104,14 +111,14 @@ static void push_trimmed(lua_State *L, int idx) {
   }
 }
 
-/* Pushes the string at index idx with ASCII a-z upper-cased, other bytes
- * unchanged (the string itself when it has none), as string.upper does in
- * the C locale the engine runs in. */
+/* Pushes the string at index idx upper-cased with Unicode's full case
+ * mapping (se_unicode_upper: "ß" -> "SS"); an ASCII string is done here
+ * (the string itself when it has no a-z), the rest by ICU. */
 static void push_uppered(lua_State *L, int idx) {
   size_t n;
   const char *s = lua_tolstring(L, idx, &n);
   size_t i = 0;
-  while (i < n && !(s[i] >= 'a' && s[i] <= 'z'))
+  while (i < n && !(s[i] >= 'a' && s[i] <= 'z') && !((unsigned char)s[i] & 0x80))
     i++;
   if (i == n) {
     lua_pushvalue(L, idx);
@@ -119,6 +126,17 @@ static void push_uppered(lua_State *L, int idx) {
   }
   if (memo_get(L, idx)) return;
   luaL_Buffer b;
+  while (i < n && !((unsigned char)s[i] & 0x80))
+    i++;
+  if (i < n) { /* not ASCII */
+    char *out = luaL_buffinitsize(L, &b, n);
+    long len = se_unicode_upper(s, n, out, n);
+    if (len > (long)n) len = se_unicode_upper(s, n, luaL_prepbuffsize(&b, (size_t)len), (size_t)len);
+    if (len < 0) luaL_error(L, "upper: Unicode case mapping failed");
+    luaL_pushresultsize(&b, (size_t)len);
+    memo_put(L, idx);
+    return;
+  }
   char *out = luaL_buffinitsize(L, &b, n);
   for (size_t k = 0; k < n; k++)
     out[k] = (s[k] >= 'a' && s[k] <= 'z') ? (char)(s[k] - 'a' + 'A') : s[k];
@@ -137,14 +155,14 @@ static int fast_decimal(lua_State *L) {
   return scale >= 0 && push_quick_decimal(L, 1, scale);
 }
 
-/* trim(s) -> s without leading and trailing ASCII white space */
+/* trim(s) -> s without leading and trailing white space (Unicode White_Space) */
 static int fast_trim(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   push_trimmed(L, 1);
   return 1;
 }
 
-/* upper(s) -> s with ASCII a-z upper-cased */
+/* upper(s) -> s upper-cased (Unicode full case mapping) */
 static int fast_upper(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   push_uppered(L, 1);

@@ -5,6 +5,7 @@
 
 #include "http_client.h"
 #include "json_tape.h"
+#include "stop.h"
 
 struct se_http_batch {
   se_http_request **reqs;
@@ -68,7 +69,7 @@ static void *worker(void *arg) {
                               &hooks, b->has_logger ? &b->logger : NULL);
   pthread_mutex_lock(&b->mu);
   b->worker_done = 1;
-  b->worker_failed = rc != 0 && !b->cancel;
+  b->worker_failed = rc != 0 && !b->cancel && !se_stop_requested();
   pthread_cond_broadcast(&b->ready);
   pthread_mutex_unlock(&b->mu);
   return NULL;

@@ -9,10 +9,13 @@
 
 #include "http_headers.h"
 #include "http_outcome.h"
+#include "http_redirect.h"
 #include "http_transfer.h"
+#include "http_url.h"
 #include "redact.h"
 #include "http_stats.h"
 #include "retry.h"
+#include "stop.h"
 
 struct se_http_client {
   CURLM *multi;
@@ -32,6 +35,10 @@ typedef struct job {
   CURL *easy;
   size_t index;
   se_transfer tr;
+  se_http_hop hop;                /* where the current redirect leads (hop.url NULL: the request's URL) */
+  char *hop_url;                  /* owned copy behind hop.url */
+  struct curl_slist *hop_headers; /* owned list behind hop.headers */
+  int redirects;                  /* redirects followed in this attempt */
 } job;
 
 /* Everything a run needs besides the jobs. */
@@ -141,21 +148,40 @@ static void log_retry(run *r, const job *j, const char *code, const char *cause,
   free(reason);
 }
 
-/* Begins the next attempt of j; a request libcurl refuses fails at once. */
-static void start_attempt(run *r, job *j) {
+/* Forgets the redirects of j's attempt: the next attempt starts at the request's URL. */
+static void clear_hop(job *j) {
+  free(j->hop_url);
+  curl_slist_free_all(j->hop_headers);
+  j->hop_url = NULL;
+  j->hop_headers = NULL;
+  memset(&j->hop, 0, sizeof j->hop);
+  j->redirects = 0;
+}
+
+/* Begins the next attempt of j (or, for a redirect, the next hop of the
+ * same attempt); a request libcurl refuses fails at once. */
+static void start_transfer(run *r, job *j, int is_redirect) {
   se_http_client *c = r->client;
+  const char *problem = se_http_url_problem(j->hop.url ? j->hop.url : j->req->url);
+  if (problem != NULL) {
+    char cause[128];
+    snprintf(cause, sizeof cause, "malformed URL (%s)", problem);
+    fail(r, j, "URL", cause, "", 0);
+    return;
+  }
   CURL *easy = take_easy(c);
   if (easy == NULL) {
     fail(r, j, "NOMEM", "out of memory", "", 0);
     return;
   }
-  j->resp->attempts = se_retry_begin_attempt(&j->retry);
-  CURLcode rc = se_transfer_setup(easy, j->req, &j->tr, j->resp, se_retry_remaining(&j->retry, &r->clock));
+  if (!is_redirect) j->resp->attempts = se_retry_begin_attempt(&j->retry);
+  CURLcode rc = se_transfer_setup(easy, j->req, j->hop.url ? &j->hop : NULL, &j->tr, j->resp,
+                                  se_retry_remaining(&j->retry, &r->clock));
   if (rc == CURLE_OK) rc = curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)j);
   if (rc == CURLE_OK && curl_multi_add_handle(c->multi, easy) != CURLM_OK) rc = CURLE_OUT_OF_MEMORY;
   if (rc != CURLE_OK) {
     give_back_easy(c, easy);
-    se_attempt_result a = {rc, 0, "", 0, j->req->max_size, 0, ""};
+    se_attempt_result a = {rc, 0, "", 0, j->req->max_size, 0, "", 0};
     char code[32], cause[CURL_ERROR_SIZE + 128];
     se_http_classify(&a, code, sizeof code, cause, sizeof cause);
     fail(r, j, code, cause, "", 0);
@@ -164,6 +190,58 @@ static void start_attempt(run *r, job *j) {
   j->easy = easy;
   j->state = JOB_RUNNING;
   r->running++;
+}
+
+static void start_attempt(run *r, job *j) {
+  start_transfer(r, j, 0);
+}
+
+/* After a redirect answer from j's current URL to target: follows it (the
+ * credentials of the request go only to its own origin), or fails j when
+ * the redirect would downgrade https to http without allow_insecure_redirect
+ * or passes max_redirects. */
+static void follow_redirect(run *r, job *j, const char *target, long status) {
+  const se_http_request *req = j->req;
+  const char *from = j->hop.url ? j->hop.url : req->url;
+  if (j->redirects >= req->max_redirects) {
+    char cause[96];
+    snprintf(cause, sizeof cause, "too many redirects (more than %ld)", req->max_redirects);
+    fail(r, j, "TOO_MANY_REDIRECTS", cause, "", 0);
+    return;
+  }
+  if (se_http_is_downgrade(from, target) && !req->allow_insecure_redirect) {
+    char *shown = se_redact_url(target);
+    size_t len = (shown ? strlen(shown) : 1) + 160;
+    char *cause = malloc(len);
+    if (cause != NULL)
+      snprintf(cause, len,
+               "refused to follow a redirect from https to plain http (%s); "
+               "allow it with allow_insecure_redirect = true",
+               shown ? shown : "?");
+    fail(r, j, "INSECURE_REDIRECT", cause ? cause : "refused a redirect from https to http", "", 0);
+    free(cause);
+    free(shown);
+    return;
+  }
+  char *url = strdup(target);
+  int cross = !se_http_same_origin(req->url, target) || j->hop.drop_credentials;
+  struct curl_slist *headers = NULL;
+  if (url == NULL || (cross && se_http_headers_without_credentials(
+                                   req->headers, (const char *const *)req->credential_headers,
+                                   req->ncredential_headers, &headers) != 0)) {
+    free(url);
+    fail(r, j, "NOMEM", "out of memory", "", 0);
+    return;
+  }
+  int as_get = j->hop.as_get || se_http_redirect_becomes_get(status, req->method);
+  int redirects = j->redirects + 1;
+  clear_hop(j);
+  j->redirects = redirects;
+  j->hop_url = url;
+  j->hop_headers = headers;
+  se_http_hop hop = {url, headers, cross, as_get};
+  j->hop = hop;
+  start_transfer(r, j, 1);
 }
 
 /* The server's Retry-After in seconds for a 429 or 503, else -1. */
@@ -185,12 +263,24 @@ static void attempt_done(run *r, job *j, CURLcode rc) {
   se_http_client *c = r->client;
   curl_multi_remove_handle(c->multi, j->easy);
   se_attempt_result a = se_transfer_result(j->easy, &j->tr, rc);
+  char *target = NULL;
+  if (rc == CURLE_OK && se_http_is_redirect_status(a.status) && j->req->max_redirects > 0 &&
+      curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &target) == CURLE_OK && target != NULL)
+    target = strdup(target);
+  else
+    target = NULL;
   give_back_easy(c, j->easy);
   j->easy = NULL;
   r->running--;
   if (j->tr.sink_failed) {
+    free(target);
     se_http_stats_attempt(j->resp->status, "", j->tr.streamed);
     sink_failed(r, j);
+    return;
+  }
+  if (target != NULL) {
+    follow_redirect(r, j, target, a.status);
+    free(target);
     return;
   }
   char code[32], cause[CURL_ERROR_SIZE + 128];
@@ -212,6 +302,7 @@ static void attempt_done(run *r, job *j, CURLcode rc) {
     finish(r, j);
     return;
   }
+  clear_hop(j);
   if (outcome == SE_OUTCOME_FAIL) {
     fail(r, j, code, cause, "", j->resp->status >= 400);
     return;
@@ -236,7 +327,8 @@ static int may_start(const run *r, size_t index) {
 }
 
 static int cancelled(const run *r) {
-  return r->hooks != NULL && r->hooks->cancelled != NULL && r->hooks->cancelled(r->hooks->ctx);
+  return se_stop_requested() ||
+         (r->hooks != NULL && r->hooks->cancelled != NULL && r->hooks->cancelled(r->hooks->ctx));
 }
 
 /* Starts new requests and due retries while there is room. */
@@ -313,6 +405,7 @@ int se_http_client_run(se_http_client *c, const se_http_request *const *reqs, si
       curl_multi_remove_handle(c->multi, jobs[i].easy);
       give_back_easy(c, jobs[i].easy);
     }
+    clear_hop(&jobs[i]);
     se_http_response_free(jobs[i].resp);
   }
   free(jobs);
@@ -329,7 +422,10 @@ se_http_response *se_http_client_perform(se_http_client *c, const se_http_reques
   se_http_hooks hooks = {NULL, keep_response, NULL, &resp};
   if (se_http_client_run(c, &req, 1, 1, &hooks, lg) != 0) {
     se_http_response_free(resp);
-    return NULL;
+    if (!se_stop_requested()) return NULL;
+    /* stopped: an ordinary failure, so the caller returns to Lua and the stop takes effect there */
+    if ((resp = se_http_response_new()) == NULL) return NULL;
+    se_http_response_fail(resp, "interrupted: the run is stopping", "INTERRUPTED");
   }
   return resp;
 }

@@ -25,7 +25,8 @@ typedef struct se_http_hooks {
   int (*may_start)(void *ctx, size_t index);
   /* Request `index` is done; the callee owns resp (never NULL). */
   void (*finished)(void *ctx, size_t index, se_http_response *resp);
-  /* 1 = stop now; unfinished requests are dropped unreported. */
+  /* 1 = stop now; unfinished requests are dropped unreported (also once a
+   * stop is requested, stop.h). */
   int (*cancelled)(void *ctx);
   void *ctx;
 } se_http_hooks;
@@ -38,7 +39,9 @@ int se_http_client_run(se_http_client *c, const se_http_request *const *reqs, si
                        const se_http_hooks *hooks, const se_logger *lg);
 
 /* Performs one request, blocking until it succeeds or finally fails (see
- * se_http_response.code). NULL only when out of memory. */
+ * se_http_response.code; "INTERRUPTED" once a stop is requested, within a
+ * second, whether it was transferring or waiting to retry). NULL only when
+ * out of memory. */
 se_http_response *se_http_client_perform(se_http_client *c, const se_http_request *req, const se_logger *lg);
 
 /* Makes a se_http_client_run blocked in another thread look at its hooks again. */

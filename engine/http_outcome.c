@@ -59,6 +59,13 @@ se_outcome se_http_classify(const se_attempt_result *a, char *code, size_t code_
     snprintf(cause, cause_size, "response body exceeds the limit of %zu bytes", a->max_size);
     return SE_OUTCOME_FAIL;
   }
+  if (a->header_too_large) {
+    snprintf(code, code_size, "HEADER_TOO_LARGE");
+    snprintf(
+        cause, cause_size,
+        "response headers too large (libcurl accepts at most 100 KiB in one header line, 300 KiB in all)");
+    return SE_OUTCOME_FAIL;
+  }
   if (a->curl_code != CURLE_OK) {
     const char *what = "transfer failed";
     int retry = 0;

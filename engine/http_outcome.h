@@ -16,9 +16,11 @@ typedef struct se_attempt_result {
   size_t max_size;    /* for the TOO_LARGE message */
   double timeout;     /* seconds, for the TIMEOUT message */
   const char *errbuf; /* libcurl's error detail, may be "" */
+  int header_too_large; /* the response's headers passed libcurl's limits */
 } se_attempt_result;
 
-/* Classifies a: 2xx/3xx succeed; transport failures (DNS, connect, timeout,
+/* Classifies a: headers too large fail at once (HEADER_TOO_LARGE), as do
+ * bodies over max_size (TOO_LARGE); 2xx/3xx succeed; transport failures (DNS, connect, timeout,
  * cut-short or reset transfers, empty replies) and HTTP 408, 425, 429, 500,
  * 502, 503, 504 are retryable; anything else fails at once. On failure,
  * writes the code (e.g. "HTTP_404", "TIMEOUT") and a cause (e.g. "HTTP 503

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_redirect.h"
 #include "redact.h"
+#include "secrets.h"
 
 static char *dup_n(const char *s, size_t n) {
   char *d = malloc(n + 1);
@@ -24,6 +26,7 @@ static int add_secret_n(se_http_request *r, const char *value, size_t n) {
   if (grown == NULL) return -1;
   r->secrets = grown;
   if ((r->secrets[r->nsecrets] = dup_n(value, n)) == NULL) return -1;
+  se_secrets_remember(r->secrets[r->nsecrets]);
   r->nsecrets++;
   return 0;
 }
@@ -51,6 +54,21 @@ static int note_query_secrets(se_http_request *r, const char *url) {
   return 0;
 }
 
+/* Notes the password of url's userinfo ("scheme://user:password@host"). */
+static int note_userinfo_secret(se_http_request *r, const char *url) {
+  const char *start = strstr(url, "://");
+  if (start == NULL) return 0;
+  start += 3;
+  size_t authority = strcspn(start, "/?#");
+  const char *at = NULL;
+  for (const char *p = start; p < start + authority; p++)
+    if (*p == '@') at = p;
+  if (at == NULL) return 0;
+  const char *colon = memchr(start, ':', (size_t)(at - start));
+  if (colon == NULL) return 0;
+  return add_secret_n(r, colon + 1, (size_t)(at - colon - 1));
+}
+
 se_http_request *se_http_request_new(const char *method, const char *url) {
   se_http_request *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
@@ -61,7 +79,8 @@ se_http_request *se_http_request_new(const char *method, const char *url) {
   r->retry = se_retry_policy_default();
   r->method = dup_str(method);
   r->url = dup_str(url);
-  if (r->method == NULL || r->url == NULL || note_query_secrets(r, url) != 0) {
+  if (r->method == NULL || r->url == NULL || note_query_secrets(r, url) != 0 ||
+      note_userinfo_secret(r, url) != 0) {
     se_http_request_free(r);
     return NULL;
   }
@@ -81,6 +100,9 @@ void se_http_request_free(se_http_request *r) {
   for (size_t i = 0; i < r->nsecrets; i++)
     free(r->secrets[i]);
   free(r->secrets);
+  for (size_t i = 0; i < r->ncredential_headers; i++)
+    free(r->credential_headers[i]);
+  free(r->credential_headers);
   free(r);
 }
 
@@ -101,7 +123,9 @@ int se_http_request_add_header(se_http_request *r, const char *name, const char 
   free(line);
   if (l == NULL) return -1;
   r->headers = l;
-  if (se_redact_is_secret_header(name, nlen)) {
+  if (se_redact_is_secret_header(name, nlen) ||
+      se_http_is_credential_header(name, nlen, (const char *const *)r->credential_headers,
+                                   r->ncredential_headers)) {
     if (add_secret(r, value) != 0) return -1;
     /* "Bearer abc...": the credential alone must be masked too. */
     const char *sp = strchr(value, ' ');
@@ -147,6 +171,40 @@ int se_http_request_set_ca_file(se_http_request *r, const char *path) {
   free(r->ca_file);
   r->ca_file = p;
   return 0;
+}
+
+/* Notes the value of every header line matching the credential patterns. */
+static int note_credential_values(se_http_request *r) {
+  for (const struct curl_slist *l = r->headers; l; l = l->next) {
+    size_t nlen = strcspn(l->data, ":;");
+    if (l->data[nlen] != ':' ||
+        !se_http_is_credential_header(l->data, nlen, (const char *const *)r->credential_headers,
+                                      r->ncredential_headers))
+      continue;
+    const char *value = l->data + nlen + 1;
+    value += strspn(value, " ");
+    if (add_secret(r, value) != 0) return -1;
+  }
+  return 0;
+}
+
+int se_http_request_set_credential_headers(se_http_request *r, const char *const *patterns, size_t n) {
+  char **list = calloc(n ? n : 1, sizeof *list);
+  if (list == NULL) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if ((list[i] = dup_str(patterns[i])) == NULL) {
+      while (i > 0)
+        free(list[--i]);
+      free(list);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < r->ncredential_headers; i++)
+    free(r->credential_headers[i]);
+  free(r->credential_headers);
+  r->credential_headers = list;
+  r->ncredential_headers = n;
+  return note_credential_values(r);
 }
 
 int se_http_request_has_header(const se_http_request *r, const char *name) {

@@ -51,11 +51,15 @@ typedef struct se_http_request {
                                for a stall (no byte for that long) */
   char **secrets; /* values never to show: token, password, secret header and query values */
   size_t nsecrets;
+  char **credential_headers; /* header name patterns dropped on a cross-origin redirect; NULL = defaults */
+  size_t ncredential_headers;
+  int allow_insecure_redirect; /* 1 = follow a redirect from https to http */
 } se_http_request;
 
 /* A request with the defaults (30 s timeout, 10 s connect timeout, 256 MiB,
- * 10 redirects, default retry policy). The secret-looking query values of
- * url are noted for redaction. NULL when out of memory. */
+ * 10 redirects, default retry policy). The userinfo password and the
+ * secret-looking query values of url are noted for redaction. NULL when out
+ * of memory. */
 se_http_request *se_http_request_new(const char *method, const char *url);
 void se_http_request_free(se_http_request *r);
 
@@ -65,6 +69,9 @@ int se_http_request_set_body(se_http_request *r, const char *data, size_t len);
 int se_http_request_set_bearer(se_http_request *r, const char *token);
 int se_http_request_set_basic(se_http_request *r, const char *user, const char *password);
 int se_http_request_set_ca_file(se_http_request *r, const char *path);
+/* Replaces the credential header patterns (see http_redirect.h); the values
+ * of headers they match are noted as secrets. */
+int se_http_request_set_credential_headers(se_http_request *r, const char *const *patterns, size_t n);
 
 /* 1 if the request carries a header with this name (case-insensitive). */
 int se_http_request_has_header(const se_http_request *r, const char *name);

@@ -9,6 +9,7 @@
 #include "http_client.h"
 #include "json_stream.h"
 #include "redact.h"
+#include "stop.h"
 
 typedef struct {
   se_json_tape *tape;
@@ -143,6 +144,11 @@ se_http_stream *se_http_stream_start(se_http_request *req, const char *records, 
 /* Sets the failure shown to the caller from the finished request. */
 static void note_failure(se_http_stream *s) {
   const se_http_response *r = s->resp;
+  if (r == NULL && se_stop_requested()) { /* the worker's transfer ended for the run's stop */
+    snprintf(s->code, sizeof s->code, "INTERRUPTED");
+    s->message = strdup("interrupted: the run is stopping");
+    return;
+  }
   if (r == NULL) {
     snprintf(s->code, sizeof s->code, "NOMEM");
     s->message = strdup("out of memory");

@@ -72,7 +72,10 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata) {
   char reason[sizeof t->resp->reason];
   const char *name, *value;
   size_t name_len, value_len;
-  if (se_http_parse_status_line(line, n, &status, reason, sizeof reason)) {
+  if (n <= 2 && (line[0] == '\r' || line[0] == '\n')) {
+    t->headers_done = 1;
+  } else if (se_http_parse_status_line(line, n, &status, reason, sizeof reason)) {
+    t->headers_done = 0;
     se_http_response_reset(t->resp);
     t->resp->status = status;
     memcpy(t->resp->reason, reason, sizeof reason);
@@ -91,8 +94,9 @@ static long to_ms(double seconds) {
 }
 
 /* The method and body options. */
-static CURLcode setup_method(CURL *easy, const se_http_request *req) {
+static CURLcode setup_method(CURL *easy, const se_http_request *req, int as_get) {
   CURLcode rc = CURLE_OK;
+  if (as_get) return curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
   if (req->body != NULL || is_post) {
     if ((rc = curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len)) != CURLE_OK)
@@ -107,9 +111,11 @@ static CURLcode setup_method(CURL *easy, const se_http_request *req) {
   return rc;
 }
 
-static CURLcode setup_auth_and_tls(CURL *easy, const se_http_request *req) {
+static CURLcode setup_auth_and_tls(CURL *easy, const se_http_request *req, int drop_credentials) {
   CURLcode rc = CURLE_OK;
-  if (req->bearer != NULL) {
+  if (drop_credentials) {
+    /* another origin: no credentials */
+  } else if (req->bearer != NULL) {
     if ((rc = curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER)) != CURLE_OK) return rc;
     if ((rc = curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, req->bearer)) != CURLE_OK) return rc;
   } else if (req->username != NULL) {
@@ -136,8 +142,10 @@ static double attempt_timeout(double timeout, double cap) {
 #define SET(opt, value)                                                                                      \
   if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, value)
 
-CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *t, se_http_response *resp,
-                           double timeout_cap) {
+CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, const se_http_hop *hop, se_transfer *t,
+                           se_http_response *resp, double timeout_cap) {
+  se_http_hop none = {NULL, NULL, 0, 0};
+  if (hop == NULL) hop = &none;
   curl_easy_reset(easy);
   memset(t, 0, sizeof *t);
   t->resp = resp;
@@ -148,31 +156,29 @@ CURLcode se_transfer_setup(CURL *easy, const se_http_request *req, se_transfer *
   long connect_ms = to_ms(req->connect_timeout);
   if (t->timeout > 0 && connect_ms > to_ms(t->timeout)) connect_ms = to_ms(t->timeout);
   CURLcode rc = CURLE_OK;
-  SET(CURLOPT_URL, req->url);
+  SET(CURLOPT_URL, hop->url ? hop->url : req->url);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_ERRORBUFFER, t->errbuf);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, t);
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, t);
-  SET(CURLOPT_HTTPHEADER, req->headers);
+  SET(CURLOPT_HTTPHEADER, hop->drop_credentials ? hop->headers : req->headers);
   SET(CURLOPT_ACCEPT_ENCODING, "");
   SET(CURLOPT_USERAGENT, "salesengine");
-  SET(CURLOPT_FOLLOWLOCATION, req->max_redirects > 0 ? 1L : 0L);
-  SET(CURLOPT_MAXREDIRS, req->max_redirects);
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
   if (req->sink == NULL) {
     SET(CURLOPT_TIMEOUT_MS, to_ms(t->timeout));
   } else if (t->timeout > 0) { /* a stall: under 1 byte/s for that long */
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SET(CURLOPT_LOW_SPEED_TIME, (long)(t->timeout + 0.999));
   }
-  if (req->max_size < (size_t)INT64_MAX) SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
   SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  if (rc == CURLE_OK) rc = setup_method(easy, req);
-  if (rc == CURLE_OK) rc = setup_auth_and_tls(easy, req);
+  if (req->max_size < (size_t)INT64_MAX) SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_size);
+  if (rc == CURLE_OK) rc = setup_method(easy, req, hop->as_get);
+  if (rc == CURLE_OK) rc = setup_auth_and_tls(easy, req, hop->drop_credentials);
   return rc;
 }
 
@@ -190,8 +196,15 @@ se_attempt_result se_transfer_result(CURL *easy, se_transfer *t, CURLcode rc) {
   long status = 0;
   if (t->resp->status == 0 && curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
     t->resp->status = status;
+  /* libcurl refuses one header line over 100 KiB as out of memory, and
+   * headers over 300 KiB in all as a receive error: a status line came but
+   * the header section did not end. */
+  int header_too_large =
+      !t->out_of_memory && !t->headers_done && t->resp->status != 0 &&
+      (rc == CURLE_OUT_OF_MEMORY ||
+       (rc == CURLE_RECV_ERROR && strstr(t->errbuf, "Too large response headers") != NULL));
   if (t->out_of_memory) rc = CURLE_OUT_OF_MEMORY;
   se_attempt_result a = {rc,          t->resp->status, t->resp->reason, t->too_large,
-                         t->max_size, t->timeout,      t->errbuf};
+                         t->max_size, t->timeout,      t->errbuf,       header_too_large};
   return a;
 }

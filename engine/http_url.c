@@ -61,3 +61,24 @@ char *se_http_url_resolve(const char *base, const char *ref) {
   curl_url_cleanup(u);
   return result;
 }
+
+const char *se_http_url_problem(const char *url) {
+  CURLU *u = curl_url();
+  if (u == NULL) return "out of memory";
+  const char *problem = NULL;
+  char *scheme = NULL, *host = NULL;
+  if (strstr(url, "://") == NULL) {
+    problem = "no scheme (expected http:// or https://)";
+  } else if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+    problem = "malformed";
+  } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+    problem = "the scheme is not http or https";
+  } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+    problem = "no host";
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return problem;
+}

@@ -16,4 +16,9 @@ char *se_http_url_with_query(const char *url, const char *const *pairs, size_t n
  * cannot be parsed. */
 char *se_http_url_resolve(const char *base, const char *ref);
 
+/* NULL when url is an absolute http or https URL with a host; else a short
+ * reason ("no scheme (expected http:// or https://)", "scheme 'ftp' is not
+ * http or https", "no host", "malformed"), a static string. */
+const char *se_http_url_problem(const char *url);
+
 #endif

@@ -6,37 +6,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include "redact.h"
+#include "secrets.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 se_logger se_logger_default(void) {
-  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr, 0, NULL, 0};
+  se_logger lg = {SE_LOG_INFO, SE_LOG_LOGFMT, stderr, 0};
   return lg;
-}
-
-int se_logger_add_secret(se_logger *lg, const char *value) {
-  if (value == NULL || strlen(value) < SE_REDACT_MIN_SECRET) return 0;
-  for (size_t i = 0; i < lg->nsecrets; i++)
-    if (strcmp(lg->secrets[i], value) == 0) return 0;
-  char **grown = realloc(lg->secrets, (lg->nsecrets + 1) * sizeof *grown);
-  if (grown == NULL) return -1;
-  lg->secrets = grown;
-  if ((grown[lg->nsecrets] = strdup(value)) == NULL) return -1;
-  lg->nsecrets++;
-  return 0;
-}
-
-void se_logger_free_secrets(se_logger *lg) {
-  for (size_t i = 0; i < lg->nsecrets; i++)
-    free(lg->secrets[i]);
-  free(lg->secrets);
-  lg->secrets = NULL;
-  lg->nsecrets = 0;
-}
-
-char *se_logger_redact(const se_logger *lg, const char *text) {
-  return se_redact_values(text, (const char *const *)lg->secrets, lg->nsecrets);
 }
 
 int se_log_level_parse(const char *name) {
@@ -99,7 +75,9 @@ static void put_logfmt_key(FILE *out, const char *key) {
   }
 }
 
-static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *value) {
+static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *shown) {
+  char *owned;
+  const char *value = se_secrets_mask(shown, &owned);
   if (value == NULL) value = "";
   if (format == SE_LOG_JSON) {
     fputs(first ? "{\"" : ",\"", out);
@@ -119,18 +97,7 @@ static void put_pair(FILE *out, se_log_format format, int first, const char *key
       fputs(value, out);
     }
   }
-}
-
-/* A pair after the first, with lg's secrets masked in the value (when out
- * of memory, the value is left out rather than shown unmasked). */
-static void put_masked(const se_logger *lg, const char *key, const char *value) {
-  if (lg->nsecrets == 0 || value == NULL) {
-    put_pair(lg->out, lg->format, 0, key, value);
-    return;
-  }
-  char *masked = se_logger_redact(lg, value);
-  put_pair(lg->out, lg->format, 0, key, masked ? masked : "***");
-  free(masked);
+  free(owned);
 }
 
 void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
@@ -148,9 +115,9 @@ void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_l
   if (lg->progress_line) fputs("\r\33[K", lg->out);
   put_pair(lg->out, lg->format, 1, "ts", stamp);
   put_pair(lg->out, lg->format, 0, "level", level_names[level]);
-  put_masked(lg, "msg", msg);
+  put_pair(lg->out, lg->format, 0, "msg", msg);
   for (size_t i = 0; i < nfields; i++)
-    put_masked(lg, fields[i].key, fields[i].value);
+    put_pair(lg->out, lg->format, 0, fields[i].key, fields[i].value);
   fputs(lg->format == SE_LOG_JSON ? "}\n" : "\n", lg->out);
   funlockfile(lg->out);
   fflush(lg->out);

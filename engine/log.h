@@ -17,8 +17,6 @@ typedef struct se_logger {
   se_log_format format;
   FILE *out;
   int progress_line; /* a progress line is on out: erase it ("\r\33[K") before each line */
-  char **secrets;    /* values masked as "***" in every line (se_logger_add_secret) */
-  size_t nsecrets;
 } se_logger;
 
 typedef struct se_log_field {
@@ -29,14 +27,6 @@ typedef struct se_log_field {
 /* A logger at info level, logfmt, on stderr. */
 se_logger se_logger_default(void);
 
-/* Masks value (a copy) in every later line of lg, message and fields, as a
- * DSN's password is masked (redact.h; values shorter than
- * SE_REDACT_MIN_SECRET are not masked). 0, or -1 when out of memory. */
-int se_logger_add_secret(se_logger *lg, const char *value);
-/* Frees lg's secrets (the logger stays usable, without them). */
-void se_logger_free_secrets(se_logger *lg);
-/* A malloc'd copy of text with lg's secrets masked; NULL when out of memory. */
-char *se_logger_redact(const se_logger *lg, const char *text);
 
 /* Parses "debug", "info", "warn"/"warning", "error", "off"; -1 if unknown. */
 int se_log_level_parse(const char *name);

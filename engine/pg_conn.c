@@ -1,13 +1,15 @@
 #include "pg_conn.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "pg_cancel.h"
 #include "redact.h"
+#include "secrets.h"
+#include "stop.h"
 
 void se_pg_error_clear(se_pg_error *e) {
   free(e->message);
@@ -104,6 +106,7 @@ static void remember_password(se_pg_conn *c, int slot, PQconninfoOption *opts) {
     if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
       free(c->secrets[slot]);
       c->secrets[slot] = strdup(o->val);
+      se_secrets_remember(o->val);
     }
   }
   PQconninfoFree(opts);
@@ -137,6 +140,7 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
   }
   c->retry = retry;
   c->lg = lg;
+  c->cancel_slot = -1;
   char *parse_err = NULL;
   PQconninfoOption *parsed = PQconninfoParse(dsn, &parse_err);
   if (parsed == NULL) {
@@ -154,11 +158,13 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
       remember_password(c, 1, PQconninfo(c->pg));
       PQsetNoticeReceiver(c->pg, log_notice, c);
+      se_pg_cancel_register(c->pg, &c->cancel_slot);
       return c;
     }
     se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL (attempt %d/%d): %s", attempt, attempts,
                     c->pg ? PQerrorMessage(c->pg) : "out of memory");
-    if (attempt == attempts || c->pg == NULL || !connect_failure_is_transient(c->pg)) break;
+    if (attempt == attempts || c->pg == NULL || !connect_failure_is_transient(c->pg) || se_stop_requested())
+      break;
     se_log_field f[] = {{"error", e->message}};
     se_log(lg, SE_LOG_WARN, "postgres: connection failed, retrying", f, 1);
     PQfinish(c->pg);
@@ -170,8 +176,24 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
   return NULL;
 }
 
+int se_pg_dsn_check(const char *dsn, se_pg_error *e) {
+  char *parse_err = NULL;
+  PQconninfoOption *parsed = PQconninfoParse(dsn, &parse_err);
+  if (parsed == NULL) {
+    se_pg_error_set(e, NULL, "INVALID", "invalid connection string: %s",
+                    parse_err ? parse_err : "out of memory");
+    PQfreemem(parse_err);
+    return -1;
+  }
+  for (PQconninfoOption *o = parsed; o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) se_secrets_remember(o->val);
+  PQconninfoFree(parsed);
+  return 0;
+}
+
 void se_pg_close(se_pg_conn *c) {
   if (c == NULL) return;
+  se_pg_cancel_unregister(&c->cancel_slot);
   PQfinish(c->pg);
   free(c->secrets[0]);
   free(c->secrets[1]);
@@ -180,19 +202,25 @@ void se_pg_close(se_pg_conn *c) {
 
 void se_pg_sleep(double seconds) {
   if (seconds <= 0) return;
-  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  /* in steps of at most 0.1 s, so that a stop request is seen promptly */
+  double left = seconds;
+  while (left > 0 && !se_stop_requested()) {
+    double step = left < 0.1 ? left : 0.1;
+    struct timespec ts = {0, (long)(step * 1e9)};
+    nanosleep(&ts, NULL);
+    left -= step;
   }
 }
 
 int se_pg_reconnect(se_pg_conn *c, se_pg_error *e) {
   double delay = c->retry.delay;
   int attempts = c->retry.attempts > 0 ? c->retry.attempts : 1;
-  for (int attempt = 1; attempt <= attempts; attempt++) {
+  for (int attempt = 1; attempt <= attempts && !se_stop_requested(); attempt++) {
     se_pg_sleep(delay);
     PQreset(c->pg);
     if (PQstatus(c->pg) == CONNECTION_OK) {
       c->lost_in_tx = 0;
+      se_pg_cancel_register(c->pg, &c->cancel_slot);
       se_logf(c->lg, SE_LOG_INFO, "postgres: reconnected after %d attempt%s", attempt,
               attempt == 1 ? "" : "s");
       return 0;
@@ -204,6 +232,8 @@ int se_pg_reconnect(se_pg_conn *c, se_pg_error *e) {
     se_log(c->lg, SE_LOG_WARN, "postgres: reconnect failed", f, 1);
     delay = delay * 2 > c->retry.max_delay ? c->retry.max_delay : delay * 2;
   }
+  if (e->message == NULL)
+    se_pg_error_set(e, c, "57014", "not reconnecting to PostgreSQL: the run is stopping");
   return -1;
 }
 

@@ -36,6 +36,7 @@ typedef struct se_pg_conn {
   const se_logger *lg;
   unsigned long stage_seq; /* numbers the staging tables of this connection */
   int lost_in_tx;          /* the session died inside a transaction not yet rolled back */
+  int cancel_slot;         /* this session's entry in pg_cancel.h's registry, -1 = none */
 } se_pg_conn;
 
 void se_pg_error_clear(se_pg_error *e);
@@ -52,11 +53,18 @@ int se_pg_is_connection_state(const char *sqlstate);
 /* Connects with a libpq connection string or URI (libpq also reads PG*
  * variables, .pgpass and service files). A server that cannot be reached, or
  * is starting up, is tried again up to retry.attempts times with doubling
- * waits; one that refuses (authentication, unknown database) is not. NULL on
+ * waits (not after a stop request); one that refuses (authentication,
+ * unknown database) is not. The session's running commands are cancelled by
+ * se_pg_cancel_all (pg_cancel.h). NULL on
  * failure, with e filled (sqlstate "08001"). Server notices go to lg: warnings at warn level, the
  * rest at debug level. */
 se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e);
 void se_pg_close(se_pg_conn *c);
+
+/* Checks a connection string or URI without connecting (PQconninfoParse);
+ * its password is remembered as a secret (secrets.h). 0 if it parses, else
+ * -1 with e filled (sqlstate "INVALID", libpq's reason). */
+int se_pg_dsn_check(const char *dsn, se_pg_error *e);
 
 /* Replaces a broken session with a new one, trying c->retry.attempts times
  * with backoff and logging each failed try at warn level. 0 on success. */
@@ -76,7 +84,8 @@ PGresult *se_pg_run(se_pg_conn *c, const char *sql, int nparams, const char *con
 /* se_pg_run for commands whose result is not needed. 0 on success. */
 int se_pg_command(se_pg_conn *c, const char *sql, se_pg_error *e);
 
-/* Sleeps for seconds (fractions allowed). */
+/* Sleeps for seconds (fractions allowed); returns early once a stop is
+ * requested (stop.h). */
 void se_pg_sleep(double seconds);
 
 #endif

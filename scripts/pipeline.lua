@@ -5,22 +5,24 @@
 --
 -- Extract: GET the API (30 s without a byte = a stall, 3 attempts with
 -- exponential backoff); the "sales" array streams in batches while the body
--- arrives, so memory stays flat however many sales it holds. Transform: transform.lua, one record at a time; a
--- record it rejects goes to the etl_rejects table with the reason. Load:
+-- arrives, so memory stays flat however many sales it holds. Transform:
+-- transform.lua, one record at a time; a record it rejects goes to the
+-- etl_rejects table with the reason. Load:
 -- upsert into fact_sales keyed by sale_id, all in one transaction, so a failed
 -- run leaves the table as it was and a re-run is always safe.
 -- More than SALES_MAX_REJECTS rejected records (default 1%) fail the run.
-local se = require "salesengine"
+local config = require "salesengine.config"
 local http = require "salesengine.http"
 local etl = require "salesengine.etl"
 local log = require "salesengine.log"
 local transform = require "transform"
 
-local api_url = se.getenv("SALES_API_URL")
-local dsn = se.secret("WAREHOUSE_DSN") -- or WAREHOUSE_DSN_FILE, or a systemd credential
+-- Checked before any work: a mistake exits 2 naming the variable.
+local api_url = config.url("SALES_API_URL")
+local dsn = config.dsn("WAREHOUSE_DSN") -- a secret: or WAREHOUSE_DSN_FILE, or a systemd credential
 -- Seconds before the first retry; doubles on each attempt (2 s, 4 s).
-local retry_delay = tonumber(os.getenv("SALES_RETRY_DELAY") or "2")
-local max_rejects = os.getenv("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
+local retry_delay = config.number("SALES_RETRY_DELAY", 2, { min = 0 })
+local max_rejects = config.rejects_limit("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
 
 log.info("starting sales pipeline")
 

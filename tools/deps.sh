@@ -11,7 +11,7 @@ runtime=(libc6 libcurl4 libpq5 libyajl2 zlib1g libmimalloc2.0 ca-certificates)
 build=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4 lua-cjson-dev
-  libcurl4-openssl-dev libpq-dev libyajl-dev zlib1g-dev libmimalloc-dev
+  libcurl4-openssl-dev libpq-dev libyajl-dev zlib1g-dev libmimalloc-dev libicu-dev
   postgresql postgresql-client
   python3 curl
   libcmocka-dev lua-busted lua-check cppcheck

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t len = 0;
   FILE *out = open_memstream(&buf, &len);
   FUZZ_CHECK(out != NULL);
-  se_logger lg = {SE_LOG_DEBUG, (data[0] & 1) ? SE_LOG_JSON : SE_LOG_LOGFMT, out, (data[0] & 2) != 0, NULL, 0};
+  se_logger lg = {SE_LOG_DEBUG, (data[0] & 1) ? SE_LOG_JSON : SE_LOG_LOGFMT, out, (data[0] & 2) != 0};
   se_log(&lg, SE_LOG_INFO, parts[0], fields, nfields);
   FUZZ_CHECK(fclose(out) == 0);
   FUZZ_CHECK(len >= 2 && buf[len - 1] == '\n');

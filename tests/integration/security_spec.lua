@@ -189,11 +189,32 @@ describe("secrets", function()
     assert.are.same({ api_key }, seen.params.api_key)
   end)
 
+  it("are not shown when a URL password or the DSN password comes back in an error body (issue 18)", function()
+    local url_pw = "upw-" .. random_hex(12)
+    local host = api.url:match("^http://(.*)$")
+    -- the fixture's 403 body echoes the query: both passwords come back in the body excerpt
+    local url = "http://user:" .. url_pw .. "@" .. host .. "/sales.json?status=403&echo=1&a=" .. url_pw ..
+      "&b=" .. password
+    local sfile = dir .. "/summary-echo.json"
+    local r = testenv.salesengine({ "--log-level", "debug", "--summary-json", sfile, "scripts/pipeline.lua" },
+      { env = { SALES_API_URL = url, WAREHOUSE_DSN = password_dsn }, timeout = 60 })
+    assert.are.equal(3, r.code, r.stderr)
+    assert.matches("user:%*%*%*@", r.stderr)
+    assert.matches("HTTP 403", r.stderr)
+    local summary = testenv.read_file(sfile)
+    assert.matches("HTTP 403", summary)
+    for what, text in pairs({ stdout = r.stdout, stderr = r.stderr, summary = summary }) do
+      for name, secret in pairs({ url_password = url_pw, dsn_password = password }) do
+        assert.falsy(text:find(secret, 1, true), name .. " in " .. what .. ":\n" .. text)
+      end
+    end
+  end)
+
   it("are not shown when the warehouse is unreachable or refuses the password", function()
     local closed = password_dsn:gsub(":(%d+)/", ":" .. testenv.free_port() .. "/")
     local r = run_checked(api.url .. "/sales.json", closed)
     assert.are.equal(4, r.code, r.stderr)
-    assert.matches("BAD1", r.rejects) -- the rejects file was written, and checked
+    assert.is_nil(r.rejects) -- the database is reached before the extract (issue 18): nothing was read
     local wrong = password_dsn:gsub(password:gsub("%p", "%%%0"), password .. "x")
     assert.are_not.equal(password_dsn, wrong)
     r = run_checked(api.url .. "/sales.json", wrong)
@@ -264,6 +285,30 @@ describe("TLS", function()
     local r = get({ insecure = true })
     assert.matches("^OK 200", r.stdout)
     assert.matches('level=warn msg="TLS certificate verification is DISABLED', r.stderr)
+  end)
+
+  it("refuses a redirect from https to http unless allow_insecure_redirect is set (issue 18)", function()
+    local plain = api_fixture.start()
+    local function via_redirect(opts)
+      local url = "https://127.0.0.1:" .. port .. "/_redirect?to=" .. plain.url .. "/_echo"
+      local r = run_lua(dir, [[
+        local http = require "salesengine.http"
+        local opts = require("cjson").decode(os.getenv("OPTS"))
+        local resp, err, code = http.get(os.getenv("URL"), opts)
+        io.write(resp and ("OK " .. resp.status .. " " .. resp.body) or ("FAIL " .. code .. " " .. err))
+      ]], { URL = url, OPTS = cjson.encode(opts) })
+      assert.are.equal(0, r.code, r.stderr)
+      return r.stdout
+    end
+    local out = via_redirect({ ca_file = dir .. "/local.pem", headers = { ["X-Api-Key"] = "K-tls-secret" } })
+    assert.matches("^FAIL INSECURE_REDIRECT GET https://.* failed: refused to follow a redirect from https to " ..
+      "plain http %(http://127%.0%.0%.1:%d+/_echo%); allow it with allow_insecure_redirect = true", out)
+    assert.are.equal(0, plain.count("/_echo"))
+    out = via_redirect({ ca_file = dir .. "/local.pem", allow_insecure_redirect = true,
+      headers = { ["X-Api-Key"] = "K-tls-secret" } })
+    assert.matches("^OK 200", out)
+    assert.falsy(out:find("K-tls-secret", 1, true), out) -- another origin: the key stays home
+    plain.stop()
   end)
 
   it("makes the sales pipeline fail cleanly without the CA, and load with it", function()

@@ -180,7 +180,7 @@ describe("salesengine.etl", function()
     assert.are.same({ false, 4, "08001" }, { ok, err.exit_code, err.code })
   end)
 
-  it("fails with the extract exit code when the source fails, before touching the database", function()
+  it("fails with the extract exit code when the source fails; the database is reached first (issue 18)", function()
     local db = testing.fake_pg()
     local calls = 0
     local ok, err = run({ source = function()
@@ -188,7 +188,7 @@ describe("salesengine.etl", function()
       return nil, "GET http://api/sales failed after 3 attempts: HTTP 503", "HTTP_503"
     end }, { pg = db })
     assert.is_false(ok)
-    assert.are.same({ 3, "HTTP_503", 1, 0 }, { err.exit_code, err.code, calls, db.connects })
+    assert.are.same({ 3, "HTTP_503", 1, 1 }, { err.exit_code, err.code, calls, db.connects })
   end)
 
   it("finds records at a path in each page and fails on a page without them", function()

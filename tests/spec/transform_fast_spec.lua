@@ -101,14 +101,17 @@ describe("salesengine.transform fast paths", function()
     end
   end)
 
-  it("trim and upper agree, also for values met again after their memo was emptied", function()
-    local values = { "", " ", " a ", "\t x\n", "abc", "a b", "\v\fz\r", "ABC", " emea ", "éa\0b", "Apac ",
+  -- On non-ASCII text they differ by design: the C paths follow Unicode, the pure Lua code (stock
+  -- Lua) knows ASCII only; tests/spec/unicode_text_spec.lua checks the Unicode results.
+  it("trim and upper agree on ASCII, also for values met again after their memo was emptied", function()
+    local values = { "", " ", " a ", "\t x\n", "abc", "a b", "\v\fz\r", "ABC", " emea ", "xa\0b", "Apac ",
       ("x"):rep(300) .. " ", 12 }
     for round = 1, 3 do
       for _, s in ipairs(values) do
         same("trim", s, "f")
         same("upper", s, "f")
       end
+      same("trim", "éa\0b", "f") -- no white space at either end: the same
       for i = 1, 300 * round do -- more distinct values than a memo keeps
         same("trim", " v" .. i .. " ", "f")
         same("upper", "v" .. i, "f")

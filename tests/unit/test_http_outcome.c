@@ -12,7 +12,7 @@
 #include "http_outcome.h"
 
 static se_outcome judge(int curl_code, long status, const char *reason, char *code, char *cause) {
-  se_attempt_result a = {curl_code, status, reason, 0, 1000, 2.5, ""};
+  se_attempt_result a = {curl_code, status, reason, 0, 1000, 2.5, "", 0};
   return se_http_classify(&a, code, 32, cause, 256);
 }
 
@@ -84,10 +84,22 @@ static void transport_failures(void **state) {
 static void a_body_over_the_limit_is_final(void **state) {
   (void)state;
   char code[32], cause[256];
-  se_attempt_result a = {CURLE_WRITE_ERROR, 200, "OK", 1, 1000, 30, "Failure writing output"};
+  se_attempt_result a = {CURLE_WRITE_ERROR, 200, "OK", 1, 1000, 30, "Failure writing output", 0};
   assert_int_equal(se_http_classify(&a, code, sizeof code, cause, sizeof cause), SE_OUTCOME_FAIL);
   assert_string_equal(code, "TOO_LARGE");
   assert_non_null(strstr(cause, "1000 bytes"));
+}
+
+static void headers_too_large_are_final_and_named(void **state) {
+  (void)state;
+  char code[32], cause[256];
+  se_attempt_result a = {CURLE_OUT_OF_MEMORY, 200, "OK", 0, 1000, 30, "", 1};
+  assert_int_equal(se_http_classify(&a, code, sizeof code, cause, sizeof cause), SE_OUTCOME_FAIL);
+  assert_string_equal(code, "HEADER_TOO_LARGE");
+  assert_non_null(strstr(cause, "response headers too large"));
+  se_attempt_result r = {CURLE_RECV_ERROR, 200, "OK", 0, 1000, 30, "Too large response headers: 1 > 0", 1};
+  assert_int_equal(se_http_classify(&r, code, sizeof code, cause, sizeof cause), SE_OUTCOME_FAIL);
+  assert_string_equal(code, "HEADER_TOO_LARGE");
 }
 
 static void excerpts_are_short_and_printable(void **state) {
@@ -110,6 +122,7 @@ int main(void) {
       cmocka_unit_test(other_errors_fail_at_once),
       cmocka_unit_test(transport_failures),
       cmocka_unit_test(a_body_over_the_limit_is_final),
+      cmocka_unit_test(headers_too_large_are_final_and_named),
       cmocka_unit_test(excerpts_are_short_and_printable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

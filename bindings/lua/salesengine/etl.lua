@@ -130,13 +130,15 @@ local function check_spec(spec)
   local sinks = {}
   for i, s in ipairs(list) do
     assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
-    local options = {}
+    local options, timeouts = {}, {}
     for k, v in pairs(s) do
-      if k ~= "table" and k ~= "name" then
+      if k == "lock_timeout" or k == "statement_timeout" then
+        timeouts[k] = v
+      elseif k ~= "table" and k ~= "name" then
         options[k] = v
       end
     end
-    sinks[i] = { name = s.name or s.table, table = s.table, options = options }
+    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts }
   end
   assert(#sinks > 0, "etl.run: 'sinks' is empty")
   assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",
@@ -195,8 +197,8 @@ local function new_run(spec)
   })
   if not dry_run then
     self.loader = etl_load.new({
-      connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
-      on_loaded = spec.on_loaded, before_commit = spec.before_commit,
+      name = spec.name, connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
+      on_loaded = spec.on_loaded, before_commit = function(conn) return self:before_commit(conn) end,
       on_refused = function(entry, message, code, tbl) self:refused(entry, message, code, tbl) end,
     })
   end
@@ -206,6 +208,18 @@ local function new_run(spec)
     clock = sys.monotonic,
   })
   return self
+end
+
+-- Right before each COMMIT of the load: the script's before_commit, then the
+-- dead-letter bookkeeping (etl_rejects.mark_committed) in the same transaction.
+function Run:before_commit(conn)
+  if self.spec.before_commit then
+    local ok, err, code = self.spec.before_commit(conn)
+    if not ok then
+      return nil, err, code
+    end
+  end
+  return self.rejects:mark_committed(conn, etl_summary.iso_utc(self.started_at))
 end
 
 -- Logs at level after erasing the progress line.
@@ -485,7 +499,9 @@ end
 -- ({items = records, ...}) | n, nil, message, code | nil.
 function Run:next_page()
   local t = sys.monotonic()
+  self.extract_since = t -- the summary counts an extract that never returned (an interruption) too
   local page, err, code, pcode = self.spec.source()
+  self.extract_since = nil
   self.timings.extract = self.timings.extract + sys.monotonic() - t
   local paginated = math.type(page) == "integer"
   if paginated then
@@ -513,6 +529,10 @@ end
 -- The summary of the run so far (failure: {kind, message, code, exit_code} or nil).
 function Run:summary(failure)
   local c = self.counts
+  if self.extract_since then
+    self.timings.extract = self.timings.extract + sys.monotonic() - self.extract_since
+    self.extract_since = nil
+  end
   self.timings.total = sys.monotonic() - self.t0
   local tables = {}
   for _, s in ipairs(self.sinks) do
@@ -593,6 +613,12 @@ end
 
 -- The whole run; returns the summary.
 function Run:execute()
+  if self.loader then -- the database is reached (and set up) before the extract starts
+    local ok, err, code = self.loader:open()
+    if not ok then
+      self:fail("load", err, code)
+    end
+  end
   while true do
     local records = self:next_page()
     if records == nil then

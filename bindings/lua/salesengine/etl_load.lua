@@ -4,6 +4,8 @@
 -- SAVEPOINT; when PostgreSQL refuses it for a data or constraint error
 -- (see isolatable) the batch is split in halves, recursively, until
 -- the refused record is alone: it is handed to on_refused and the rest loads.
+local pg_setup = require "salesengine.pg_setup"
+
 local M = {}
 
 local SAVEPOINT = "salesengine_etl_batch"
@@ -31,8 +33,10 @@ end
 local Loader = {}
 Loader.__index = Loader
 
---- A loader. opts: connect (function() -> conn | nil, message, code), setup (SQL
--- run once after BEGIN, or nil), sinks (list of {name, table, upsert options}),
+--- A loader. opts: name (the pipeline's), connect (function() -> conn | nil, message,
+-- code), setup (SQL run once after BEGIN under the pipeline's set-up lock, see
+-- salesengine.pg_setup, or nil), sinks (list of {name, table, upsert options,
+-- timeouts}; the timeouts apply to every load transaction),
 -- commit ("run" or "batch"), on_refused(entry, message, code, table),
 -- on_loaded(records) after each batch is in (the records that loaded, in
 -- order: bisection loads the left half first),
@@ -56,6 +60,7 @@ function M.new(opts)
   end
   return setmetatable({
     connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = commit,
+    name = opts.name, timeouts = pg_setup.sink_timeouts(opts.sinks),
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
     overlap = overlap, deferred_options = deferred_options, deferred = nil,
@@ -78,8 +83,15 @@ function Loader:begin()
     return nil, err, code
   end
   self.in_tx = true
+  ok, err, code = pg_setup.apply_timeouts(self.conn, self.timeouts)
+  if not ok then
+    return nil, err, code
+  end
   if self.setup then
-    ok, err, code = self:exec(self.setup)
+    ok, err, code = pg_setup.lock(self.conn, self.name)
+    if ok then
+      ok, err, code = self:exec(self.setup)
+    end
     if not ok then
       return nil, "setup SQL failed: " .. tostring(err), code
     end
@@ -144,6 +156,7 @@ function Loader:attempt(entries)
   for _, sink in ipairs(self.sinks) do
     local rows = sink_rows(sink, entries)
     if #rows > 0 then
+      sink.options.first_row = self.stats[sink.table].rows + 1 -- messages count rows from the run's first
       local st, uerr, ucode = self.conn:upsert(sink.table, rows, sink.options)
       if not st then
         -- When the connection is gone the savepoint cannot be rolled back
@@ -183,6 +196,7 @@ function Loader:start(entries, rows, held, herr, hcode)
   elseif herr then
     handle, uerr, ucode = nil, herr, hcode
   else
+    self.deferred_options.first_row = self.stats[sink.table].rows + 1 -- rows counted from the run's first
     handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
   end
   if not handle then

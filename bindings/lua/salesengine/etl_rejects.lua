@@ -5,6 +5,7 @@
 -- Lines file, and enforces max_rejects.
 local cjson = require "cjson"
 local json = require "salesengine.json"
+local pg_setup = require "salesengine.pg_setup"
 
 local M = {}
 
@@ -23,8 +24,10 @@ CREATE TABLE IF NOT EXISTS %s (
     code        text,
     raw         text        NOT NULL,
     rejected_at timestamptz NOT NULL,
+    committed   boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, seq)
-)]]
+);
+ALTER TABLE %s ADD COLUMN IF NOT EXISTS committed boolean NOT NULL DEFAULT false]]
 
 local COLUMNS = { "run_id", "seq", "pipeline", "stage", "reason", "field", "record_key", "code", "raw",
   "rejected_at" }
@@ -183,6 +186,10 @@ end
 
 -- Appends entries to the JSON Lines file (raw embedded as a JSON value).
 local function write_file(path, entries)
+  local private, perr = require("salesengine.guard").private_file(path) -- raw records: owner only (0600)
+  if not private then
+    return nil, "cannot open the rejects file: " .. tostring(perr), "IO"
+  end
   local f, err = io.open(path, "a")
   if not f then
     return nil, "cannot open the rejects file: " .. tostring(err), "IO"
@@ -208,7 +215,8 @@ function Rejects:write_table(entries)
     if not conn then
       return nil, "cannot write rejects: " .. tostring(err), code
     end
-    local ok, cerr, ccode = conn:exec(string.format(M.TABLE_SQL, quote_name(self.dest.table)))
+    local name = quote_name(self.dest.table)
+    local ok, cerr, ccode = pg_setup.run(conn, string.format(M.TABLE_SQL, name, name))
     if not ok then
       conn:close()
       return nil, "cannot create the rejects table: " .. tostring(cerr), ccode
@@ -223,6 +231,40 @@ function Rejects:write_table(entries)
   local ok, err, code = self.conn:upsert(self.dest.table, rows, { key = { "run_id", "seq" }, columns = COLUMNS })
   if not ok then
     return nil, "cannot write rejects to " .. self.dest.table .. ": " .. tostring(err), code
+  end
+  return true
+end
+
+--- In the load transaction on conn, right before it commits: marks this run's
+-- rejects in the dead-letter table committed, and (once per run) deletes the
+-- uncommitted rejects that runs of the same pipeline which started earlier
+-- left behind (they failed or were killed; their records are read again by a
+-- later run, which rejects them again if they are still bad). started_at: this
+-- run's start as ISO-8601 UTC. A table that does not exist yet (or has no
+-- committed column) is left alone. Returns true or nil, message, code.
+function Rejects:mark_committed(conn, started_at)
+  if not self.dest.table or self.dry_run then
+    return true
+  end
+  local name = quote_name(self.dest.table)
+  local found, err, code = conn:query("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) " ..
+    "AND attname = 'committed' AND NOT attisdropped", name)
+  if not found then
+    return nil, err, code
+  end
+  if #found == 0 then
+    return true
+  end
+  local ok
+  ok, err, code = conn:exec("UPDATE " .. name .. " SET committed = true WHERE run_id = $1 AND NOT committed",
+    self.run_id)
+  if ok and not self.purged then
+    ok, err, code = conn:exec("DELETE FROM " .. name .. " WHERE pipeline = $1 AND run_id <> $2 AND NOT committed " ..
+      "AND rejected_at < $3::timestamptz", self.pipeline, self.run_id, started_at)
+    self.purged = ok and true
+  end
+  if not ok then
+    return nil, "cannot mark the rejects of the run committed: " .. tostring(err), code
   end
   return true
 end

@@ -80,6 +80,20 @@ function M.log_fields(s)
   return f
 end
 
+--- A copy of v with every secret the run knows masked in its strings (salesengine.guard.redact).
+function M.redacted(v)
+  if type(v) == "string" then
+    return require("salesengine.guard").redact(v)
+  elseif type(v) ~= "table" then
+    return v
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    out[k] = M.redacted(x)
+  end
+  return setmetatable(out, getmetatable(v))
+end
+
 --- Writes s as JSON to path (via a temporary file and a rename, so a reader
 -- never sees half a file). Returns true or nil, message, "IO".
 function M.write_json(path, s)
@@ -88,7 +102,7 @@ function M.write_json(path, s)
   if not f then
     return nil, "cannot write the summary: " .. tostring(err), "IO"
   end
-  f:write(cjson.encode(s), "\n")
+  f:write(cjson.encode(M.redacted(s)), "\n")
   local ok, cerr = f:close()
   if not ok then
     return nil, "cannot write the summary: " .. tostring(cerr), "IO"

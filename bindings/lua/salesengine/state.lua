@@ -45,9 +45,6 @@ function M.lock_key(name)
   return M.fnv1a64("salesengine.etl_state:" .. name)
 end
 
--- The key serialising creations of the etl_state table.
-local CREATE_KEY = M.fnv1a64("salesengine.etl_state table")
-
 -- conn:exec that returns true or nil, message, code.
 local function exec(conn, sql, ...)
   local r, err, code = conn:exec(sql, ...)
@@ -94,23 +91,13 @@ local function decode_row(row)
   }
 end
 
---- Creates etl_state when missing (in a transaction of its own, serialised by a
--- transaction-level advisory lock so concurrent first runs do not collide).
+--- Creates etl_state when missing (salesengine.pg_setup.run: in a transaction of
+-- its own, under the set-up lock, so concurrent first runs do not collide).
 -- Returns true or nil, message, code. Not for use inside an open transaction.
 function M.ensure(conn)
-  local ok, err, code = conn:transaction(function(c)
-    local r, e, k = exec(c, "SELECT pg_advisory_xact_lock($1::bigint)", CREATE_KEY)
-    if not r then
-      return nil, e, k
-    end
-    r, e, k = exec(c, M.SCHEMA)
-    if not r then
-      return nil, "cannot create the " .. M.TABLE .. " table: " .. tostring(e), k
-    end
-    return true
-  end)
+  local ok, err, code = require("salesengine.pg_setup").run(conn, M.SCHEMA)
   if not ok then
-    return nil, err, code
+    return nil, "cannot create the " .. M.TABLE .. " table: " .. tostring(err), code
   end
   return true
 end

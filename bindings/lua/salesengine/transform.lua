@@ -176,6 +176,7 @@ local function is_space(b)
 end
 
 -- s without its leading and trailing ASCII whitespace (s itself when it has none).
+-- Inside salesengine the C version (the end of this file) trims Unicode White_Space.
 local function trimmed(s)
   if is_space(byte(s, 1)) or is_space(byte(s, -1)) then
     return (s:match("^%s*(.-)%s*$"))
@@ -183,7 +184,9 @@ local function trimmed(s)
   return s
 end
 
---- Removes leading and trailing ASCII whitespace.
+--- Removes leading and trailing white space: every code point with Unicode's
+-- White_Space property (NBSP, U+2000..U+200A, U+3000, ...; only ASCII white space
+-- under stock Lua, without the C module).
 function M.trim(value, field)
   if type(field) ~= "string" then
     check_field(field, "trim", 2)
@@ -195,11 +198,14 @@ function M.trim(value, field)
 end
 
 -- s with ASCII a-z upper-cased (string.upper in the C locale the engine runs in).
+-- Inside salesengine the C version (the end of this file) maps all of Unicode.
 local function uppered(s)
   return (s:upper())
 end
 
---- ASCII upper case (other bytes unchanged).
+--- Upper case with Unicode's full case mapping, as Python's str.upper ("straße" ->
+-- "STRASSE", "é" -> "É"; bytes that are not UTF-8 unchanged; ASCII only under
+-- stock Lua, without the C module).
 function M.upper(value, field)
   if type(field) ~= "string" then
     check_field(field, "upper", 2)
