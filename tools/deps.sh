@@ -7,7 +7,7 @@
 #   tools/deps.sh --list-runtime   print the runtime packages, one a line
 set -euo pipefail
 # Lua and lua-cjson are linked into the binary; ca-certificates for HTTPS.
-runtime=(libc6 libcurl4 libpq5 libyajl2 zlib1g libmimalloc2.0 ca-certificates)
+runtime=(libc6 libcurl4 libpq5 libyajl2 zlib1g libicu72 libmimalloc2.0 ca-certificates)
 build=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4 lua-cjson-dev

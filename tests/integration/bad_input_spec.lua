@@ -114,6 +114,7 @@ describe("bad input", function()
       ["42"] = "the response is a number, not an object holding the records array 'sales'",
       ['{"sales":"S1"}'] = "'sales' in the response is a string, not an array of records (records path 'sales')",
       ['{"sales":{"id":"S1"}}'] = "'sales' in the response is an object, not an array of records",
+      ['{"sales":{}}'] = "'sales' in the response is an object, not an array of records",
       ['{"Sales":[]}'] = "the response has no records array 'sales'",
     }
     for body, want in pairs(cases) do
