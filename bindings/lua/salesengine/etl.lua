@@ -99,16 +99,30 @@ function M.read_beside(name)
   return text
 end
 
+-- The steps of a dotted path ("customer.id" -> {"customer", "id"}), made once per path.
+local steps_of = setmetatable({}, { __index = function(cache, path)
+  local steps = {}
+  for step in path:gmatch("[^.]+") do
+    steps[#steps + 1] = step
+  end
+  cache[path] = steps
+  return steps
+end })
+
 -- Follows a dotted path ("customer.id") in t; nil when a step is missing. A
 -- step that is a number also finds an array item. Records of http.records
 -- are read through json.member, so a source that lists its fields never
--- makes the runner's own reads (the key) fail.
+-- makes the runner's own reads (the key) fail; a member already built is
+-- read raw (the runner does this for every record).
 local function get_path(t, path)
-  for step in path:gmatch("[^.]+") do
+  for _, step in ipairs(steps_of[path]) do
     if type(t) ~= "table" then
       return nil
     end
-    local v = json.member(t, step)
+    local v = rawget(t, step)
+    if v == nil then
+      v = json.member(t, step)
+    end
     if v == nil and tonumber(step) then
       v = t[tonumber(step)]
     end
