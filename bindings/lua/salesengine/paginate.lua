@@ -17,7 +17,6 @@
 -- those members of each item. See docs/lua-api.md.
 local http = require "salesengine.http"
 local cjson = require "cjson"
-local json = require "salesengine.json"
 
 local M = {}
 
@@ -69,9 +68,6 @@ local function split_options(opts, fn)
       error(fn .. ": option 'fields' needs option 'items' (the dotted path of the items array)", 3)
     end
     req.json = { records = opts.items, fields = opts.fields } -- checked by http
-  elseif type(opts.items) == "string" then
-    -- records built as the pipeline reads them, learning over all pages
-    req.json = { records = opts.items, reader = json.reader() }
   end
   return req
 end
