@@ -30,7 +30,6 @@ struct se_http_stream {
   queued queue[SE_HTTP_STREAM_QUEUE];
   size_t head, count;
   int cancel, done;
-  unsigned long long bytes; /* body bytes received, all attempts */
   se_http_response *resp;   /* the request's outcome, once done */
   char *message;            /* the failure shown to the caller */
   char code[32];
@@ -72,9 +71,6 @@ static int sink_begin(void *ctx, const char *content_type) {
 
 static int sink_write(void *ctx, const char *data, size_t len) {
   se_http_stream *s = ctx;
-  pthread_mutex_lock(&s->mu);
-  s->bytes += len;
-  pthread_mutex_unlock(&s->mu);
   return se_json_stream_feed(s->parser, data, len);
 }
 
@@ -195,14 +191,6 @@ int se_http_stream_next(se_http_stream *s, se_json_tape **batch, size_t *nrecord
 const char *se_http_stream_failure(const se_http_stream *s, const char **code) {
   if (code) *code = s->code;
   return s->message ? s->message : "out of memory";
-}
-
-unsigned long long se_http_stream_bytes(const se_http_stream *s) {
-  se_http_stream *m = (se_http_stream *)s;
-  pthread_mutex_lock(&m->mu);
-  unsigned long long n = s->bytes;
-  pthread_mutex_unlock(&m->mu);
-  return n;
 }
 
 void se_http_stream_free(se_http_stream *s) {

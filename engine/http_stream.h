@@ -37,9 +37,6 @@ int se_http_stream_next(se_http_stream *s, se_json_tape **batch, size_t *nrecord
  * "HTTP_404", "TIMEOUT", "JSON", "SHAPE", "CHANGED". */
 const char *se_http_stream_failure(const se_http_stream *s, const char **code);
 
-/* Bytes of body received and attempts made so far (after next returned 0 or -1: in all). */
-unsigned long long se_http_stream_bytes(const se_http_stream *s);
-
 /* Stops the transfer if it still runs, joins the worker, frees everything. */
 void se_http_stream_free(se_http_stream *s);
 
