@@ -24,7 +24,9 @@
 #  5. checks that (a) and (b) leave identical tables and that (b)'s "same" run rewrites no row
 #     (n_tup_upd does not grow), and prints the medians; with DOC=1 (the default when N is
 #     1,000,000) writes them into docs/performance.md between the bench markers.
-# Environment: N, SMALL, ROUNDS, BENCH_DATA, DOC, SHAPE (b's paging: numbered | next; default numbered).
+# Environment: N, SMALL, ROUNDS, BENCH_DATA, DOC, SHAPE (b's paging: numbered | next; default numbered),
+# TOOLS (a subset of "a b b_single c a_skip" for a quick look; the report needs them all),
+# SCENARIOS (a subset of "fresh changed same").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -159,6 +161,7 @@ check_same() { # check_same N SCENARIO: (b)'s and (b1)'s tables against (a)'s
   local da db tool
   da=$(digest a)
   for tool in b b_single; do
+    case " $order " in *" $tool "*) ;; *) continue ;; esac
     db=$(digest $tool)
     if [ "$da" != "$db" ]; then
       echo "MISMATCH after $2 at $1: a=$da $tool=$db" >&2
@@ -179,7 +182,8 @@ for round in $(seq "$ROUNDS"); do
     for _ in $(seq $(((round - 1) % $#))); do set -- "${@:2}" "$1"; done
     order="$*"
     [ "$n" = "$N" ] && order="$order a_skip"
-    for scenario in fresh changed same; do
+    [ -n "${TOOLS:-}" ] && order=$(for t in $order; do case " $TOOLS " in *" $t "*) echo "$t" ;; esac; done)
+    for scenario in ${SCENARIOS:-fresh changed same}; do
       v=0
       [ "$scenario" = fresh ] || v=1
       for tool in $order; do
@@ -194,6 +198,12 @@ echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); bench took $(($(date
 
 cp "$results" "${RESULTS_COPY:-/tmp/se-bench-last.jsonl}"
 cp "$work/updates.jsonl" "${RESULTS_COPY:-/tmp/se-bench-last.jsonl}.updates"
+[ -n "${TOOLS:-}${SCENARIOS:-}" ] && { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r["tool"], r["n"], r["scenario"], r["round"], {k: v for k, v in r.items() if k not in ("tool", "n", "scenario", "round")})
+' "$results"; exit 0; }
 python3 bench/pipeline/report.py "$results" "$work/updates.jsonl" "$N" "$SMALL" \
   "$(echo "N=$N SMALL=$SMALL ROUNDS=$ROUNDS SHAPE=$SHAPE bench/run.sh $BUILD")" \
   "$([ "$DOC" = 1 ] && echo docs/performance.md)"

@@ -19,14 +19,17 @@ static const se_pg_retry DEFAULT_RETRY = {5, 0.25, 5.0};
 se_pg_lua_conn *se_pg_lua_check(lua_State *L, int idx) {
   se_pg_lua_conn *box = luaL_checkudata(L, idx, SE_PG_CONN_MT);
   if (box->c == NULL) luaL_error(L, "attempt to use a closed connection");
-  if (box->pending != NULL)
-    luaL_error(L, "a deferred upsert is still running on this connection; call its wait() first");
+  if (box->busy != NULL)
+    luaL_error(L, "an upsert writer is loading on this connection; call its flush() or finish() first");
   return box;
 }
 
 int se_pg_lua_fail(lua_State *L, se_pg_lua_conn *box) {
-  se_pg_error *e = &box->err;
-  lua_pushnil(L);
+  return se_pg_lua_push_error(L, &box->err);
+}
+
+int se_pg_lua_push_error(lua_State *L, se_pg_error *e) {
+  luaL_pushfail(L);
   if (e->detail && *e->detail)
     lua_pushfstring(L, "%s: %s", e->message ? e->message : "error", e->detail);
   else
@@ -51,10 +54,9 @@ void se_pg_lua_check_options(lua_State *L, int idx, const char *const *known) {
 /* close(), __gc and __close: closes the session once; later calls do nothing. */
 static int conn_close(lua_State *L) {
   se_pg_lua_conn *box = luaL_checkudata(L, 1, SE_PG_CONN_MT);
-  if (box->pending != NULL) { /* its thread finishes with the session before it closes */
-    se_pg_counts ignored;
-    se_pg_upsert_batch_wait(box->pending, &ignored, &box->err);
-    box->pending = NULL; /* its results go with the session */
+  if (box->busy != NULL) { /* its thread finishes with the session before it closes */
+    se_pg_writer_abandon(box->busy);
+    box->busy = NULL; /* its results go with the session */
   }
   se_pg_close(box->c);
   box->c = NULL;
@@ -342,6 +344,7 @@ static const luaL_Reg conn_methods[] = {
     {"exec", conn_exec},
     {"query", conn_query},
     {"upsert", se_pg_lua_upsert},
+    {"upsert_writer", lpg_upsert_writer},
     {"begin", conn_begin},
     {"commit", conn_commit},
     {"rollback", conn_rollback},
@@ -368,6 +371,7 @@ int luaopen_salesengine_pg(lua_State *L) {
   luaL_newmetatable(L, SE_PG_JSON_OBJECT_MT);
   lua_pop(L, 4);
   se_pg_lua_upsert_register(L);
+  lpg_writer_register(L);
   luaL_newlib(L, pg_functions);
   /* The NULL sentinel: a NULL light userdata, the same value as cjson.null. */
   lua_pushlightuserdata(L, NULL);

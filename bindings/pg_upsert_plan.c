@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_copy.h"
 #include "pg_sql.h"
+#include "pg_values.h"
 
 void se_pg_upsert_state_free(se_pg_upsert_state *st) {
   if (st->u_live) se_pg_upsert_free(&st->u);
@@ -255,4 +257,46 @@ void se_pg_upsert_parse_table(lua_State *L, se_pg_upsert_state *st) {
         L, 2, "a table name must be \"table\" or \"schema.table\" (use {schema, table} for names with dots)");
   }
   st->label = lua_tostring(L, 2);
+}
+
+/* Writes "k1=v1, k2=v2" for row r's key into out (raw reads, no allocation). */
+void se_pg_upsert_describe_key(lua_State *L, se_pg_upsert_state *st, int rows, lua_Integer r, int names, char *out,
+                         size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  if (lua_rawgeti(L, rows, r) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  for (size_t k = 0; k < st->nkey && used < size; k++) {
+    lua_pushvalue(L, names + (int)st->key_at[k]);
+    lua_rawget(L, -2);
+    char value[SE_PG_DOUBLE_MAX + 64];
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      snprintf(value, sizeof value, "%.80s", lua_tostring(L, -1));
+    } else if (lua_isinteger(L, -1)) {
+      snprintf(value, sizeof value, "%lld", (long long)lua_tointeger(L, -1));
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {
+      se_pg_format_double(value, (double)lua_tonumber(L, -1));
+    } else {
+      snprintf(value, sizeof value, "%s", se_pg_is_null(L, -1) ? "NULL" : luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    used += (size_t)snprintf(out + used, size - used, "%s%s=%s", k ? ", " : "", st->key[k], value);
+  }
+  lua_pop(L, 1);
+}
+
+se_upsert_spec se_pg_upsert_spec_of(const se_pg_upsert_state *st) {
+  return (se_upsert_spec){st->schema,    st->table,     st->columns, st->ncolumns,
+                          st->key,       st->nkey,      st->update,  st->nupdate,
+                          st->set_names, st->set_exprs, st->nset,    st->skip_unchanged};
+}
+
+int se_pg_upsert_push_column_names(lua_State *L, const se_pg_upsert_state *st) {
+  luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
+  int names = lua_gettop(L) + 1;
+  for (size_t j = 0; j < st->ncolumns; j++)
+    lua_pushstring(L, st->columns[j]);
+  return names;
 }

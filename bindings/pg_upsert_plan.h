@@ -36,15 +36,6 @@ typedef struct se_pg_upsert_state {
   int empty_array;
   int skip_unchanged;
   lua_Integer row_offset; /* added to row numbers in messages (option first_row - 1; -1 when not given) */
-  int explicit_columns; /* opts.columns named the columns (else the rows decided) */
-  /* A deferred upsert (option defer): the handle returned to Lua, whose
-   * final batch's merge may still be running on the server. */
-  int handle;  /* 1 while the handle can be waited for */
-  int held;    /* made by handle:next(): encoded, not started */
-  int pending; /* the final batch's merge is in flight */
-  lua_Integer pending_first, pending_last;
-  se_pg_counts total; /* of the batches before the pending one */
-  long long batches;
 } se_pg_upsert_state;
 
 /* Frees everything the state holds; safe to call twice. */
@@ -74,5 +65,16 @@ int se_pg_upsert_resolve_columns(lua_State *L, se_pg_upsert_state *st, se_pg_con
 
 /* Reads key, set and update once the columns are known (raises on mistakes). */
 void se_pg_upsert_resolve_keys(lua_State *L, se_pg_upsert_state *st, int opts);
+
+/* Writes "k1=v1, k2=v2" for row r of the rows table at index rows into out
+ * (raw reads; the column names are at names..). */
+void se_pg_upsert_describe_key(lua_State *L, se_pg_upsert_state *st, int rows, lua_Integer r, int names,
+                               char *out, size_t size);
+
+/* The engine's description of the upsert st plans (its strings stay st's). */
+se_upsert_spec se_pg_upsert_spec_of(const se_pg_upsert_state *st);
+
+/* Pushes the names of st's columns (for raw row reads); returns the index of the first. */
+int se_pg_upsert_push_column_names(lua_State *L, const se_pg_upsert_state *st);
 
 #endif

@@ -285,3 +285,8 @@ int se_pg_command(se_pg_conn *c, const char *sql, se_pg_error *e) {
   PQclear(res);
   return res ? 0 : -1;
 }
+
+int se_pg_in_transaction(const se_pg_conn *c) {
+  PGTransactionStatusType tx = PQtransactionStatus(c->pg);
+  return tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR;
+}

@@ -84,6 +84,9 @@ PGresult *se_pg_run(se_pg_conn *c, const char *sql, int nparams, const char *con
 /* se_pg_run for commands whose result is not needed. 0 on success. */
 int se_pg_command(se_pg_conn *c, const char *sql, se_pg_error *e);
 
+/* 1 when c's session has a transaction open (aborted or not). */
+int se_pg_in_transaction(const se_pg_conn *c);
+
 /* Sleeps for seconds (fractions allowed); returns early once a stop is
  * requested (stop.h). */
 void se_pg_sleep(double seconds);

@@ -77,6 +77,7 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->is_key);
   free(u->is_update);
   free(u->line_row);
+  free(u->line_off);
   se_pg_buf_free(&u->copy);
   se_pg_buf_free(&u->merged);
   se_pg_keys_free(&u->keys);
@@ -91,11 +92,31 @@ static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
   return -1;
 }
 
-/* Creates (once per session) or empties the staging table and starts the COPY. */
+/* Creates (once per session) or empties the staging table and starts the
+ * COPY; with u->savepoint, after setting the batch's savepoint (the table
+ * is created before it, so rolling back to it keeps the table). */
 static int open_copy(se_pg_upsert *u, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   int fresh = u->stage_pid != PQbackendPID(pg);
-  if (se_pg_command(u->conn, fresh ? u->sql_create : u->sql_truncate, e) != 0) {
+  const char *sql = fresh ? u->sql_create : u->sql_truncate;
+  char *both = NULL;
+  if (u->savepoint) {
+    const char *sp = "SAVEPOINT " SE_PG_BATCH_SAVEPOINT;
+    size_t n = strlen(sql) + strlen(sp) + 3;
+    both = malloc(n);
+    if (both == NULL) {
+      se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+      return -1;
+    }
+    if (fresh)
+      snprintf(both, n, "%s; %s", sql, sp);
+    else
+      snprintf(both, n, "%s; %s", sp, sql);
+    sql = both;
+  }
+  int rc = se_pg_command(u->conn, sql, e);
+  free(both);
+  if (rc != 0) {
     if (e->connection_lost) u->conn->lost_in_tx = 1;
     return -1;
   }
@@ -113,6 +134,7 @@ static int open_copy(se_pg_upsert *u, se_pg_error *e) {
 /* Forgets the previous batch's rows and keys; held: gathered in memory. */
 static void reset_batch(se_pg_upsert *u, int held) {
   u->held = held;
+  u->numbered = 0;
   se_pg_buf_clear(&u->copy);
   se_pg_keys_reset(&u->keys, held);
   u->field = 0;
@@ -133,19 +155,49 @@ void se_pg_upsert_batch_hold(se_pg_upsert *u) {
 
 se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u) {
   u->row_start = u->copy.len;
-  if (se_copy_int(&u->copy, u->rows + 1) != 0 || se_copy_delim(&u->copy) != 0) return NULL;
+  if (se_copy_int(&u->copy, ++u->numbered) != 0 || se_copy_delim(&u->copy) != 0) return NULL;
   u->field_start = u->copy.len;
   return &u->copy;
 }
 
-/* Sends the gathered COPY data, in messages of at most a chunk. 0, or -1
- * with e filled (the connection broke). */
-static int send_copy(se_pg_upsert *u, se_pg_error *e) {
-  for (size_t off = 0; off < u->copy.len; off += SE_PG_COPY_CHUNK) {
-    size_t n = u->copy.len - off < SE_PG_COPY_CHUNK ? u->copy.len - off : SE_PG_COPY_CHUNK;
-    if (PQputCopyData(u->conn->pg, u->copy.data + off, (int)n) != 1) return lost(u, e, NULL);
+void se_pg_upsert_row_drop(se_pg_upsert *u) {
+  u->copy.len = u->row_start;
+  u->keys.text.len = u->keys.key_start;
+  u->field = 0;
+}
+
+const se_pg_buf *se_pg_upsert_held_data(const se_pg_upsert *u) {
+  return u->lines > 0 ? &u->merged : &u->copy; /* merge_repeated_keys swapped them */
+}
+
+/* Notes where the row just ended starts (held batches). 0, or -1 when out of memory. */
+static int note_line(se_pg_upsert *u) {
+  if (u->rows >= (long long)u->line_cap) {
+    size_t cap = u->line_cap ? u->line_cap * 2 : 1024;
+    size_t *p = realloc(u->line_off, cap * sizeof *p);
+    if (p == NULL) return -1;
+    u->line_off = p;
+    u->line_cap = cap;
   }
-  se_pg_buf_clear(&u->copy);
+  u->line_off[u->rows] = u->row_start;
+  return 0;
+}
+
+/* Sends len bytes of COPY data, in messages of at most a chunk. 0, or -1
+ * with e filled (the connection broke). */
+static int put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e) {
+  for (size_t off = 0; off < len; off += SE_PG_COPY_CHUNK) {
+    size_t n = len - off < SE_PG_COPY_CHUNK ? len - off : SE_PG_COPY_CHUNK;
+    if (PQputCopyData(u->conn->pg, data + off, (int)n) != 1) return lost(u, e, NULL);
+  }
+  return 0;
+}
+
+/* Sends the gathered COPY data; a batch streamed as encoded forgets it (a
+ * held one keeps it, to load parts of it again). */
+static int send_copy(se_pg_upsert *u, se_pg_error *e) {
+  if (put_copy(u, u->copy.data, u->copy.len, e) != 0) return -1;
+  if (!u->held) se_pg_buf_clear(&u->copy);
   return 0;
 }
 
@@ -159,7 +211,7 @@ int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
     }
   }
   int last = ++u->field == u->spec.ncolumns;
-  if ((last ? se_copy_row_end(&u->copy) : se_copy_delim(&u->copy)) != 0) {
+  if ((last ? se_copy_row_end(&u->copy) : se_copy_delim(&u->copy)) != 0 || (last && u->held && note_line(u) != 0)) {
     se_pg_error_set(e, u->conn, "53200", "out of memory encoding a row");
     return -1;
   }
@@ -207,13 +259,16 @@ static int batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
   }
   const char *merge = u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge;
   se_pg_buf sql = {0};
-  if (drop && (se_pg_buf_puts(&sql, merge) != 0 || se_pg_buf_puts(&sql, "; ") != 0 ||
-               se_pg_buf_puts(&sql, u->sql_drop) != 0 || se_pg_buf_putc(&sql, '\0') != 0)) {
+  int extra = drop || u->savepoint;
+  if (extra && (se_pg_buf_puts(&sql, merge) != 0 ||
+                (u->savepoint && se_pg_buf_puts(&sql, "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT) != 0) ||
+                (drop && (se_pg_buf_puts(&sql, "; ") != 0 || se_pg_buf_puts(&sql, u->sql_drop) != 0)) ||
+                se_pg_buf_putc(&sql, '\0') != 0)) {
     se_pg_buf_free(&sql);
     se_pg_error_set(e, u->conn, "53200", "out of memory building the merge");
     return -1;
   }
-  int sent = PQsendQuery(u->conn->pg, drop ? sql.data : merge);
+  int sent = PQsendQuery(u->conn->pg, extra ? sql.data : merge);
   se_pg_buf_free(&sql);
   if (sent != 1) return lost(u, e, NULL);
   u->sent_drop = drop;
@@ -331,6 +386,26 @@ int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *
     memset(&u->async_err, 0, sizeof u->async_err);
   }
   return -1;
+}
+
+int se_pg_upsert_send_lines(se_pg_upsert *u, const char *data, size_t len, long long n, se_pg_counts *counts,
+                            se_pg_error *e) {
+  if (open_copy(u, e) != 0 || put_copy(u, data, len, e) != 0) return -1;
+  int dedupe = u->must_dedupe, held = u->held;
+  long long rows = u->rows, lines = u->lines;
+  u->must_dedupe = 1;
+  u->held = 1; /* send_copy keeps the batch's own data */
+  u->rows = n;
+  u->lines = 0;
+  se_pg_buf none = u->copy;
+  u->copy.len = 0;
+  int rc = batch_send(u, 0, e) == 0 && batch_collect(u, counts, e) == 0 ? 0 : -1;
+  u->copy = none;
+  u->must_dedupe = dedupe;
+  u->held = held;
+  u->rows = rows;
+  u->lines = lines;
+  return rc;
 }
 
 int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e) {

@@ -44,6 +44,10 @@ typedef struct se_pg_upsert {
   long long lines;    /* rows sent: the batch's rows, or its keys when merged */
   int sent_drop;      /* the merge in flight is followed by the staging table's DROP */
   int held;           /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
+  int savepoint;      /* each batch runs under SAVEPOINT se_batch, released after its merge */
+  long long numbered; /* row numbers given in this batch (se_pg_upsert_row_drop leaves a gap) */
+  size_t *line_off;   /* held batches: where each complete row's COPY line starts */
+  size_t line_cap;
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
   pthread_t async_thread;
@@ -69,6 +73,9 @@ int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e);
 /* Starts a row (writes its row number); returns the buffer to encode the
  * first field into, or NULL when out of memory. */
 se_pg_buf *se_pg_upsert_row_begin(se_pg_upsert *u);
+/* Forgets the row being encoded (a value of it cannot be stored); its row
+ * number is not given again. */
+void se_pg_upsert_row_drop(se_pg_upsert *u);
 /* Ends the field just encoded. exact: for key columns, the field's text is
  * the value's only spelling (a string for a text column, an integer for an
  * integer column), so equal keys have equal texts. After the last column the
@@ -93,8 +100,20 @@ void se_pg_upsert_batch_hold(se_pg_upsert *u);
 int se_pg_upsert_batch_start(se_pg_upsert *u, int drop, se_pg_error *e);
 int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 
+/* The COPY data of a held batch as encoded, before any merge by key: its
+ * lines start at line_off[0..rows-1]. */
+const se_pg_buf *se_pg_upsert_held_data(const se_pg_upsert *u);
+/* Loads len bytes of COPY lines (n lines of data held by this upsert, or
+ * another of its SQL) synchronously, merging repeated keys on the server.
+ * 0 with counts, or -1 with e filled. */
+int se_pg_upsert_send_lines(se_pg_upsert *u, const char *data, size_t len, long long n, se_pg_counts *counts,
+                            se_pg_error *e);
+
 /* Drops the staging table if this session has it. 0, or -1 with e filled. */
 int se_pg_upsert_drop_stage(se_pg_upsert *u, se_pg_error *e);
+
+/* The savepoint of a batch (option savepoint above). */
+#define SE_PG_BATCH_SAVEPOINT "se_batch"
 
 /* Bytes of COPY data gathered before they are sent. */
 #define SE_PG_COPY_CHUNK ((size_t)64 * 1024)

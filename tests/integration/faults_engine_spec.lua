@@ -17,9 +17,10 @@ local INTERRUPTED_LINE = 'level=warn msg="run interrupted; work not yet committe
 
 describe("the engine stopped mid-load", function()
   local dir, api, dsn
-  -- 3200 records in 1000-record batches (repeats in batch 4); and 440 in
-  -- 100-record pages/batches for the paged pipeline (repeats in batch 5)
-  local v1, v2 = F.records(3000, 11), F.records(3000, 12)
+  -- about 26,700 records, loaded by the upsert writer in batches of 10,000 rows
+  -- (repeats in the last); and 440 in 100-record pages/batches for the paged
+  -- pipeline (repeats in batch 5)
+  local v1, v2 = F.records(25000, 11), F.records(25000, 12)
   local p1, p2 = F.records(400, 13), F.records(400, 14)
 
   setup(function()

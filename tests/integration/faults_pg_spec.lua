@@ -14,7 +14,7 @@ local PAGED = "tests/integration/pipelines/paged_sales.lua"
 
 describe("PostgreSQL faults mid-load", function()
   local dir, api, cluster, dsn
-  local v1, v2 = F.records(3000, 21), F.records(3000, 22)
+  local v1, v2 = F.records(25000, 21), F.records(25000, 22)
   local p1, p2 = F.records(400, 23), F.records(400, 24)
 
   setup(function()
@@ -90,7 +90,7 @@ describe("PostgreSQL faults mid-load", function()
     local r = run:wait(90)
     assert.are.equal("exit 4", r.status, r.stderr)
     assert.matches("salesengine: upsert into fact_sales %(rows %d+ to %d+%): [^\n]*connection", r.stderr)
-    assert.matches('level=error msg="pipeline failed" [^\n]*loaded=2000', r.stderr)
+    assert.matches('level=error msg="pipeline failed" [^\n]*loaded=20000 ', r.stderr)
     -- a run while the server is still down fails at connect, naming the cause
     r = F.run(PIPELINE, env_for(api.url .. "/v2.json"))
     assert.are.equal(4, r.code, r.stderr)

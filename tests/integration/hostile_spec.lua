@@ -165,7 +165,7 @@ describe("issue 18", function()
         local etl = require "salesengine.etl"
         local records = {}
         for i = 1, 30 do records[i] = { id = string.format("R%02d", i) } end
-        local sink = { table = "fact_sales", key = { "sale_id" } }
+        local sink = { table = "fact_sales", key = { "sale_id" }, batch_size = 10 } -- load batches of 10 rows
         if os.getenv("WITH_COLUMNS") then sink.columns = { "sale_id", "sale_date", "revenue", "region" } end
         etl.run { name = "rows", source = etl.records(records, 10), db = os.getenv("WAREHOUSE_DSN"), batch_size = 10,
           commit = os.getenv("COMMIT"), sink = sink,

@@ -454,11 +454,11 @@ function Run:flush()
     self:dry_load(entries)
   elseif #entries > 0 then
     local ok, err, code = self.loader:load(entries)
+    self.counts.loaded = self.loader.loaded
     if not ok then
       self.timings.load = self.timings.load + sys.monotonic() - t
       self:fail("load", err, code)
     end
-    self.counts.loaded = self.loader.loaded
   end
   local ok, err, code = self.rejects:flush()
   self.timings.load = self.timings.load + sys.monotonic() - t
@@ -475,6 +475,7 @@ function Run:settle()
   end
   local t = sys.monotonic()
   local ok, err, code = self.loader:settle()
+  self.counts.loaded = self.loader.loaded
   if ok then
     ok, err, code = self.rejects:flush()
   end
@@ -482,7 +483,6 @@ function Run:settle()
   if not ok then
     self:fail("load", err, code)
   end
-  self.counts.loaded = self.loader.loaded
 end
 
 -- The records of a page (spec.records: a path or a function), or nil, message.
@@ -618,7 +618,7 @@ function Run:report(s)
       end
     else
       self:log("info", "loaded", { table = sink.table, rows = st.rows, inserted = st.inserted,
-        updated = st.updated, unchanged = st.unchanged, seconds = t.load_s })
+        updated = st.updated, unchanged = st.unchanged, merged = st.merged, seconds = t.load_s })
     end
   end
   local fields = etl_summary.log_fields(s)

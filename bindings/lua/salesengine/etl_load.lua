@@ -1,9 +1,12 @@
 --- salesengine.etl_load: the load stage of salesengine.etl.
 -- Upserts batches of transformed records into one or more tables inside a
--- transaction (one per run, or one per batch). Each batch runs under a
--- SAVEPOINT; when PostgreSQL refuses it for a data or constraint error
--- (see isolatable) the batch is split in halves, recursively, until
--- the refused record is alone: it is handed to on_refused and the rest loads.
+-- transaction (one per run, or one per batch). One table: the rows go to an
+-- upsert writer (conn:upsert_writer), which loads batches on the server while
+-- the next ones are transformed and isolates a refused row itself. Several
+-- tables: each batch runs under a SAVEPOINT; when PostgreSQL refuses it for a
+-- data or constraint error (see isolatable) the batch is split in halves,
+-- recursively, until the refused record is alone. Either way the refused
+-- record is handed to on_refused and the rest loads.
 local pg_setup = require "salesengine.pg_setup"
 
 local M = {}
@@ -47,23 +50,13 @@ function M.new(opts)
   for _, s in ipairs(opts.sinks) do
     stats[s.table] = stats[s.table] or { rows = 0, inserted = 0, updated = 0, unchanged = 0 }
   end
-  local commit = opts.commit or "run"
-  -- One transaction, one table, no per-batch hook: a batch's merge can run on
-  -- the server while the next batch is extracted and transformed (see start).
-  local overlap = commit == "run" and #opts.sinks == 1 and opts.on_loaded == nil
-  local deferred_options
-  if overlap then
-    deferred_options = { defer = true }
-    for k, v in pairs(opts.sinks[1].options) do
-      deferred_options[k] = v
-    end
-  end
   return setmetatable({
-    connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = commit,
+    connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = opts.commit or "run",
     name = opts.name, timeouts = pg_setup.sink_timeouts(opts.sinks),
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
-    overlap = overlap, deferred_options = deferred_options, deferred = nil,
+    use_writer = #opts.sinks == 1, writer = nil, refused = setmetatable({}, { __mode = "k" }),
+    written = 0, refused_rows = 0, writes = {}, writes_head = 1, writes_tail = 0,
   }, Loader)
 end
 
@@ -100,7 +93,20 @@ function Loader:begin()
   return true
 end
 
---- Connects and begins the first transaction (idempotent). Returns true or nil, message, code.
+-- A record PostgreSQL refused (one of its rows, through the writer): to
+-- on_refused once, and no longer counted as loaded.
+function Loader:refuse(entry, message, code, tbl)
+  self.refused_rows = self.refused_rows + 1
+  if self.refused[entry] then
+    return
+  end
+  self.refused[entry] = true
+  self.loaded = self.loaded - 1
+  self.on_refused(entry, message, code, tbl)
+end
+
+--- Connects and begins the first transaction (idempotent); with one table,
+-- opens its upsert writer. Returns true or nil, message, code.
 function Loader:open()
   if self.conn then
     return true
@@ -110,22 +116,41 @@ function Loader:open()
     return nil, err, code
   end
   self.conn = conn
-  return self:begin()
+  local ok
+  ok, err, code = self:begin()
+  if not ok or not self.use_writer then
+    return ok, err, code
+  end
+  local sink = self.sinks[1]
+  local options = {}
+  for k, v in pairs(sink.options) do
+    options[k] = v
+  end
+  options.on_refused = function(owners, i, message, refused_code)
+    self:refuse(owners[i], message, refused_code, sink.table)
+  end
+  self.writer, err, code = conn:upsert_writer(sink.table, options)
+  if not self.writer then
+    return nil, err, code
+  end
+  return true
 end
 
--- The rows of entries for sink, in order.
+-- The rows of entries for sink, in order, and the entry of each.
 local function sink_rows(sink, entries)
-  local rows = {}
+  local rows, owners = {}, {}
   for _, e in ipairs(entries) do
     if e.rows == nil then
       rows[#rows + 1] = e.row
+      owners[#rows] = e
     else
       for _, row in ipairs(e.rows[sink.name]) do
         rows[#rows + 1] = row
+        owners[#rows] = e
       end
     end
   end
-  return rows
+  return rows, owners
 end
 
 -- Adds a loaded batch to the statistics: counts is a list of {table, rows, upsert stats}.
@@ -175,58 +200,28 @@ function Loader:attempt(entries)
   return true
 end
 
--- Overlapped loading: starts loading entries (one sink) under a savepoint
--- with a deferred upsert — a thread COPYs the rows and the merge runs on the
--- server while the caller goes on — to be finished by settle(). rows: the
--- sink's rows of entries; held: those rows already encoded by the previous
--- batch's handle:next() (or held = nil, herr, hcode: what encoding them
--- refused). Returns true, or nil, message, code for a fatal error.
-function Loader:start(entries, rows, held, herr, hcode)
-  local ok, err, code = self:exec("SAVEPOINT " .. SAVEPOINT)
-  if not ok then
-    if held then
-      held:close()
-    end
-    return nil, err, code
-  end
-  local sink = self.sinks[1]
-  local handle, uerr, ucode
-  if held then
-    handle, uerr, ucode = held:start()
-  elseif herr then
-    handle, uerr, ucode = nil, herr, hcode
-  else
-    self.deferred_options.first_row = self.stats[sink.table].rows + 1 -- rows counted from the run's first
-    handle, uerr, ucode = self.conn:upsert(sink.table, rows, self.deferred_options)
-  end
-  if not handle then
-    self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
-    return self:split(entries, 1, #entries, uerr, ucode, sink.table)
-  end
-  self.deferred = { handle = handle, entries = entries, rows = #rows }
-  return true
-end
-
---- Finishes the batch start() left running (if any): its statistics, or the
--- isolation of its refused records. Returns true or nil, message, code.
+--- Waits until every row written is in the table or refused (refused
+-- records reach on_refused). Returns true or nil, message, code.
 function Loader:settle()
-  local d = self.deferred
-  if d == nil then
+  if self.writer == nil then
     return true
   end
-  self.deferred = nil
-  local tbl = self.sinks[1].table
-  local st, err, code = d.handle:wait()
-  if not st then
-    self:exec("ROLLBACK TO SAVEPOINT " .. SAVEPOINT)
-    return self:split(d.entries, 1, #d.entries, err, code, tbl)
+  local ok, err, code = self.writer:flush()
+  self:count_settled()
+  return ok, err, code
+end
+
+-- Counts as loaded the records of the writes whose rows are all settled
+-- (refused records are taken off as they are refused).
+function Loader:count_settled()
+  local settled = self.writer:settled()
+  local w = self.writes[self.writes_head]
+  while w and w[1] <= settled do
+    self.loaded = self.loaded + w[2]
+    self.writes[self.writes_head] = nil
+    self.writes_head = self.writes_head + 1
+    w = self.writes[self.writes_head]
   end
-  local ok, rerr, rcode = self:exec("RELEASE SAVEPOINT " .. SAVEPOINT)
-  if not ok then
-    return nil, rerr, rcode
-  end
-  self:account({ { tbl, d.rows, st } }, d.entries)
-  return true
 end
 
 -- Runs the before_commit hook, then COMMIT. Returns true or nil, message, code.
@@ -272,33 +267,45 @@ function Loader:split(entries, first, last, err, code, tbl)
   return self:load_range(entries, mid + 1, last)
 end
 
---- Loads a batch: entries is a list of {index, record, row = the row} (one
--- sink) or {index, record, rows = {sink name -> list of rows}} (several).
--- Returns true (refused records went to on_refused) or nil, message, code for a fatal error.
-function Loader:load(entries)
-  local ok, err, code = self:open()
+-- Hands entries' rows to the writer; with a per-batch hook or commit, waits
+-- until they are in. Returns true or nil, message, code.
+function Loader:write(entries)
+  local rows, owners = sink_rows(self.sinks[1], entries)
+  self.written = self.written + #rows
+  self.writes_tail = self.writes_tail + 1
+  self.writes[self.writes_tail] = { self.written, #entries }
+  local ok, err, code = self.writer:write(rows, owners)
+  self:count_settled()
   if not ok then
     return nil, err, code
   end
-  if self.overlap then
-    -- The next rows are encoded (handle:next) while the previous batch still
-    -- loads, so that the server has its next batch as soon as it is free.
-    local rows = #entries > 0 and sink_rows(self.sinks[1], entries) or {}
-    local held, herr, hcode
-    if self.deferred and #rows > 0 and self.deferred_options.columns then
-      held, herr, hcode = self.deferred.handle:next(rows)
-    end
-    ok, err, code = self:settle()
-    if ok and #entries > 0 then
-      ok, err, code = self:start(entries, rows, held, herr, hcode)
-    elseif held then
-      held:close()
-    end
-    return ok, err, code
+  for _, e in ipairs(entries) do -- encoded: only the record is kept, for a refusal
+    e.row, e.rows = nil, nil
   end
+  if self.on_loaded == nil and self.commit ~= "batch" then
+    return true
+  end
+  ok, err, code = self:settle()
+  if not ok then
+    return nil, err, code
+  end
+  if self.on_loaded then
+    local records = {}
+    for _, e in ipairs(entries) do
+      if not self.refused[e] then
+        records[#records + 1] = e.record
+      end
+    end
+    self.on_loaded(records)
+  end
+  return true
+end
+
+-- Loads entries under savepoints (several tables), isolating refused records.
+function Loader:load_batch(entries)
   self.batch_records = {}
   if #entries > 0 then
-    ok, err, code = self:load_range(entries, 1, #entries)
+    local ok, err, code = self:load_range(entries, 1, #entries)
     if not ok then
       return nil, err, code
     end
@@ -309,6 +316,25 @@ function Loader:load(entries)
       records[i] = e.record
     end
     self.on_loaded(records)
+  end
+  return true
+end
+
+--- Loads a batch: entries is a list of {index, record, row = the row} (one
+-- sink) or {index, record, rows = {sink name -> list of rows}} (several).
+-- Returns true (refused records went to on_refused) or nil, message, code for a fatal error.
+function Loader:load(entries)
+  local ok, err, code = self:open()
+  if not ok then
+    return nil, err, code
+  end
+  if self.writer then
+    ok, err, code = self:write(entries)
+  else
+    ok, err, code = self:load_batch(entries)
+  end
+  if not ok then
+    return nil, err, code
   end
   if self.commit == "batch" then
     ok, err, code = self:commit_now()
@@ -326,9 +352,15 @@ function Loader:finish()
   if not self.conn then
     return true
   end
-  local settled, serr, scode = self:settle()
-  if not settled then
-    return nil, serr, scode
+  if self.writer then
+    local st, serr, scode = self.writer:finish()
+    if not st then
+      return nil, serr, scode
+    end
+    self.writer = nil
+    local stats = self.stats[self.sinks[1].table]
+    stats.rows = self.written - self.refused_rows
+    stats.inserted, stats.updated, stats.unchanged, stats.merged = st.inserted, st.updated, st.unchanged, st.merged
   end
   if self.in_tx then
     local ok, err, code = self:commit_now()
@@ -346,14 +378,13 @@ function Loader:abort()
   if not self.conn then
     return
   end
-  if self.deferred then
-    self.deferred.handle:close()
-    self.deferred = nil
+  if self.writer then
+    self.writer:close() -- waits for a batch still loading
+    self.writer = nil
   end
   if self.in_tx then
-    -- An interruption between a deferred upsert's start and its settle() can
-    -- leave the connection busy, and exec refuses it: closing the connection
-    -- rolls the transaction back all the same.
+    -- After a failure exec may refuse the connection: closing it rolls the
+    -- transaction back all the same.
     pcall(self.conn.exec, self.conn, "ROLLBACK")
     self.in_tx = false
   end

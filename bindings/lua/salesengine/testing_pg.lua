@@ -349,47 +349,123 @@ local function upsert_now(self, tbl, rows, opts)
 end
 
 --- upsert(tbl, rows, opts) -> {inserted, updated, unchanged} | nil, message, code.
--- With opts.defer (inside a transaction, as the real one) it returns a handle
--- whose wait() gives those results and whose close() drops them; its
--- next(rows) gives a held upsert of more rows whose start() applies them and
--- makes it such a handle.
 function Conn:upsert(tbl, rows, opts)
-  if not (opts and opts.defer) then
-    return upsert_now(self, tbl, rows, opts)
-  end
+  return upsert_now(self, tbl, rows, opts)
+end
+
+-- True for the SQLSTATEs one row's values can cause (as engine/pg_writer.c).
+local function isolatable(code)
+  local class = type(code) == "string" and code:sub(1, 2)
+  return class == "22" or class == "23" or code == "54000" or code == "INVALID"
+end
+
+--- upsert_writer(tbl, opts) -> writer, as the real one, inside a transaction:
+-- write(rows, context) gathers rows into batches of opts.batch_size (default
+-- 10,000) loaded under a savepoint; with opts.on_refused a batch refused for
+-- a row's values is loaded again row by row and each refused row goes to
+-- on_refused(context, index, message, code). flush() loads what is gathered;
+-- settled() -> rows loaded or refused; finish() -> {inserted, updated,
+-- unchanged, merged, batches}; close().
+function Conn:upsert_writer(tbl, opts)
   check_open(self)
-  assert(self.undo ~= nil, "defer needs an open transaction (call begin() first)")
-  local results = table.pack(upsert_now(self, tbl, rows, opts))
-  local finished = false
-  local handle = {}
-  function handle.wait()
-    assert(not finished, "attempt to use a finished upsert")
-    finished = true
-    return table.unpack(results, 1, results.n)
+  assert(self.undo ~= nil, "an upsert writer needs an open transaction (call begin() first)")
+  local options, on_refused = {}, opts.on_refused
+  for k, v in pairs(opts) do
+    if k ~= "on_refused" and k ~= "batch_size" and k ~= "batch_bytes" and k ~= "first_row" then
+      options[k] = v
+    end
   end
-  function handle.close()
-    finished = true
+  local size = opts.batch_size or 10000
+  local gathered, stats = {}, { inserted = 0, updated = 0, unchanged = 0, merged = 0, batches = 0 }
+  local written = 0
+  local state = "open"
+  local conn = self
+  local w = {}
+  local function check()
+    assert(state == "open", state == "failed" and "attempt to use an upsert writer that failed"
+      or "attempt to use a finished upsert writer")
+    check_open(conn)
   end
-  function handle.next(_, more)
-    assert(not finished, "next() is for a started deferred upsert not waited for")
-    assert(opts.columns, "next() needs an upsert with the columns option")
-    local held, started = {}, false
-    function held.start()
-      assert(not started, "start() is for an upsert made by next(), once")
-      started = true
-      local h, err, code = self:upsert(tbl, more, opts)
-      if not h then
-        return nil, err, code
+  -- Loads items (each {row, context, index}) under a savepoint; true, or nil, message, code.
+  local function load(items, alone)
+    local rows = {}
+    for i, it in ipairs(items) do
+      rows[i] = it[1]
+    end
+    conn:exec("SAVEPOINT se_batch")
+    local st, err, code = upsert_now(conn, tbl, rows, options)
+    if st then
+      conn:exec("RELEASE SAVEPOINT se_batch")
+      for k in pairs(st) do
+        stats[k] = stats[k] + st[k]
       end
-      held.wait, held.next, held.close = h.wait, h.next, h.close
-      return held
+      stats.merged = stats.merged + #rows - (st.inserted + st.updated + st.unchanged)
+      return true
     end
-    function held.close()
-      started = true
+    conn:exec("ROLLBACK TO SAVEPOINT se_batch")
+    conn:exec("RELEASE SAVEPOINT se_batch")
+    if not (on_refused and isolatable(code)) then
+      return nil, err, code
     end
-    return held
+    if alone then
+      on_refused(items[1][2], items[1][3], err, code)
+      return true
+    end
+    for _, it in ipairs(items) do
+      local ok, rerr, rcode = load({ it }, true)
+      if not ok then
+        return nil, rerr, rcode
+      end
+    end
+    return true
   end
-  return handle
+  local function flush()
+    local items = gathered
+    gathered = {}
+    if #items == 0 then
+      return true
+    end
+    stats.batches = stats.batches + 1
+    local ok, err, code = load(items)
+    if not ok then
+      state = "failed"
+    end
+    return ok, err, code
+  end
+  function w:write(rows, context)
+    check()
+    for i, row in ipairs(rows) do
+      gathered[#gathered + 1] = { row, context, i }
+      written = written + 1
+      if #gathered >= size then
+        local ok, err, code = flush()
+        if not ok then
+          return nil, err, code
+        end
+      end
+    end
+    return true
+  end
+  function w:flush()
+    check()
+    return flush()
+  end
+  function w:settled()
+    return written - #gathered
+  end
+  function w:finish()
+    check()
+    local ok, err, code = flush()
+    if not ok then
+      return nil, err, code
+    end
+    state = "finished"
+    return stats
+  end
+  function w:close()
+    state = "finished"
+  end
+  return setmetatable(w, { __close = w.close })
 end
 
 return M

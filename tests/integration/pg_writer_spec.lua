@@ -1,0 +1,214 @@
+-- conn:upsert_writer(table, opts): rows written gather into batches that a
+-- thread loads (under a savepoint) while the script writes more; finish()
+-- gives the counts of a plain upsert; a refused row is isolated and handed
+-- to on_refused, or fails the writer located. Results are checked with psql.
+local testenv = dofile("tests/lib/testenv.lua")
+local pg = require "salesengine.pg"
+
+describe("upsert writer", function()
+  local dsn, conn
+
+  setup(function()
+    dsn = testenv.fresh_db("pg_writer")
+    conn = assert(pg.connect(dsn))
+    testenv.psql(dsn, "CREATE TABLE d (id int PRIMARY KEY, v text NOT NULL CHECK (v <> 'bad'))")
+    testenv.psql(dsn, "CREATE TABLE m (id text PRIMARY KEY, first_seen text, amount numeric, n int)")
+  end)
+
+  teardown(function()
+    conn:close()
+  end)
+
+  before_each(function()
+    testenv.psql(dsn, "TRUNCATE d, m")
+  end)
+
+  after_each(function()
+    conn:rollback()
+  end)
+
+  local function rows(n, prefix)
+    local list = {}
+    for i = 1, n do
+      list[i] = { id = i, v = prefix .. i }
+    end
+    return list
+  end
+
+  local function count(where)
+    return tonumber((testenv.psql(dsn, "SELECT count(*) FROM d " .. (where or "")):gsub("\n$", "")))
+  end
+
+  it("loads every batch and reports the counts at finish()", function()
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 10 }))
+    assert(w:write(rows(12, "a")))
+    assert(w:write(rows(25, "a")))
+    assert.are.same({ inserted = 25, updated = 12, unchanged = 0, merged = 0, batches = 4 }, assert(w:finish()))
+    w = assert(conn:upsert_writer("d", { key = "id", columns = { "id", "v" }, skip_unchanged = true }))
+    assert(w:write(rows(30, "b")))
+    assert.are.same({ inserted = 5, updated = 25, unchanged = 0, merged = 0, batches = 1 }, assert(w:finish()))
+    assert(conn:commit())
+    assert.are.equal(30, count("WHERE v = 'b' || id"))
+    assert.are.equal(30, count())
+  end)
+
+  it("keeps the connection for itself while a batch loads", function()
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 10 }))
+    assert(w:write(rows(25, "a"))) -- rows 11 to 20 are loading now
+    local ok, err = pcall(conn.exec, conn, "SELECT 1")
+    assert.is_false(ok)
+    assert.matches("an upsert writer is loading on this connection; call its flush() or finish() first", err, 1,
+      true)
+    assert(w:flush())
+    assert.are.equal(25, tonumber(conn:query("SELECT count(*) AS n FROM d")[1].n))
+    assert(w:finish())
+    ok, err = pcall(w.write, w, rows(1, "a"))
+    assert.is_false(ok)
+    assert.matches("attempt to use a finished upsert writer", err, 1, true)
+  end)
+
+  it("without on_refused, fails at the first refused row, located, numbered from first_row", function()
+    assert(conn:begin())
+    local list = rows(12, "a")
+    list[11].v = pg.null
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 5, first_row = 1001 }))
+    assert(w:write(list))
+    local st, err, code = w:finish()
+    assert.is_nil(st)
+    assert.are.equal("23502", code)
+    assert.matches("upsert into d: row 1011 (id=11), column v", err, 1, true)
+    local ok, perr = pcall(w.write, w, rows(1, "a"))
+    assert.is_false(ok)
+    assert.matches("attempt to use an upsert writer that failed", perr, 1, true)
+  end)
+
+  it("with on_refused, isolates each refused row and loads the rest", function()
+    assert(conn:begin())
+    local list = rows(40, "a")
+    list[3].v = pg.null -- not null
+    list[17].v = "bad" -- check constraint
+    list[18].v = {} -- cannot be encoded
+    list[39].id = "x" -- not an integer
+    local context = { "the records" }
+    local refused = {}
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 16, on_refused = function(ctx, i, msg, c)
+      assert.are.equal(context, ctx)
+      refused[#refused + 1] = { i, c, msg }
+    end }))
+    assert(w:write(list, context))
+    local st = assert(w:finish())
+    table.sort(refused, function(a, b) return a[1] < b[1] end)
+    assert.are.same({ 3, 17, 18, 39 }, { refused[1][1], refused[2][1], refused[3][1], refused[4][1] })
+    assert.are.same({ "23502", "23514", "INVALID", "22P02" }, { refused[1][2], refused[2][2], refused[3][2], refused[4][2] })
+    assert.matches("upsert into d: row 3 (id=3), column v: ", refused[1][3], 1, true)
+    assert.matches("upsert into d: row 17 (id=17)", refused[2][3], 1, true)
+    assert.matches("row 18 (id=18), column v ", refused[3][3], 1, true)
+    assert.matches("upsert into d: row 39 (id=x), column id: ", refused[4][3], 1, true)
+    assert.are.same({ inserted = 36, updated = 0, unchanged = 0, merged = 0, batches = 3 }, st)
+    assert(conn:commit())
+    assert.are.equal(36, count())
+    assert.are.equal(0, count("WHERE id IN (3, 17, 18)"))
+  end)
+
+  it("merges repeated keys as upserting the rows one by one would, and counts them", function()
+    testenv.psql(dsn, "INSERT INTO m VALUES ('k2', 'old', 1, 0)")
+    local list = {
+      { id = "k1", first_seen = "a", amount = "1.5", n = 1 },
+      { id = "k2", first_seen = "b", amount = "2.5", n = 2 },
+      { id = "k1", first_seen = "c", amount = "3.5", n = 3 },
+      { id = "k3", first_seen = "d", amount = "4.5", n = 4 },
+      { id = "k1", first_seen = "e", amount = "5.5", n = 5 },
+      { id = "k2", first_seen = "f", amount = "6.5", n = 6 },
+      { id = "k4\ttab", first_seen = "g\nline", amount = "7", n = 7 },
+      { id = "k4\ttab", first_seen = "h", amount = "8", n = 8 },
+    }
+    assert(conn:begin())
+    for _, row in ipairs(list) do -- one by one, in order
+      assert(conn:upsert("m", { row }, { key = "id", update = { "amount", "n" } }))
+    end
+    local want = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
+    assert(conn:rollback())
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("m", { key = "id", update = { "amount", "n" } }))
+    assert(w:write(list))
+    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, merged = 4, batches = 1 }, assert(w:finish()))
+    local got = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
+    assert.are.same(want, got)
+    assert.are.same({ id = "k1", first_seen = "a", amount = "5.5", n = 5 }, got[1])
+    assert.are.same({ id = "k4\ttab", first_seen = "g\nline", amount = "8", n = 8 }, got[4])
+  end)
+
+  it("names the row a bad value came from when repeated keys were merged", function()
+    local list = {
+      { id = "k1", first_seen = "a", amount = "1", n = 1 },
+      { id = "k2", first_seen = "b", amount = "2", n = 2 },
+      { id = "k1", first_seen = "c", amount = "not a number", n = 3 }, -- update column: from this row
+      { id = "k3", first_seen = "d", amount = "4", n = 4 },
+    }
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("m", { key = "id", update = { "amount" } }))
+    assert(w:write(list))
+    local st, err, code = w:finish()
+    assert.is_nil(st)
+    assert.are.equal("22P02", code)
+    assert.matches("row 3 (id=k1), column amount", err, 1, true)
+    assert(conn:rollback())
+    assert(conn:begin())
+    list[3].amount, list[4].n = "3", "four" -- not an update column: its own row
+    w = assert(conn:upsert_writer("m", { key = "id", update = { "amount" } }))
+    assert(w:write(list))
+    st, err, code = w:finish()
+    assert.is_nil(st)
+    assert.are.equal("22P02", code)
+    assert.matches("row 4 (id=k3), column n", err, 1, true)
+  end)
+
+  it("without a columns option, follows the columns the rows carry", function()
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("m", { key = "id", batch_size = 2 }))
+    assert(w:write({ { id = "a", amount = 1 }, { id = "b", amount = 2 }, { id = "c", amount = 3 } }))
+    assert(w:write({ { id = "d", amount = 4, n = 40 }, { id = "a", amount = 5, n = 50 } }))
+    assert.are.same({ inserted = 4, updated = 1, unchanged = 0, merged = 0, batches = 3 }, assert(w:finish()))
+    local got = conn:query("SELECT id, amount::text, n FROM m ORDER BY id")
+    assert.are.same({ { id = "a", amount = "5", n = 50 }, { id = "b", amount = "2", n = pg.null },
+      { id = "c", amount = "3", n = pg.null }, { id = "d", amount = "4", n = 40 } }, got)
+  end)
+
+  it("conn:close() waits for a batch still loading, then closes", function()
+    local other = assert(pg.connect(dsn))
+    assert(other:begin())
+    local w = assert(other:upsert_writer("d", { key = "id", batch_size = 500 }))
+    assert(w:write(rows(2000, "a")))
+    other:close() -- joins the batch thread before the session goes
+    local ok, err = pcall(w.write, w, rows(1, "a"))
+    assert.is_false(ok)
+    assert.matches("attempt to use a closed connection", err, 1, true)
+    w:close()
+    assert.are.equal(0, count()) -- rolled back
+  end)
+
+  it("close() waits for a loading batch and frees the connection", function()
+    assert(conn:begin())
+    do
+      local w <close> = assert(conn:upsert_writer("d", { key = "id", batch_size = 2 }))
+      assert(w:write(rows(3, "a")))
+    end
+    assert(conn:exec("SELECT 1"))
+  end)
+
+  it("is refused when misused", function()
+    local ok, err = pcall(conn.upsert_writer, conn, "d", { key = "id" })
+    assert.is_false(ok)
+    assert.matches("an upsert writer needs an open transaction (call begin() first)", err, 1, true)
+    assert(conn:begin())
+    ok, err = pcall(conn.upsert_writer, conn, "d", { key = "id", defer = true })
+    assert.is_false(ok)
+    assert.matches("unknown option 'defer'", err, 1, true)
+    local w, werr, code = conn:upsert_writer("nope", { key = "id" })
+    assert.is_nil(w)
+    assert.are.equal("42P01", code)
+    assert.matches("nope", werr, 1, true)
+  end)
+end)
