@@ -389,12 +389,13 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
 #ifdef SE_MIMALLOC
-  /* mimalloc keeps freed pages for 25 ms by default; a batch's buffers and
-   * a page's Lua objects are freed every few tens of milliseconds, so that
-   * would hold two or three pages' worth of memory at once (peak RSS about
-   * 4 MiB higher in the benchmark of docs/performance.md; 10 ms: about
-   * 3 MiB higher, without a CPU time difference that runs could show). */
-  mi_option_set(mi_option_decommit_delay, 1);
+  /* How long mimalloc keeps freed pages before returning them (its own
+   * MIMALLOC_DECOMMIT_DELAY, in ms, wins when set). Each return costs a TLB
+   * shootdown across the threads (fetch worker, upsert writer): with 1 ms
+   * the one-body run of 1,000,000 records spent 2.1 s in the kernel, with
+   * 100 ms 0.6 s and 1.4 s less user time, for 1.5 MiB more peak RSS
+   * (docs/performance.md); 250 ms held 7 MiB more. */
+  if (getenv("MIMALLOC_DECOMMIT_DELAY") == NULL) mi_option_set(mi_option_decommit_delay, 100);
 #else
   /* With glibc's malloc: buffers of a megabyte or more (response bodies,
    * JSON tapes, batches) get their own mappings, returned to the system
