@@ -209,7 +209,7 @@ static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_
 static int write_row(lua_State *L, lpg_writer *lw, lua_Integer r, int names, se_pg_error *e) {
   se_pg_upsert_state *p = &lw->plan;
   const char *why = NULL;
-  size_t j = p->ncolumns; /* the column a value problem is about; ncolumns: the whole row */
+  size_t j; /* the column a value problem is about; ncolumns: the whole row */
   lua_Integer number = se_pg_writer_next_row(lw->w);
   se_pg_buf *b = se_pg_writer_row_begin(lw->w);
   if (b == NULL) {
@@ -334,7 +334,7 @@ int lpg_upsert_writer(lua_State *L) {
   if (!se_pg_in_transaction(box->c))
     return luaL_error(L, "an upsert writer needs an open transaction (call begin() first)");
   lua_Integer batch_rows = se_opt_int_field(L, 3, "batch_size", 10000);
-  lua_Integer batch_bytes = se_opt_int_field(L, 3, "batch_bytes", 8 * 1024 * 1024);
+  lua_Integer batch_bytes = se_opt_int_field(L, 3, "batch_bytes", (lua_Integer)8 * 1024 * 1024);
   lua_Integer first_row = se_opt_int_field(L, 3, "first_row", 1);
   const char *empty_as = se_opt_str_field(L, 3, "empty_as", "object");
   luaL_argcheck(L, batch_rows >= 1, 3, "batch_size must be at least 1");

@@ -186,7 +186,7 @@ static void locate(se_pg_writer *w, int i, size_t lo, size_t hi, se_pg_error *e)
     char key[256] = "";
     size_t used = 0;
     for (size_t k = 0; k < s->nkey && used < sizeof key; k++) {
-      char v[96];
+      char v[96] = "";
       for (size_t j = 0; j < s->ncolumns; j++)
         if (strcmp(s->columns[j], s->key[k]) == 0 && !copy_field(data + u->line_off[line], j + 1, v, 81))
           strcpy(v, "NULL");

@@ -432,7 +432,7 @@ function Conn:upsert_writer(tbl, opts)
     end
     return ok, err, code
   end
-  function w:write(rows, context)
+  function w.write(_, rows, context)
     check()
     for i, row in ipairs(rows) do
       gathered[#gathered + 1] = { row, context, i }
@@ -446,14 +446,14 @@ function Conn:upsert_writer(tbl, opts)
     end
     return true
   end
-  function w:flush()
+  function w.flush(_)
     check()
     return flush()
   end
-  function w:settled()
+  function w.settled(_)
     return written - #gathered
   end
-  function w:finish()
+  function w.finish(_)
     check()
     local ok, err, code = flush()
     if not ok then
@@ -462,7 +462,7 @@ function Conn:upsert_writer(tbl, opts)
     state = "finished"
     return stats
   end
-  function w:close()
+  function w.close(_)
     state = "finished"
   end
   return setmetatable(w, { __close = w.close })
