@@ -27,10 +27,11 @@ struct se_json_stream {
   int lines;
   se_json_strict strict; /* the scan for what yajl lets through */
   int line_values;       /* JSON Lines: values begun on the current line */
-  /* an unfinished token after the last value: the offsets of the byte
-   * after that value and of the last byte fed that is not white space */
-  unsigned long long value_end, last_byte;
-  int any_byte;
+  /* after the last top-level value: where it ended, and the first byte fed
+   * after it that is not JSON white space (garbage, or an unfinished token
+   * yajl lets pass: "[1]\"x"; in JSON Lines the next value, begun) */
+  unsigned long long value_end, after_value;
+  int anything_after;
   /* where the parse is: the open containers outside records, each with the
    * number of path segments that lead to it (OFF_PATH: not on the path) */
   int *level;
@@ -177,6 +178,7 @@ static int top_level_begins(se_json_stream *s) {
 /* A top-level value (a whole document, or a line of JSON Lines) ended. */
 static void top_level_ends(se_json_stream *s) {
   s->value_end = offset(s);
+  s->anything_after = 0;
   s->complete = 1;
 }
 
@@ -325,8 +327,8 @@ int se_json_stream_begin(se_json_stream *s, int lines) {
   yajl_config(s->yajl, yajl_dont_validate_strings, 1);
   se_json_strict_init(&s->strict);
   s->line_values = 0;
-  s->value_end = s->last_byte = 0;
-  s->any_byte = 0;
+  s->value_end = s->after_value = 0;
+  s->anything_after = 0;
   s->depth = 0;
   s->next_level = lines ? OFF_PATH : 0;
   s->in_records = lines;
@@ -357,17 +359,24 @@ static int verify(se_json_stream *s, const char *data, size_t len) {
               s->handed_at, s->handed);
 }
 
-/* Notes the last byte of data[0, len) (fed after s->base) that is not JSON
- * white space, for the check that nothing but white space follows the last value. */
-static void note_text(se_json_stream *s, const char *data, size_t len) {
-  for (size_t i = len; i > 0; i--) {
-    char c = data[i - 1];
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-      s->last_byte = s->base + i - 1;
-      s->any_byte = 1;
+/* After yajl read data[0, len) (fed after s->base): notes the first byte
+ * after the last top-level value that is not JSON white space. */
+static void note_after_value(se_json_stream *s, const char *data, size_t len) {
+  if (!s->complete || s->anything_after) return;
+  for (size_t i = s->value_end > s->base ? (size_t)(s->value_end - s->base) : 0; i < len; i++) {
+    if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+      s->after_value = s->base + i;
+      s->anything_after = 1;
       return;
     }
   }
+}
+
+/* Whether something that is not white space follows the document (not JSON Lines). */
+static int trailing_garbage(se_json_stream *s) {
+  if (s->lines || !s->complete || !s->anything_after) return 0;
+  fail(s, "JSON", "invalid JSON at byte %llu: parse error: trailing garbage", s->after_value);
+  return 1;
 }
 
 /* Gives yajl the next n bytes (at most 1 GiB: zlib's CRC takes 4 GiB at
@@ -376,15 +385,15 @@ static int parse_piece(se_json_stream *s, const char *data, size_t n) {
   if (!verify(s, data, n)) return -1;
   s->chunk = data;
   yajl_status st = yajl_parse(s->yajl, (const unsigned char *)data, n);
+  note_after_value(s, data, n);
   if (st != yajl_status_ok) {
-    if (!s->failed) {
+    if (!s->failed && !trailing_garbage(s)) {
       char why[200];
       se_json_yajl_why(s->yajl, why, sizeof why);
       fail(s, "JSON", "invalid JSON at byte %llu: %s", offset(s), why);
     }
     return -1;
   }
-  note_text(s, data, n);
   s->crc = crc32(s->crc, (const Bytef *)data, (uInt)n);
   s->base += n;
   return 0;
@@ -403,7 +412,7 @@ int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
     if (nl != NULL) s->line_values = 0;
   }
   if (ok < len) {
-    fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
+    if (!trailing_garbage(s)) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
     return -1;
   }
   return 0;
@@ -413,7 +422,7 @@ int se_json_stream_end(se_json_stream *s) {
   if (s->failed) return -1;
   s->chunk = NULL;
   yajl_status st = yajl_complete_parse(s->yajl);
-  if (s->failed) return -1;
+  if (s->failed || trailing_garbage(s)) return -1;
   if (st != yajl_status_ok || (!s->lines && !s->complete) || s->record_depth > 0) {
     char why[200] = "";
     if (st != yajl_status_ok) se_json_yajl_why(s->yajl, why, sizeof why);
@@ -421,12 +430,7 @@ int se_json_stream_end(se_json_stream *s) {
     fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
     return -1;
   }
-  /* yajl lets an unfinished token after the last value pass ("[1]\"x") */
-  if (s->any_byte && s->last_byte >= s->value_end) {
-    if (s->lines) return 1; /* the body ends inside a line: cut short */
-    fail(s, "JSON", "invalid JSON at byte %llu: parse error: trailing garbage", s->value_end);
-    return -1;
-  }
+  if (s->lines && s->anything_after) return 1; /* the body ends inside a line: cut short */
   if (!s->verified) {
     fail(s, "CHANGED",
          "the response is shorter than the earlier attempt's (%llu bytes, %llu records were handed on): they "

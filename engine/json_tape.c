@@ -215,6 +215,18 @@ static void limit_failure(se_json_tape *t) {
     fail_at(t, SE_JT_TOO_LARGE, at, "a string of %u bytes or more", MAX_TEXT + 1);
 }
 
+/* Fails the parse at the first byte after the top-level value that is not
+ * JSON white space, if there is one (yajl reports garbage after the value a
+ * token late, and lets an unfinished token there pass: "1\"", "[1]\"x"). */
+static void trailing_garbage(se_json_tape *t, const char *buf, size_t len) {
+  for (size_t i = t->value_end; i < len; i++) {
+    if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
+      fail_at(t, SE_JT_INVALID, i, "parse error: trailing garbage");
+      return;
+    }
+  }
+}
+
 /* Runs yajl over buf[0, len): the bytes before the first one the strict
  * scan refuses, then (when none is) the end of the text. */
 static void run_parser(se_json_tape *t, const char *buf, size_t len) {
@@ -225,6 +237,7 @@ static void run_parser(se_json_tape *t, const char *buf, size_t len) {
   yajl_handle h = t->yajl;
   yajl_status st = yajl_parse(h, (const unsigned char *)buf, ok);
   if (st == yajl_status_ok && ok < len) {
+    if (t->value_end <= ok) trailing_garbage(t, buf, ok); /* an earlier error wins */
     fail_at(t, SE_JT_INVALID, ok, "%s", why);
     return;
   }
@@ -236,6 +249,8 @@ static void run_parser(se_json_tape *t, const char *buf, size_t len) {
   }
   if (st == yajl_status_client_canceled) {
     limit_failure(t);
+  } else if (st != yajl_status_ok && t->value_end <= len) {
+    trailing_garbage(t, buf, len);
   } else if (st != yajl_status_ok) {
     char why_yajl[200];
     se_json_yajl_why(h, why_yajl, sizeof why_yajl);
@@ -270,16 +285,8 @@ se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, un
   t->buf = NULL;
   t->yajl = NULL;
   if (t->nomem) return SE_JT_NOMEM;
-  if (t->failed != SE_JT_OK) return t->failed;
-  /* yajl lets an unfinished token after the value pass ("1\"", "[1]\"x"):
-   * only white space may follow */
-  for (size_t i = t->value_end; i < len; i++) {
-    if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
-      fail_at(t, SE_JT_INVALID, t->value_end, "parse error: trailing garbage");
-      return SE_JT_INVALID;
-    }
-  }
-  return SE_JT_OK;
+  if (t->failed == SE_JT_OK) trailing_garbage(t, buf, len);
+  return t->failed;
 }
 
 const char *se_json_tape_error(const se_json_tape *t) {

@@ -174,6 +174,8 @@ static void errors_say_what_and_where(void **state) {
   assert_string_equal(failure_of("", 0, "[\"\\udc00\"]", &code),
                       "invalid JSON at byte 7: a \\u escape of half a UTF-16 surrogate pair without the other half");
   assert_string_equal(failure_of("", 0, "[1]\"x", &code), "invalid JSON at byte 3: parse error: trailing garbage");
+  assert_string_equal(failure_of("", 0, "[1]  x", &code), "invalid JSON at byte 5: parse error: trailing garbage");
+  assert_string_equal(failure_of("", 0, "[1]\"\v", &code), "invalid JSON at byte 3: parse error: trailing garbage");
   assert_string_equal(code, "JSON");
   /* JSON Lines: one value a line, so "01" is not 0 then 1; a body that ends inside a line is cut short */
   assert_string_equal(failure_of("", 1, "{\"a\":1}\n01\n", &code),

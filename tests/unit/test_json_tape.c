@@ -114,7 +114,7 @@ static void refuses_what_is_not_json(void **state) {
   refused(t, "[+1]", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 2: lexical error: invalid char in json text.");
   refused(t, "[-01]", 1000, 100, SE_JT_INVALID,
           "invalid JSON at byte 4: parse error: after array element, I expect ',' or ']'");
-  refused(t, "01", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 2: parse error: trailing garbage");
+  refused(t, "01", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 1: parse error: trailing garbage");
   refused(t, "[2.]", 1000, 100, SE_JT_INVALID,
           "invalid JSON at byte 3: lexical error: malformed number, a digit is required after the decimal point.");
   refused(t, "[\"a\tb\"]", 1000, 100, SE_JT_INVALID,
@@ -127,6 +127,8 @@ static void refuses_what_is_not_json(void **state) {
   refused(t, "[\"\\udc00\"]", 1000, 100, SE_JT_INVALID,
           "invalid JSON at byte 7: a \\u escape of half a UTF-16 surrogate pair without the other half");
   refused(t, "[1]\"x", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 3: parse error: trailing garbage");
+  refused(t, "[1]  x", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 5: parse error: trailing garbage");
+  refused(t, "[1]\"\v", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 3: parse error: trailing garbage");
   refused(t, "[1, 2", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 5: parse error: premature EOF");
   /* an earlier error wins over a later refused byte */
   refused(t, "[x,\v]", 1000, 100, SE_JT_INVALID, "invalid JSON at byte 2: lexical error: invalid char in json text.");
