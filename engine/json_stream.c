@@ -111,17 +111,23 @@ static int seal(se_json_stream *s) {
   return new_batch(s);
 }
 
-/* A record's last token is on the tape. */
+/* Whether the batch is due to be handed on. */
+static int batch_full(const se_json_stream *s) {
+  size_t tokens, text;
+  se_json_tape_size(s->batch, &tokens, &text);
+  return s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT;
+}
+
+/* A record's last token is on the tape. A batch of JSON Lines is handed on
+ * at the end of a line (se_json_stream_feed), once nothing else can follow
+ * its last record on that line. */
 static int record_done(se_json_stream *s) {
   if (s->seen++ < s->handed) { /* handed on by an earlier attempt */
     se_json_tape_rewind(s->batch, s->record_mark);
     return 1;
   }
   s->batch_n++;
-  size_t tokens, text;
-  se_json_tape_size(s->batch, &tokens, &text);
-  if (s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT) return seal(s);
-  return 1;
+  return s->lines || !batch_full(s) || seal(s);
 }
 
 /* Why the tape refused a token. */
@@ -409,7 +415,10 @@ int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
     if (nl != NULL) n = (size_t)(nl - (data + done)) + 1; /* JSON Lines: line by line */
     if (parse_piece(s, data + done, n) != 0) return -1;
     done += n;
-    if (nl != NULL) s->line_values = 0;
+    if (nl == NULL) continue;
+    s->line_values = 0;
+    s->chunk = NULL; /* parsed and counted: the resume point is the line's end */
+    if (batch_full(s) && !seal(s)) return -1;
   }
   if (ok < len) {
     if (!trailing_garbage(s)) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);

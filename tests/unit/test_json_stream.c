@@ -185,6 +185,14 @@ static void errors_say_what_and_where(void **state) {
   assert_string_equal(failure_of("", 1, "{} {}\n", &code),
                       "invalid JSON at byte 4: a second value on one line of JSON Lines");
   assert_string_equal(failure_of("", 1, "{\"a\":1}\n\"abc", &code), "cut short");
+  /* the 0 of "01" is not handed on, even in batches of one record */
+  seen s = {0};
+  se_json_stream *js = se_json_stream_new("", 1, 1000, take, &s);
+  se_json_stream_begin(js, 1);
+  assert_int_equal(feed_all(js, "{\"a\":1}\n2\n01\n", 100), -1);
+  assert_string_equal(s.out, "{\"a\":1}\n2\n");
+  assert_int_equal(se_json_stream_records(js), 2);
+  se_json_stream_free(js);
   assert_string_equal(failure_of("", 1, "1\n\n2\r\n{\n}\n", &code), "ok");
 }
 
