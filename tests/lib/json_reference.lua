@@ -8,6 +8,7 @@
 --   local ref = dofile("tests/lib/json_reference.lua")
 --   local value = ref.decode(text [, max_depth])  -- or nil, byte offset of the error, of its token
 --   ref.number(literal)                           -- a number's value by the rules above
+--   ref.token_end(text, at)                       -- where the token at byte `at` ends
 local M = {}
 
 local null = require("cjson").null
@@ -186,6 +187,26 @@ function decode_value(s, pos, depth, max_depth)
     end
   end
   refuse(pos)
+end
+
+--- The offset after the token that starts at byte `at` of text (0-based): a string, a number or a
+-- word; any other byte is a token of its own. yajl reports an error once it has read that token, so
+-- the engine's offset for an error the reference finds at `at` in a token starting at `token` is
+-- within at .. token_end(text, token) + 1.
+function M.token_end(text, at)
+  local c = text:sub(at + 1, at + 1)
+  if c == '"' then
+    local i = at + 2
+    while i <= #text and text:sub(i, i) ~= '"' do
+      i = i + (text:sub(i, i) == "\\" and 2 or 1)
+    end
+    return math.min(i, #text)
+  elseif c:match("[%-%d]") then
+    return at + #text:match("^%-?[%d.eE+-]*", at + 1)
+  elseif c:match("%a") then
+    return at + #text:match("^%a+", at + 1)
+  end
+  return at + 1
 end
 
 --- Decodes text: its value, or nil, the byte offset (0-based) where it is refused and the offset

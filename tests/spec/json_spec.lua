@@ -47,27 +47,6 @@ describe("salesengine.json", function()
     return true
   end
 
-  -- The offset after the token that starts at byte `at` of text (0-based): a string, a number or a
-  -- word; any other byte is a token of its own. yajl reports an error once it has read that token.
-  local function token_end(text, at)
-    local c = text:sub(at + 1, at + 1)
-    local stop
-    if c == '"' then
-      local i = at + 2
-      while i <= #text and text:sub(i, i) ~= '"' do
-        i = i + (text:sub(i, i) == "\\" and 2 or 1)
-      end
-      stop = math.min(i, #text)
-    elseif c:match("[%-%d]") then
-      stop = at + #text:match("^%-?[%d.eE+-]*", at + 1)
-    elseif c:match("%a") then
-      stop = at + #text:match("^%a+", at + 1)
-    else
-      stop = at + 1
-    end
-    return stop
-  end
-
   -- Asserts that json.decode and the reference agree on text: the same value, or both refuse it,
   -- json.decode with "invalid JSON at byte N: ..." where N is the offset of the byte the reference
   -- stops at, or at most one past the end of the token that byte is in.
@@ -81,7 +60,7 @@ describe("salesengine.json", function()
       assert(same_value, "different values for " .. shown .. ": " .. tostring(why))
     else
       local n = tonumber(tostring(got):match("^invalid JSON at byte (%d+): ."))
-      assert(n and n >= at and n <= token_end(text, token) + 1,
+      assert(n and n >= at and n <= ref.token_end(text, token) + 1,
         shown .. ": the reference stops at byte " .. at .. ", not " .. tostring(got))
     end
   end
