@@ -15,8 +15,9 @@
  * that adds to yajl), within a nesting limit; bytes that are not UTF-8
  * inside strings are passed on as they are. A text it refuses gets a message
  * naming the byte offset: "invalid JSON at byte N: ...", the same words as
- * engine/json_stream.c's for the same text, or "JSON too large at byte N: ..."
- * past the tape's limits (max_tokens tokens, a 256 MiB string, a 4 GiB text). */
+ * engine/json_stream.c's for the same text (tests/fuzz/fuzz_json_stream.c),
+ * or "JSON too large at byte N: ..." past the tape's limits (max_tokens
+ * tokens, a 256 MiB string, a 4 GiB text). */
 
 typedef enum {
   SE_JT_NULL,
