@@ -169,9 +169,9 @@ static int push_body(lua_State *L, se_http_response *resp) {
 
 /* Decodes the body string at index body: from the tape the fetch worker
  * made of it, when there is one made with the script's depth limit, else
- * with salesengine.json's decode (at index decode); sel: the index of a selection table (the `json` option's fields)
- * or 0. Success: pushes the value, returns 1. Invalid JSON: pushes nil,
- * message, "JSON" and returns 3. */
+ * with salesengine.json's decode (at index decode); sel: the index of a
+ * selection table (the `json` option's fields) or 0. Success: pushes the
+ * value, returns 1. Invalid JSON: pushes nil, message, "JSON" and returns 3. */
 static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req,
                        int sel) {
   if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {

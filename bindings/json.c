@@ -189,9 +189,15 @@ static void push_number(lua_State *L, const char *text, size_t len) {
   int64_t i;
   double d;
   switch (se_json_number_read(text, len, &i, &d)) {
-  case SE_JN_INTEGER: lua_pushinteger(L, (lua_Integer)i); break;
-  case SE_JN_FLOAT: lua_pushnumber(L, d); break;
-  case SE_JN_TEXT: lua_pushlstring(L, text, len); break;
+  case SE_JN_INTEGER:
+    lua_pushinteger(L, (lua_Integer)i);
+    break;
+  case SE_JN_FLOAT:
+    lua_pushnumber(L, d);
+    break;
+  case SE_JN_TEXT:
+    lua_pushlstring(L, text, len);
+    break;
   }
 }
 

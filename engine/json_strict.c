@@ -70,8 +70,9 @@ size_t se_json_strict_scan(se_json_strict *s, const char *p, size_t n, const cha
       return i;
     }
   }
-  if (limit < n) *why = p[limit] == '\v' ? "a raw \\v byte is not JSON white space"
-                                         : "a raw \\f byte is not JSON white space";
+  if (limit < n)
+    *why = p[limit] == '\v' ? "a raw \\v byte is not JSON white space"
+                            : "a raw \\f byte is not JSON white space";
   return limit;
 }
 

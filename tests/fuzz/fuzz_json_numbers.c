@@ -54,8 +54,14 @@ static void u128_text(unsigned __int128 u, char *out) {
  * sign, and one of the ways JSON may write it. */
 static void make_literal(const uint8_t *b, char *out, size_t size) {
   static const unsigned __int128 one = 1;
-  const unsigned __int128 bases[] = {one << 52, one << 53, one << 63, one << 64, (unsigned __int128)1000000000000000ULL,
-                                     (unsigned __int128)10000000000000000000ULL, 0, 1};
+  const unsigned __int128 bases[] = {one << 52,
+                                     one << 53,
+                                     one << 63,
+                                     one << 64,
+                                     (unsigned __int128)1000000000000000ULL,
+                                     (unsigned __int128)10000000000000000000ULL,
+                                     0,
+                                     1};
   unsigned __int128 u = bases[b[0] % 8];
   int delta = (int)(int16_t)(b[1] | b[2] << 8) % 64;
   u = delta < 0 && (unsigned __int128)-delta > u ? 0 : u + (__int128)delta;
@@ -64,12 +70,24 @@ static void make_literal(const uint8_t *b, char *out, size_t size) {
   const char *sign = b[0] & 0x80 ? "-" : "";
   int shift = b[4] % 40 - 20;
   switch (b[3] % 7) {
-  case 0: snprintf(out, size, "%s%s", sign, digits); break;
-  case 1: snprintf(out, size, "%s%s.0", sign, digits); break;
-  case 2: snprintf(out, size, "%s%se0", sign, digits); break;
-  case 3: snprintf(out, size, "%s%s%se-2", sign, digits, u > 0 ? "00" : ""); break;
-  case 4: snprintf(out, size, "%s%se%d", sign, digits, shift); break;
-  case 5: snprintf(out, size, "%s%s.%02d", sign, digits, b[4] % 100); break;
+  case 0:
+    snprintf(out, size, "%s%s", sign, digits);
+    break;
+  case 1:
+    snprintf(out, size, "%s%s.0", sign, digits);
+    break;
+  case 2:
+    snprintf(out, size, "%s%se0", sign, digits);
+    break;
+  case 3:
+    snprintf(out, size, "%s%s%se-2", sign, digits, u > 0 ? "00" : "");
+    break;
+  case 4:
+    snprintf(out, size, "%s%se%d", sign, digits, shift);
+    break;
+  case 5:
+    snprintf(out, size, "%s%s.%02d", sign, digits, b[4] % 100);
+    break;
   default: /* the digits with the point moved: 0.000ddd or d.ddd */
     if (shift < 0)
       snprintf(out, size, "%s0.%0*d%s", sign, -shift, 0, digits);
@@ -144,14 +162,18 @@ static void check_value(const char *lit) {
   int64_t i = 0;
   double d = 0;
   switch (jnr_expect(lit, &i, &d)) {
-  case SE_JN_INTEGER: FUZZ_CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == i); break;
+  case SE_JN_INTEGER:
+    FUZZ_CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == i);
+    break;
   case SE_JN_FLOAT: {
     FUZZ_CHECK(lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1));
     double got = lua_tonumber(L, -1);
     FUZZ_CHECK(memcmp(&got, &d, sizeof d) == 0);
     break;
   }
-  case SE_JN_TEXT: FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), lit) == 0); break;
+  case SE_JN_TEXT:
+    FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), lit) == 0);
+    break;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, tx_text_ref);
   lua_insert(L, -2);
