@@ -143,19 +143,14 @@ static int http_get(lua_State *L) {
   return push_outcome(L, box->resp);
 }
 
-/* "GET <redacted url>: invalid JSON at character N: <decoder message>", with
- * the request's secrets masked; malloc'd, NULL when out of memory. */
+/* "GET <redacted url>: <decoder message>" ("invalid JSON at byte N: ..."),
+ * with the request's secrets masked; malloc'd, NULL when out of memory. */
 static char *json_error_message(const se_http_request *req, const se_http_response *resp, const char *err) {
-  const char *pos = strstr(err, " at character ");
   char *url = se_redact_url(resp->url ? resp->url : req->url);
   if (url == NULL) return NULL;
-  size_t len = strlen(req->method) + strlen(url) + strlen(err) + 64;
+  size_t len = strlen(req->method) + strlen(url) + strlen(err) + 8;
   char *msg = malloc(len);
-  if (msg != NULL && pos != NULL)
-    snprintf(msg, len, "%s %s: invalid JSON at character %s: %.*s", req->method, url, pos + 14,
-             (int)(pos - err), err);
-  else if (msg != NULL)
-    snprintf(msg, len, "%s %s: invalid JSON: %s", req->method, url, err);
+  if (msg != NULL) snprintf(msg, len, "%s %s: %s", req->method, url, err);
   free(url);
   char *clean = msg ? se_http_request_scrub(req, msg) : NULL;
   free(msg);
@@ -174,10 +169,9 @@ static int push_body(lua_State *L, se_http_response *resp) {
 
 /* Decodes the body string at index body: from the tape the fetch worker
  * made of it, when there is one made with the script's depth limit, else
- * with salesengine.json's decode (at index decode: cjson's values and
- * errors); sel: the index of a selection table (the `json` option's fields)
- * or 0. Success: pushes the value, returns 1. Invalid JSON: pushes nil,
- * message, "JSON" and returns 3. */
+ * with salesengine.json's decode (at index decode); sel: the index of a
+ * selection table (the `json` option's fields) or 0. Success: pushes the
+ * value, returns 1. Invalid JSON: pushes nil, message, "JSON" and returns 3. */
 static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req,
                        int sel) {
   if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {

@@ -1,23 +1,23 @@
-/* salesengine.json: decode(text), the same values and errors as lua-cjson's
- * cjson.decode, built faster. The text is parsed by yajl into a token tape
- * (engine/json_tape.c) and the Lua values are then built from it, every
- * table created at its final size; a text the tape declines (invalid JSON,
- * or a form decoders may read differently) goes to cjson.decode itself,
- * which gives its usual value or error. http.get_json and fetch_all decode
- * with it. */
+/* salesengine.json: decode(text), JSON as RFC 8259 has it into Lua values,
+ * numbers exact (engine/json_number.h). The text is parsed by yajl into a
+ * token tape (engine/json_tape.c) and the Lua values are then built from
+ * it, every table created at its final size; the same builder makes the
+ * records of http.records' batches (bindings/json_records.c) and of pages
+ * parsed on the fetch worker. http.get_json and fetch_all decode with it. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
 
 #include "common.h"
 #include "json.h"
+#include "json_number.h"
 #include "json_records.h"
 #include "json_select.h"
 #include "modules.h"
 
 #define TAPE_MT "salesengine.json.Tape"
 
-enum { UV_TAPE = 1, UV_CJSON = 2 };
+enum { UV_TAPE = 1 };
 
 typedef struct {
   se_json_tape *tape;
@@ -183,13 +183,30 @@ static size_t build_record(lua_State *L, builder *b, size_t i) {
   return i;
 }
 
+/* Pushes the JSON number text[0, len) as engine/json_number.h reads it: a
+ * Lua integer, a float, or (kept as text) a string of its source spelling. */
+static void push_number(lua_State *L, const char *text, size_t len) {
+  int64_t i;
+  double d;
+  switch (se_json_number_read(text, len, &i, &d)) {
+  case SE_JN_INTEGER:
+    lua_pushinteger(L, (lua_Integer)i);
+    break;
+  case SE_JN_FLOAT:
+    lua_pushnumber(L, d);
+    break;
+  case SE_JN_TEXT:
+    lua_pushlstring(L, text, len);
+    break;
+  }
+}
+
 /* Pushes the value starting at token i; returns the index after it. The
  * tape's nesting is within cjson's depth limit, and so is the recursion. */
 static size_t build(lua_State *L, builder *b, size_t i) {
   se_jt_token k = b->tok[i++];
   size_t len;
   const char *text;
-  double num;
   switch (SE_JT_KIND(k)) {
   case SE_JT_NULL:
     lua_pushlightuserdata(L, NULL); /* cjson.null */
@@ -200,8 +217,7 @@ static size_t build(lua_State *L, builder *b, size_t i) {
     break;
   case SE_JT_NUMBER:
     text = se_json_tape_text(b->t, b->buf, k, &len);
-    if (!se_json_number(text, len, &num)) luaL_error(L, "not enough memory");
-    lua_pushnumber(L, num);
+    push_number(L, text, len);
     break;
   case SE_JT_STRING:
   case SE_JT_KEY:
@@ -350,7 +366,7 @@ unsigned se_json_max_depth(lua_State *L) {
 }
 
 /* json.decode(text[, {records = path, fields = {...}}]) -> value; raises
- * cjson's error for invalid JSON. */
+ * "invalid JSON at byte N: ..." for a text that is not JSON. */
 static int json_decode(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
@@ -362,17 +378,21 @@ static int json_decode(lua_State *L) {
     lua_pop(L, 1);
   }
   tape_ud *u = lua_touserdata(L, lua_upvalueindex(UV_TAPE));
-  se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_DEFAULT_MAX_TOKENS);
+  se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_MAX_TOKENS);
   if (st == SE_JT_NOMEM) return luaL_error(L, "not enough memory");
-  if (st == SE_JT_DECLINED) {
-    lua_getfield(L, lua_upvalueindex(UV_CJSON), "decode");
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);
-    if (sel) se_json_project(L, sel);
-    return 1;
+  if (st == SE_JT_OK)
+    se_json_push_tape(L, u->tape, text, sel);
+  else
+    lua_pushstring(L, se_json_tape_error(u->tape));
+  size_t n;
+  se_json_tape_tokens(u->tape, &n);
+  if (n > SE_JT_DEFAULT_MAX_TOKENS) { /* the state keeps no large tape */
+    se_json_tape *fresh = se_json_tape_new();
+    if (fresh == NULL) return luaL_error(L, "not enough memory");
+    se_json_tape_free(u->tape);
+    u->tape = fresh;
   }
-  se_json_push_tape(L, u->tape, text, sel);
-  return 1;
+  return st == SE_JT_OK ? 1 : lua_error(L);
 }
 
 /* json.full(record) -> record: a record of http.records with every member
@@ -417,7 +437,6 @@ int luaopen_salesengine_json(lua_State *L) {
   u->tape = NULL;
   luaL_setmetatable(L, TAPE_MT);
   if ((u->tape = se_json_tape_new()) == NULL) return luaL_error(L, "not enough memory");
-  luaL_requiref(L, "cjson", luaopen_cjson, 0);
-  luaL_setfuncs(L, json_functions, 2);
+  luaL_setfuncs(L, json_functions, 1);
   return 1;
 }

@@ -35,8 +35,9 @@ static int batch_may_start(void *ctx, size_t index) {
 }
 
 /* Runs on the worker: a successful body is parsed here, while the caller
- * works on an earlier result; a tape that is declined or cannot be made is
- * left out (the caller then decodes the body itself). */
+ * works on an earlier result; a body the tape refuses (not JSON, or over the
+ * worker's token limit) or out of memory is left without a tape (the caller
+ * then decodes it itself, and says why it fails). */
 static void batch_finished(void *ctx, size_t index, se_http_response *resp) {
   se_http_batch *b = ctx;
   se_json_tape *tape = NULL;

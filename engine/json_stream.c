@@ -7,6 +7,8 @@
 #include <yajl/yajl_parse.h>
 #include <zlib.h>
 
+#include "json_strict.h"
+
 /* A batch is handed on early when its tape grows past these (huge records). */
 #define BATCH_MAX_TOKENS ((size_t)2 << 20)
 #define BATCH_MAX_TEXT ((size_t)64 << 20)
@@ -23,6 +25,13 @@ struct se_json_stream {
   void *ctx;
   yajl_handle yajl;
   int lines;
+  se_json_strict strict; /* the scan for what yajl lets through */
+  int line_values;       /* JSON Lines: values begun on the current line */
+  /* after the last top-level value: where it ended, and the first byte fed
+   * after it that is not JSON white space (garbage, or an unfinished token
+   * yajl lets pass: "[1]\"x"; in JSON Lines the next value, begun) */
+  unsigned long long value_end, after_value;
+  int anything_after;
   /* where the parse is: the open containers outside records, each with the
    * number of path segments that lead to it (OFF_PATH: not on the path) */
   int *level;
@@ -102,17 +111,23 @@ static int seal(se_json_stream *s) {
   return new_batch(s);
 }
 
-/* A record's last token is on the tape. */
+/* Whether the batch is due to be handed on. */
+static int batch_full(const se_json_stream *s) {
+  size_t tokens, text;
+  se_json_tape_size(s->batch, &tokens, &text);
+  return s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT;
+}
+
+/* A record's last token is on the tape. A batch of JSON Lines is handed on
+ * at the end of a line (se_json_stream_feed), once nothing else can follow
+ * its last record on that line. */
 static int record_done(se_json_stream *s) {
   if (s->seen++ < s->handed) { /* handed on by an earlier attempt */
     se_json_tape_rewind(s->batch, s->record_mark);
     return 1;
   }
   s->batch_n++;
-  size_t tokens, text;
-  se_json_tape_size(s->batch, &tokens, &text);
-  if (s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT) return seal(s);
-  return 1;
+  return s->lines || !batch_full(s) || seal(s);
 }
 
 /* Why the tape refused a token. */
@@ -159,16 +174,32 @@ static int at_record_level(const se_json_stream *s) {
   return s->in_records && s->depth == s->records_depth;
 }
 
+/* A top-level value begins: JSON Lines has one a line ("01" is not 0 then 1). */
+static int top_level_begins(se_json_stream *s) {
+  if (s->lines && s->line_values++ > 0)
+    return fail(s, "JSON", "invalid JSON at byte %llu: a second value on one line of JSON Lines", offset(s));
+  return 1;
+}
+
+/* A top-level value (a whole document, or a line of JSON Lines) ended. */
+static void top_level_ends(se_json_stream *s) {
+  s->value_end = offset(s);
+  s->anything_after = 0;
+  s->complete = 1;
+}
+
 static int scalar(se_json_stream *s, se_jt_kind kind, const char *text, size_t len) {
   if (s->record_depth > 0) return se_json_tape_add(s->batch, kind, text, len) ? 1 : tape_failed(s);
+  if (s->depth == 0) {
+    if (!top_level_begins(s)) return 0;
+    top_level_ends(s);
+  }
   if (at_record_level(s)) {
     s->record_mark = se_json_tape_mark(s->batch);
     if (!se_json_tape_add(s->batch, kind, text, len)) return tape_failed(s);
     return record_done(s);
   }
-  if (value_on_path(s, kind) < OFF_PATH) return 0;
-  if (s->depth == 0) s->complete = 1;
-  return 1;
+  return value_on_path(s, kind) >= OFF_PATH;
 }
 
 static int on_null(void *c) {
@@ -196,6 +227,7 @@ static int on_key(void *c, const unsigned char *p, size_t n) {
 }
 
 static int open_container(se_json_stream *s, se_jt_kind kind) {
+  if (s->record_depth == 0 && s->depth == 0 && !top_level_begins(s)) return 0;
   if (s->record_depth > 0 || at_record_level(s)) {
     if (s->depth + s->record_depth >= s->max_depth)
       return fail(s, "JSON", "invalid JSON at byte %llu: nested deeper than %u levels", offset(s), s->max_depth);
@@ -234,14 +266,15 @@ static int close_container(void *c) {
   se_json_stream *s = c;
   if (s->record_depth > 0) {
     se_json_tape_close(s->batch);
-    if (--s->record_depth == 0) return record_done(s);
-    return 1;
+    if (--s->record_depth > 0) return 1;
+    if (s->depth == 0) top_level_ends(s); /* a line of JSON Lines */
+    return record_done(s);
   }
   if (s->in_records && s->depth == s->records_depth) {
     s->in_records = 0; /* the records array ends */
     if (!seal(s)) return 0;
   }
-  if (--s->depth == 0) s->complete = 1;
+  if (--s->depth == 0) top_level_ends(s);
   return 1;
 }
 
@@ -298,6 +331,10 @@ int se_json_stream_begin(se_json_stream *s, int lines) {
   /* bytes that are not UTF-8 are one record's bad data (the database
    * refuses them as a reject), not a reason to stop reading */
   yajl_config(s->yajl, yajl_dont_validate_strings, 1);
+  se_json_strict_init(&s->strict);
+  s->line_values = 0;
+  s->value_end = s->after_value = 0;
+  s->anything_after = 0;
   s->depth = 0;
   s->next_level = lines ? OFF_PATH : 0;
   s->in_records = lines;
@@ -328,34 +365,63 @@ static int verify(se_json_stream *s, const char *data, size_t len) {
               s->handed_at, s->handed);
 }
 
+/* After yajl read data[0, len) (fed after s->base): notes the first byte
+ * after the last top-level value that is not JSON white space. */
+static void note_after_value(se_json_stream *s, const char *data, size_t len) {
+  if (!s->complete || s->anything_after) return;
+  for (size_t i = s->value_end > s->base ? (size_t)(s->value_end - s->base) : 0; i < len; i++) {
+    if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+      s->after_value = s->base + i;
+      s->anything_after = 1;
+      return;
+    }
+  }
+}
+
+/* Whether something that is not white space follows the document (not JSON Lines). */
+static int trailing_garbage(se_json_stream *s) {
+  if (s->lines || !s->complete || !s->anything_after) return 0;
+  fail(s, "JSON", "invalid JSON at byte %llu: parse error: trailing garbage", s->after_value);
+  return 1;
+}
+
+/* Gives yajl the next n bytes (at most 1 GiB: zlib's CRC takes 4 GiB at
+ * most at once). 0, or -1 once the stream failed. */
+static int parse_piece(se_json_stream *s, const char *data, size_t n) {
+  if (!verify(s, data, n)) return -1;
+  s->chunk = data;
+  yajl_status st = yajl_parse(s->yajl, (const unsigned char *)data, n);
+  note_after_value(s, data, n);
+  if (st != yajl_status_ok) {
+    if (!s->failed && !trailing_garbage(s)) {
+      char why[200];
+      se_json_yajl_why(s->yajl, why, sizeof why);
+      fail(s, "JSON", "invalid JSON at byte %llu: %s", offset(s), why);
+    }
+    return -1;
+  }
+  s->crc = crc32(s->crc, (const Bytef *)data, (uInt)n);
+  s->base += n;
+  return 0;
+}
+
 int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
   if (s->failed) return -1;
-  const char *bad = memchr(data, '\v', len);
-  const char *ff = memchr(data, '\f', len);
-  if (ff != NULL && (bad == NULL || ff < bad)) bad = ff;
-  if (bad != NULL) len = (size_t)(bad - data); /* parse up to it: an earlier error wins */
-  for (size_t done = 0; done < len;) {         /* zlib takes 4 GiB at most at once */
-    size_t n = len - done > ((size_t)1 << 30) ? (size_t)1 << 30 : len - done;
-    if (!verify(s, data + done, n)) return -1;
-    s->chunk = data + done;
-    yajl_status st = yajl_parse(s->yajl, (const unsigned char *)data + done, n);
-    if (st != yajl_status_ok) {
-      if (!s->failed) {
-        unsigned char *why = yajl_get_error(s->yajl, 0, NULL, 0);
-        char *nl = why ? strchr((char *)why, '\n') : NULL;
-        if (nl) *nl = '\0';
-        fail(s, "JSON", "invalid JSON at byte %llu: %s", offset(s), why ? (char *)why : "parse error");
-        if (why) yajl_free_error(s->yajl, why);
-      }
-      return -1;
-    }
-    s->crc = crc32(s->crc, (const Bytef *)data + done, (uInt)n);
-    s->base += n;
+  const char *why = NULL;
+  size_t ok = se_json_strict_scan(&s->strict, data, len, &why); /* parse up to it: an earlier error wins */
+  for (size_t done = 0; done < ok;) {
+    size_t n = ok - done > ((size_t)1 << 30) ? (size_t)1 << 30 : ok - done;
+    const char *nl = s->lines ? memchr(data + done, '\n', n) : NULL;
+    if (nl != NULL) n = (size_t)(nl - (data + done)) + 1; /* JSON Lines: line by line */
+    if (parse_piece(s, data + done, n) != 0) return -1;
     done += n;
+    if (nl == NULL) continue;
+    s->line_values = 0;
+    s->chunk = NULL; /* parsed and counted: the resume point is the line's end */
+    if (batch_full(s) && !seal(s)) return -1;
   }
-  if (bad != NULL) {
-    fail(s, "JSON", "invalid JSON at byte %llu: a raw %s byte is not JSON white space", s->base,
-         *bad == '\v' ? "\\v" : "\\f");
+  if (ok < len) {
+    if (!trailing_garbage(s)) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
     return -1;
   }
   return 0;
@@ -365,16 +431,15 @@ int se_json_stream_end(se_json_stream *s) {
   if (s->failed) return -1;
   s->chunk = NULL;
   yajl_status st = yajl_complete_parse(s->yajl);
-  if (s->failed) return -1;
+  if (s->failed || trailing_garbage(s)) return -1;
   if (st != yajl_status_ok || (!s->lines && !s->complete) || s->record_depth > 0) {
-    unsigned char *why = st != yajl_status_ok ? yajl_get_error(s->yajl, 0, NULL, 0) : NULL;
-    int cut = why == NULL || strstr((char *)why, "premature EOF") != NULL;
-    char *nl = why ? strchr((char *)why, '\n') : NULL;
-    if (nl) *nl = '\0';
-    if (!cut) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, (char *)why);
-    if (why) yajl_free_error(s->yajl, why);
-    return cut ? 1 : -1;
+    char why[200] = "";
+    if (st != yajl_status_ok) se_json_yajl_why(s->yajl, why, sizeof why);
+    if (st == yajl_status_ok || strstr(why, "premature EOF") != NULL) return 1; /* cut short */
+    fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
+    return -1;
   }
+  if (s->lines && s->anything_after) return 1; /* the body ends inside a line: cut short */
   if (!s->verified) {
     fail(s, "CHANGED",
          "the response is shorter than the earlier attempt's (%llu bytes, %llu records were handed on): they "

@@ -37,7 +37,11 @@ void se_json_stream_free(se_json_stream *s);
  * top-level value is a record; the path is not used). 0, or -1 (out of memory). */
 int se_json_stream_begin(se_json_stream *s, int lines);
 
-/* Parses the next bytes. 0, or -1 once the stream failed (see _error). */
+/* Parses the next bytes. 0, or -1 once the stream failed (see _error).
+ * JSON is read as engine/json_tape.h reads it, with the same messages (the
+ * byte offset of a token yajl got in two pieces may be later: it cannot
+ * take the token's length back from a piece that holds only its end); JSON
+ * Lines has one value a line. */
 int se_json_stream_feed(se_json_stream *s, const char *data, size_t len);
 
 /* The body ended. 0: the document was complete and the last batch is handed

@@ -1,10 +1,15 @@
 #include "json_tape.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "json_strict.h"
+
 enum { OPEN_INITIAL = 64, TOKENS_INITIAL = 1024, ARENA_INITIAL = 4096 };
+enum { LIMIT_NONE, LIMIT_TOKENS, LIMIT_TEXT, LIMIT_DEPTH };
 
 #define IN_TAPE 8u
 #define MAX_TEXT ((1u << 28) - 1)
@@ -15,7 +20,9 @@ struct se_json_tape {
   uint32_t *open; /* indexes of the containers not yet closed */
   size_t depth, open_cap;
   unsigned max_depth;
-  int nomem, declined;
+  int nomem, limit;                /* why a callback refused a token (LIMIT_*) */
+  se_jt_status failed;             /* the parse's failure, with its message */
+  char error[320];
   char *arena; /* texts yajl unescaped or buffered: offsets stay valid as it grows */
   size_t arena_len, arena_cap;
   const char *buf;
@@ -75,7 +82,7 @@ static void top_level_done(se_json_tape *t) {
  * head bits and offset; 0 when out of memory or over the limits. */
 static int push(se_json_tape *t, uint32_t head, uint32_t off) {
   if (t->n >= t->max_tokens) {
-    t->declined = 1;
+    t->limit = LIMIT_TOKENS;
     return 0;
   }
   if (!grow((void **)&t->tok, &t->cap, t->n + 1, sizeof *t->tok, TOKENS_INITIAL)) {
@@ -102,13 +109,13 @@ static int push_container(se_json_tape *t, se_jt_kind kind) {
  * there, else (unescaped, or buffered across the end) they are copied. */
 static int push_text(se_json_tape *t, se_jt_kind kind, const char *p, size_t len) {
   if (len > MAX_TEXT) {
-    t->declined = 1;
+    t->limit = LIMIT_TEXT;
     return 0;
   }
   uint32_t head = (uint32_t)kind | (uint32_t)len << 4;
   if (t->buf != NULL && p >= t->buf && p + len <= t->buf + t->len) return push(t, head, (uint32_t)(p - t->buf));
   if (t->arena_len + len > UINT32_MAX) {
-    t->declined = 1;
+    t->limit = LIMIT_TEXT;
     return 0;
   }
   if (!grow((void **)&t->arena, &t->arena_cap, t->arena_len + len, 1, ARENA_INITIAL)) {
@@ -143,7 +150,7 @@ static int on_key(void *c, const unsigned char *s, size_t n) {
 
 static int open_container(se_json_tape *t, se_jt_kind kind) {
   if (t->depth >= t->max_depth) {
-    t->declined = 1;
+    t->limit = LIMIT_DEPTH;
     return 0;
   }
   if (!push_container(t, kind)) return 0;
@@ -180,64 +187,117 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = close_container,
 };
 
-/* The kind of UTF-16 surrogate the \u escape at p (end: the buffer's end)
- * names: 'h' high, 'l' low, 0 none or not an escape. */
-static char surrogate_at(const char *p, const char *end) {
-  if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (p[2] != 'd' && p[2] != 'D')) return 0;
-  char c = p[3];
-  if (c == '8' || c == '9' || (c >= 'a' && c <= 'b') || (c >= 'A' && c <= 'B')) return 'h';
-  if ((c >= 'c' && c <= 'f') || (c >= 'C' && c <= 'F')) return 'l';
+/* Fails the parse under way with a message about byte `at`: kind is
+ * SE_JT_INVALID or SE_JT_TOO_LARGE; the first failure stays. Returns 0. */
+static int fail_at(se_json_tape *t, se_jt_status kind, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(se_json_tape *t, se_jt_status kind, size_t at, const char *fmt, ...) {
+  if (t->failed != SE_JT_OK) return 0;
+  t->failed = kind;
+  int n = snprintf(t->error, sizeof t->error,
+                   kind == SE_JT_INVALID ? "invalid JSON at byte %zu: " : "JSON too large at byte %zu: ", at);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->error + n, sizeof t->error - (size_t)n, fmt, ap);
+  va_end(ap);
   return 0;
 }
 
-/* Whether buf has a byte or an escape that yajl and other decoders may read
- * differently: \v or \f (white space to yajl), or a \u escape of a UTF-16
- * surrogate that is not part of a high-low pair (yajl replaces a lone high one
- * with '?' and passes a lone low one). */
-static int has_doubtful_bytes(const char *buf, size_t len) {
-  if (memchr(buf, '\v', len) != NULL || memchr(buf, '\f', len) != NULL) return 1;
-  const char *end = buf + len;
-  for (const char *p = memchr(buf, '\\', len); p != NULL && p + 1 < end;
-       p = memchr(p + 2, '\\', (size_t)(end - p - 2))) {
-    char kind = surrogate_at(p, end);
-    if (kind == 'l' || (kind == 'h' && surrogate_at(p + 6, end) != 'l')) return 1;
-    if (kind == 'h') p += 6; /* the pair's low half is fine */
+/* Notes why a callback refused a token (a limit set by push, push_text or
+ * open_container), with the offset yajl has read up to. */
+static void limit_failure(se_json_tape *t) {
+  size_t at = yajl_get_bytes_consumed(t->yajl);
+  if (t->limit == LIMIT_DEPTH)
+    fail_at(t, SE_JT_INVALID, at, "nested deeper than %u levels", t->max_depth);
+  else if (t->limit == LIMIT_TOKENS)
+    fail_at(t, SE_JT_TOO_LARGE, at, "more than %zu tokens (values and member names)", t->max_tokens);
+  else if (t->limit == LIMIT_TEXT)
+    fail_at(t, SE_JT_TOO_LARGE, at, "a string of %u bytes or more", MAX_TEXT + 1);
+}
+
+/* Fails the parse at the first byte after the top-level value that is not
+ * JSON white space, if there is one (yajl reports garbage after the value a
+ * token late, and lets an unfinished token there pass: "1\"", "[1]\"x"). */
+static void trailing_garbage(se_json_tape *t, const char *buf, size_t len) {
+  for (size_t i = t->value_end; i < len; i++) {
+    if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
+      fail_at(t, SE_JT_INVALID, i, "parse error: trailing garbage");
+      return;
+    }
   }
-  return 0;
+}
+
+/* Runs yajl over buf[0, len): the bytes before the first one the strict
+ * scan refuses, then (when none is) the end of the text. */
+static void run_parser(se_json_tape *t, const char *buf, size_t len) {
+  se_json_strict strict;
+  se_json_strict_init(&strict);
+  const char *why = NULL;
+  size_t ok = se_json_strict_scan(&strict, buf, len, &why);
+  yajl_handle h = t->yajl;
+  yajl_status st = yajl_parse(h, (const unsigned char *)buf, ok);
+  if (st == yajl_status_ok && ok < len) {
+    if (t->value_end <= ok) trailing_garbage(t, buf, ok); /* an earlier error wins */
+    fail_at(t, SE_JT_INVALID, ok, "%s", why);
+    return;
+  }
+  size_t at = yajl_get_bytes_consumed(h);
+  t->finishing = 1;
+  if (st == yajl_status_ok) {
+    st = yajl_complete_parse(h);
+    at = len;
+  }
+  if (st == yajl_status_client_canceled) {
+    limit_failure(t);
+  } else if (st != yajl_status_ok && t->value_end <= len) {
+    trailing_garbage(t, buf, len);
+  } else if (st != yajl_status_ok) {
+    char why_yajl[200];
+    se_json_yajl_why(h, why_yajl, sizeof why_yajl);
+    fail_at(t, SE_JT_INVALID, at, "%s", why_yajl);
+  }
 }
 
 se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, unsigned max_depth,
                                 size_t max_tokens) {
   t->n = t->depth = t->arena_len = 0;
-  t->nomem = t->declined = 0;
+  t->nomem = 0;
+  t->limit = LIMIT_NONE;
+  t->failed = SE_JT_OK;
   t->max_depth = max_depth;
   t->max_tokens = max_tokens < MAX_TEXT ? max_tokens : MAX_TEXT; /* counts fit a head too */
   t->buf = buf;
   t->len = len;
-  if (len >= UINT32_MAX || has_doubtful_bytes(buf, len)) return SE_JT_DECLINED;
+  if (len >= UINT32_MAX) {
+    fail_at(t, SE_JT_TOO_LARGE, 0, "a text of 4 GiB or more");
+    return t->failed;
+  }
   yajl_handle h = yajl_alloc(&callbacks, NULL, t);
   if (h == NULL) return SE_JT_NOMEM;
+  /* bytes that are not UTF-8 are the data's problem (the database refuses
+   * them), not the document's: passed on as they are, as the stream does */
+  yajl_config(h, yajl_dont_validate_strings, 1);
   t->yajl = h;
   t->finishing = 0;
   t->value_end = SIZE_MAX;
-  yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
-  t->finishing = 1;
-  if (st == yajl_status_ok) st = yajl_complete_parse(h);
+  run_parser(t, buf, len);
   yajl_free(h);
   t->buf = NULL;
   t->yajl = NULL;
   if (t->nomem) return SE_JT_NOMEM;
-  if (st != yajl_status_ok || t->n == 0 || t->value_end > len) return SE_JT_DECLINED;
-  /* yajl lets an unfinished token after the value pass ("1\"", "[1]\"x"):
-   * only white space may follow */
-  for (size_t i = t->value_end; i < len; i++)
-    if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') return SE_JT_DECLINED;
-  return SE_JT_OK;
+  if (t->failed == SE_JT_OK) trailing_garbage(t, buf, len);
+  return t->failed;
+}
+
+const char *se_json_tape_error(const se_json_tape *t) {
+  return t->failed != SE_JT_OK ? t->error : NULL;
 }
 
 void se_json_tape_clear(se_json_tape *t, unsigned max_depth, size_t max_tokens) {
   t->n = t->depth = t->arena_len = 0;
-  t->nomem = t->declined = 0;
+  t->nomem = 0;
+  t->limit = LIMIT_NONE;
+  t->failed = SE_JT_OK;
   t->max_depth = max_depth;
   t->max_tokens = max_tokens < MAX_TEXT ? max_tokens : MAX_TEXT;
   t->buf = NULL;
@@ -280,55 +340,6 @@ void se_json_tape_size(const se_json_tape *t, size_t *tokens, size_t *text) {
 }
 
 se_jt_status se_json_tape_status(const se_json_tape *t) {
-  return t->nomem ? SE_JT_NOMEM : t->declined ? SE_JT_DECLINED : SE_JT_OK;
-}
-
-/* 10^0 .. 10^22: every one exactly a double. */
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* A number whose digits, read as an integer, are below 2^53 and whose
- * decimal exponent is within +-22 is that integer times or divided by an
- * exact power of ten: one correctly rounded IEEE operation, so the same
- * double strtod returns. Anything else goes to strtod itself. */
-int se_json_number(const char *s, size_t n, double *out) {
-  const char *p = s, *end = s + n;
-  int neg = p < end && *p == '-';
-  if (neg) p++;
-  uint64_t m = 0;
-  int exp10 = 0, ok = 1;
-  for (; p < end && *p >= '0' && *p <= '9'; p++) {
-    if (m >= (UINT64_C(1) << 53) / 10) ok = 0;
-    m = m * 10 + (uint64_t)(*p - '0');
-  }
-  if (p < end && *p == '.') {
-    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
-      if (m >= (UINT64_C(1) << 53) / 10) ok = 0;
-      m = m * 10 + (uint64_t)(*p - '0');
-      exp10--;
-    }
-  }
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    p++;
-    int eneg = p < end && *p == '-';
-    if (p < end && (*p == '-' || *p == '+')) p++;
-    int e = 0;
-    for (; p < end && *p >= '0' && *p <= '9'; p++)
-      if (e < 10000) e = e * 10 + (*p - '0');
-    exp10 += eneg ? -e : e;
-  }
-  if (ok && p == end && exp10 >= -22 && exp10 <= 22) {
-    double v = (double)m;
-    v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
-    *out = neg ? -v : v;
-    return 1;
-  }
-  char small[64];
-  char *text = n < sizeof small ? small : malloc(n + 1);
-  if (text == NULL) return 0;
-  memcpy(text, s, n);
-  text[n] = '\0';
-  *out = strtod(text, NULL);
-  if (text != small) free(text);
-  return 1;
+  if (t->nomem) return SE_JT_NOMEM;
+  return t->limit == LIMIT_NONE ? SE_JT_OK : t->limit == LIMIT_DEPTH ? SE_JT_INVALID : SE_JT_TOO_LARGE;
 }

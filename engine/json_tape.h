@@ -11,11 +11,13 @@
  * bytes of the parsed buffer, which must be passed again to read them.
  * Parsing needs no Lua and may run on any thread.
  *
- * The tape accepts plain JSON only: a document it declines (invalid JSON, or
- * valid JSON in a form another decoder might treat differently: deeper than
- * max_depth, a \u escape of a lone surrogate, a \v or \f byte anywhere; or too
- * large for the tape: over max_tokens tokens, a 4 GiB buffer, a 256 MiB
- * string) is left to the general decoder, which then decides and explains. */
+ * The tape accepts exactly RFC 8259 JSON (engine/json_strict.h says what
+ * that adds to yajl), within a nesting limit; bytes that are not UTF-8
+ * inside strings are passed on as they are. A text it refuses gets a message
+ * naming the byte offset: "invalid JSON at byte N: ...", the same words as
+ * engine/json_stream.c's for the same text (tests/fuzz/fuzz_json_stream.c),
+ * or "JSON too large at byte N: ..." past the tape's limits (max_tokens
+ * tokens, a 256 MiB string, a 4 GiB text). */
 
 typedef enum {
   SE_JT_NULL,
@@ -38,11 +40,13 @@ typedef struct {
 #define SE_JT_KIND(k) ((se_jt_kind)((k).head & 7u))
 #define SE_JT_COUNT(k) ((k).head >> 4)
 
-typedef enum { SE_JT_OK, SE_JT_DECLINED, SE_JT_NOMEM } se_jt_status;
+typedef enum { SE_JT_OK, SE_JT_INVALID, SE_JT_TOO_LARGE, SE_JT_NOMEM } se_jt_status;
 
-/* The token limit the engine uses: 32 MiB of tape. A larger document goes to
- * the general decoder, which builds its values without a tape. */
+/* The token limit of a parse made ahead (32 MiB of tape: a page parsed on
+ * the fetch worker); a larger document is parsed again when it is used,
+ * with the tape's own limit. */
 #define SE_JT_DEFAULT_MAX_TOKENS ((size_t)4 << 20)
+#define SE_JT_MAX_TOKENS (((size_t)1 << 28) - 1)
 
 typedef struct se_json_tape se_json_tape;
 
@@ -51,10 +55,16 @@ se_json_tape *se_json_tape_new(void);
 void se_json_tape_free(se_json_tape *t);
 
 /* Parses buf[0, len) as one JSON value into t (replacing what it held).
- * SE_JT_OK: the tokens are filled in; SE_JT_DECLINED: see above, the tokens
- * are unusable; SE_JT_NOMEM: out of memory. */
+ * SE_JT_OK: the tokens are filled in; SE_JT_INVALID (not JSON, or nested
+ * deeper than max_depth) or SE_JT_TOO_LARGE: se_json_tape_error says why,
+ * the tokens are unusable; SE_JT_NOMEM: out of memory. max_tokens is capped
+ * at SE_JT_MAX_TOKENS. */
 se_jt_status se_json_tape_parse(se_json_tape *t, const char *buf, size_t len, unsigned max_depth,
                                 size_t max_tokens);
+
+/* The message of the last parse's failure ("invalid JSON at byte 7: ..."),
+ * or NULL after a success. Valid until the next parse or clear. */
+const char *se_json_tape_error(const se_json_tape *t);
 
 /* The tokens of the last successful parse and their number; and the depth
  * limit that parse used. */
@@ -66,7 +76,8 @@ unsigned se_json_tape_max_depth(const se_json_tape *t);
  * built this way may hold several values one after the other (the records
  * of a stream); its limits are those given to clear. The add/open calls
  * return 0 when out of memory or over a limit (se_json_tape_status says
- * which); close ends the innermost open container. */
+ * which: SE_JT_NOMEM, SE_JT_INVALID for the depth, SE_JT_TOO_LARGE); close
+ * ends the innermost open container. */
 void se_json_tape_clear(se_json_tape *t, unsigned max_depth, size_t max_tokens);
 /* Makes room for this many tokens and bytes of text; 0 when out of memory. */
 int se_json_tape_reserve(se_json_tape *t, size_t tokens, size_t text);
@@ -85,10 +96,5 @@ void se_json_tape_size(const se_json_tape *t, size_t *tokens, size_t *text);
 
 /* The text of a NUMBER, STRING or KEY token; buf is the parsed buffer. */
 const char *se_json_tape_text(const se_json_tape *t, const char *buf, se_jt_token k, size_t *len);
-
-/* Stores in *out the JSON number s[0, n) exactly as strtod reads it: the
- * common short forms are computed directly, the rest go to strtod. Returns 0
- * only when out of memory (a number text of 64 bytes or more is copied). */
-int se_json_number(const char *s, size_t n, double *out);
 
 #endif

@@ -23,7 +23,7 @@ run_suite() {
   shift
   local log
   log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure -j3 "$@" 2>  ctest --test-dir "$dir" --output-on-failure -j2 "$@" 2>&1 | tee "$log"1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure -j3 "$@" 2>&1 | tee "$log"
   local line total bad
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
   rm -f "$log"

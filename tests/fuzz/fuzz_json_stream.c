@@ -2,8 +2,10 @@
  * against the whole-document tape (engine/json_tape.c): for any input, cut
  * into pieces the fuzzer chooses, the records streamed from a top-level
  * array are the array's elements as the tape has them, token for token; a
- * document the tape accepts as an array streams without error; and a second
- * attempt begun half-way hands on the same records once. */
+ * document streams without error exactly when the tape accepts it as an
+ * array; a text both refuse as not JSON gets the same message from both
+ * (the offset no earlier in the stream);
+ * and a second attempt begun half-way hands on the same records once. */
 #include "fuzz_util.h"
 #include "json_stream.h"
 #include "json_tape.h"
@@ -62,6 +64,9 @@ static int take(void *ctx, se_json_tape *batch, size_t nrecords) {
   return 1;
 }
 
+/* The failure of the last stream, when its code was JSON (else ""). */
+static char json_failure[400];
+
 /* Streams data[0, len) in pieces of step; from, when not 0: a first attempt
  * stops after `from` bytes and a second one starts over. Returns end()'s result. */
 static int stream(const char *data, size_t len, size_t step, size_t batch, size_t from, rendering *r) {
@@ -82,8 +87,23 @@ static int stream(const char *data, size_t len, size_t step, size_t batch, size_
     rc = se_json_stream_feed(js, data + off, len - off < step ? len - off : step);
   if (rc == 0) rc = se_json_stream_end(js);
   FUZZ_CHECK(rc != 0 || se_json_stream_records(js) == r->records);
+  const char *code, *msg = se_json_stream_error(js, &code);
+  snprintf(json_failure, sizeof json_failure, "%s", msg != NULL && strcmp(code, "JSON") == 0 ? msg : "");
   se_json_stream_free(js);
   return rc;
+}
+
+/* Checks that the stream's failure (json_failure) says what the tape's does,
+ * at the same byte or, when yajl met the faulty token in two pieces, later
+ * (yajl then cannot take back the token's length from a piece that holds
+ * only its end), but never earlier. */
+static void same_failure(const char *tape_msg) {
+  unsigned long long at_tape, at_stream;
+  int n_tape = 0, n_stream = 0;
+  FUZZ_CHECK(sscanf(tape_msg, "invalid JSON at byte %llu: %n", &at_tape, &n_tape) == 1 && n_tape > 0);
+  FUZZ_CHECK(sscanf(json_failure, "invalid JSON at byte %llu: %n", &at_stream, &n_stream) == 1 && n_stream > 0);
+  FUZZ_CHECK(strcmp(tape_msg + n_tape, json_failure + n_stream) == 0);
+  FUZZ_CHECK(at_stream >= at_tape);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -102,6 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 1; i < n;)
       i = render(&whole, t, doc, i);
   int rc = stream(doc, len, step, batch, 0, &streamed);
+  FUZZ_CHECK(rc != 0 || is_array); /* the stream accepts no more than the tape */
+  if (!tape_ok && json_failure[0] != '\0' && se_json_tape_error(t) != NULL) same_failure(se_json_tape_error(t));
   if (is_array) {
     FUZZ_CHECK(rc == 0);
     FUZZ_CHECK(streamed.len == whole.len && (whole.len == 0 || memcmp(streamed.text, whole.text, whole.len) == 0));

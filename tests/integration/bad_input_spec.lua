@@ -77,7 +77,7 @@ describe("bad input", function()
 
   it("fails on malformed JSON, saying where, and creates nothing", function()
     local cases = {
-      ["trailing.json"] = { '{"sales":[]} x', "invalid JSON at byte 14: parse error: trailing garbage" },
+      ["trailing.json"] = { '{"sales":[]} x', "invalid JSON at byte 13: parse error: trailing garbage" },
       ["html.json"] = { "<html><body>502 Bad Gateway</body></html>", "invalid JSON at byte 1: lexical error" },
       ["rawnul.json"] = { '{"sales":[{"id":"S1","region":"e\0a"}]}',
         "invalid JSON at byte 32: lexical error: invalid character inside string" },
@@ -157,12 +157,12 @@ describe("bad input", function()
       '{"id":"A4","date":"2026-01-01","amount_usd":"99999999999999","region":"emea"}',
       '{"id":"A5","date":"2026-02-30","amount_usd":"1","region":"emea"}',
     }, table.concat({
-      -- transform rejects come first: the load of a page follows its transform
-      "A1|transform|INVALID|date\n", "A2|transform|INVALID|amount_usd\n", "A5|transform|INVALID|date\n",
-      "A3|load|22003|revenue\n", "A4|load|22003|revenue\n",
+      -- transform rejects come first: the load of a page follows its transform; the JSON number 1e400 is
+      -- the exact 10^400 (kept as its text, not a float's infinity), too large for numeric(14,2) as "1e400" is
+      "A1|transform|INVALID|date\n", "A5|transform|INVALID|date\n",
+      "A2|load|22003|revenue\n", "A3|load|22003|revenue\n", "A4|load|22003|revenue\n",
     }))
     assert.matches('reason="field \'date\': invalid ISO%-8601 date%-time \\"99999%-01%-01T00:00:00Z\\"', r.stderr)
-    assert.matches("reason=\"field 'amount_usd': invalid decimal inf %(not a finite number%)\"", r.stderr)
     assert.matches("numeric field overflow", r.stderr)
 
     local items = good_records()

@@ -125,6 +125,27 @@ describe("the sales pipeline end to end", function()
       "SELECT min(loaded_at) > '" .. before:gsub("\n", "") .. "' FROM fact_sales"))
   end)
 
+  it("keeps numeric ids exact: 2^53 + 1 and 2^53 are two sales, in JSON and in JSON Lines", function()
+    local records = {
+      '{"id":9007199254740993,"date":"2026-01-01T00:00:00Z","amount_usd":1.25,"region":"emea"}',
+      '{"id":9007199254740992,"date":"2026-01-02T00:00:00Z","amount_usd":2.5,"region":"apac"}',
+      '{"id":18446744073709551617,"date":"2026-01-03T00:00:00Z","amount_usd":3,"region":"amer"}',
+      '{"id":1e20,"date":"2026-01-04T00:00:00Z","amount_usd":"4.00","region":"emea"}',
+      '{"id":-9223372036854775808,"date":"2026-01-05T00:00:00Z","amount_usd":5,"region":"emea"}',
+    }
+    testenv.write_file(dir .. "/exact.json", '{"sales":[' .. table.concat(records, ",") .. "]}")
+    testenv.write_file(dir .. "/exact.ndjson", table.concat(records, "\n") .. "\n")
+    local want = "-9223372036854775808|1767571200|5.00|EMEA\n18446744073709551617|1767398400|3.00|AMER\n" ..
+      "1e20|1767484800|4.00|EMEA\n9007199254740992|1767312000|2.50|APAC\n9007199254740993|1767225600|1.25|EMEA\n"
+    for _, name in ipairs({ "exact.json", "exact.ndjson" }) do
+      testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales")
+      local r = run_pipeline({ SALES_API_URL = api.url .. "/" .. name, WAREHOUSE_DSN = dsn })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal(want, table_lines(dsn), name)
+      assert.matches("msg=\"pipeline complete\".*loaded=5.*rejected=0", r.stderr)
+    end
+  end)
+
   it("fails with the usage code when a variable is missing", function()
     local r = run_pipeline({ SALES_API_URL = false, WAREHOUSE_DSN = dsn })
     assert.are.equal(2, r.code)
@@ -150,6 +171,11 @@ describe("the sales pipeline end to end", function()
   it("fails on a response that is not JSON or has no sales array", function()
     local cases = {
       ["html.json"] = { "<html>maintenance</html>", "invalid JSON at byte 1" },
+      ["nan.json"] = { '{"sales":[{"id":1,"amount_usd":NaN}]}',
+        "invalid JSON at byte 32: lexical error: invalid char in json text." },
+      ["tab.json"] = { '{"sales":[{"id":"S\t1"}]}',
+        "invalid JSON at byte 18: lexical error: invalid character inside" },
+      ["leading_zero.ndjson"] = { '{"id":"S1"}\n01\n', "invalid JSON at byte 14: a second value on one line" },
       ["nosales.json"] = { '{"data": []}', "the response has no records array 'sales'" },
       ["nullsales.json"] = { '{"sales": null}', "'sales' in the response is null, not an array of records" },
       ["objsales.json"] = { '{"sales": {"id": "S1"}}', "'sales' in the response is an object, not an array" },

@@ -2,7 +2,7 @@
 -- decode gives. A differential spec over generated documents: the same
 -- transforms run over the records with the learned projection (the default)
 -- and with project = false, and the results, rejects and raw records are
--- compared with each other and with cjson.decode of the whole document.
+-- compared with each other and with json.decode of the whole document.
 local testenv = dofile("tests/lib/testenv.lua")
 local api_fixture = dofile("tests/lib/api_fixture.lua")
 local http = require "salesengine.http"
@@ -109,7 +109,7 @@ describe("http.records", function()
     for seed = 1, 6 do
       local text = document(300, seed)
       testenv.write_file(root .. "/doc.json", text)
-      local whole = cjson.decode(text).sales
+      local whole = json.decode(text).sales
       for name, transform in pairs(TRANSFORMS) do
         local url = api.url .. "/doc.json"
         local projected, raw_p = run(url, transform, { records = "sales", batch = 64 })
@@ -130,8 +130,8 @@ describe("http.records", function()
           end
         end
         for k = 1, #raw_p do
-          assert.are.equal(render(cjson.decode(raw_f[k])), render(cjson.decode(raw_p[k])), name .. " raw " .. k)
-          assert.are.equal(render(whole[k * 5]), render(cjson.decode(raw_p[k])), name .. " raw " .. k)
+          assert.are.equal(render(json.decode(raw_f[k])), render(json.decode(raw_p[k])), name .. " raw " .. k)
+          assert.are.equal(render(whole[k * 5]), render(json.decode(raw_p[k])), name .. " raw " .. k)
         end
       end
     end

@@ -75,6 +75,30 @@ describe("scripts/pipeline.lua offline", function()
     assert.are.equal(5, #db:rows("fact_sales"))
   end)
 
+  it("keeps numeric ids exact: 2^53 + 1 and 2^53 are two sales, 1e20 stays 1e20", function()
+    local body = '{"sales":[' ..
+      '{"id":9007199254740993,"date":"2026-01-01T00:00:00Z","amount_usd":1.25,"region":"emea"},' ..
+      '{"id":9007199254740992,"date":"2026-01-02T00:00:00Z","amount_usd":2.5,"region":"emea"},' ..
+      '{"id":18446744073709551617,"date":"2026-01-03T00:00:00Z","amount_usd":3,"region":"emea"},' ..
+      '{"id":1e20,"date":"2026-01-04T00:00:00Z","amount_usd":"4.00","region":"emea"}]}'
+    local db = testing.fake_pg()
+    local r = run({ http = testing.fake_http({ [URL] = { body = body } }), pg = db })
+    assert.are.equal(0, r.code, r.error)
+    local got = {}
+    for _, row in ipairs(db:rows("fact_sales")) do
+      got[row.sale_id] = row.revenue
+    end
+    assert.are.same({ ["9007199254740993"] = "1.25", ["9007199254740992"] = "2.50", ["18446744073709551617"] = "3.00",
+      ["1e20"] = "4.00" }, got)
+  end)
+
+  it("fails on a response that is not JSON, naming the byte", function()
+    local body = '{"sales":[{"id":1,"amount_usd":NaN}]}'
+    local r = run({ http = testing.fake_http({ [URL] = { body = body } }), pg = testing.fake_pg() })
+    assert.are.equal(3, r.code)
+    assert.matches("invalid JSON at byte 32: lexical error: invalid char in json text", r.error)
+  end)
+
   it("fails on a response without a sales array", function()
     local r = run({ http = testing.fake_http({ [URL] = { json = { data = {} } } }), pg = testing.fake_pg() })
     assert.are.equal(3, r.code)

@@ -459,7 +459,18 @@ describe("salesengine.transform", function()
       assert.are.equal("1.5", tx.text(1.5, "id"))
       assert.are.equal("0.30000000000000004", tx.text(0.1 + 0.2, "id"))
       assert.are.equal("9007199254740993", tx.text(9007199254740993, "id"))
-      assert.are.equal("1e+20", tx.text(1e20, "id"))
+    end)
+
+    it("writes a float in its JSON spelling, and past 2^53 as the decimal the source wrote", function()
+      assert.are.equal("1e20", tx.text(1e20, "id"))
+      assert.are.equal("-1.5e-7", tx.text(-1.5e-7, "id"))
+      assert.are.equal("1e300", tx.text(1e300, "id"))
+      assert.are.equal("1000000000000000", tx.text(1e15, "id"))
+      assert.are.equal("9007199254740991", tx.text(2.0 ^ 53 - 1, "id"))
+      assert.are.equal("9007199254740992", tx.text(2.0 ^ 53, "id"))
+      -- 2^60's digits are 1152921504606846976, but the JSON 1.152921504606847e18 decodes to that double
+      assert.are.equal("1.152921504606847e18", tx.text(2.0 ^ 60, "id"))
+      assert.are.equal("18446744073709551617", tx.text("18446744073709551617", "id")) -- kept as text by the decoder
     end)
 
     it("rejects other types, non-finite numbers and missing values", function()

@@ -168,6 +168,32 @@ static void errors_say_what_and_where(void **state) {
   assert_string_equal(failure_of("", 1, "{\"a\":1}\n{\"a\":", &code), "cut short");
   assert_string_equal(failure_of("", 0, "[01]", &code),
                       "invalid JSON at byte 3: parse error: after array element, I expect ',' or ']'");
+  /* what yajl lets through, refused as the tape refuses it (test_json_tape.c has the same messages) */
+  assert_string_equal(failure_of("", 0, "[\"\\ud83d\"]", &code),
+                      "invalid JSON at byte 8: a \\u escape of half a UTF-16 surrogate pair without the other half");
+  assert_string_equal(failure_of("", 0, "[\"\\udc00\"]", &code),
+                      "invalid JSON at byte 7: a \\u escape of half a UTF-16 surrogate pair without the other half");
+  assert_string_equal(failure_of("", 0, "[1]\"x", &code), "invalid JSON at byte 3: parse error: trailing garbage");
+  assert_string_equal(failure_of("", 0, "[1]  x", &code), "invalid JSON at byte 5: parse error: trailing garbage");
+  assert_string_equal(failure_of("", 0, "[1]\"\v", &code), "invalid JSON at byte 3: parse error: trailing garbage");
+  assert_string_equal(code, "JSON");
+  /* JSON Lines: one value a line, so "01" is not 0 then 1; a body that ends inside a line is cut short */
+  assert_string_equal(failure_of("", 1, "{\"a\":1}\n01\n", &code),
+                      "invalid JSON at byte 10: a second value on one line of JSON Lines");
+  assert_string_equal(failure_of("", 1, "-01\n", &code),
+                      "invalid JSON at byte 3: a second value on one line of JSON Lines");
+  assert_string_equal(failure_of("", 1, "{} {}\n", &code),
+                      "invalid JSON at byte 4: a second value on one line of JSON Lines");
+  assert_string_equal(failure_of("", 1, "{\"a\":1}\n\"abc", &code), "cut short");
+  /* the 0 of "01" is not handed on, even in batches of one record */
+  seen s = {0};
+  se_json_stream *js = se_json_stream_new("", 1, 1000, take, &s);
+  se_json_stream_begin(js, 1);
+  assert_int_equal(feed_all(js, "{\"a\":1}\n2\n01\n", 100), -1);
+  assert_string_equal(s.out, "{\"a\":1}\n2\n");
+  assert_int_equal(se_json_stream_records(js), 2);
+  se_json_stream_free(js);
+  assert_string_equal(failure_of("", 1, "1\n\n2\r\n{\n}\n", &code), "ok");
 }
 
 static void a_second_attempt_resumes_after_what_was_handed_on(void **state) {

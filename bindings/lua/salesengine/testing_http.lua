@@ -5,11 +5,23 @@
 -- appended in name order) to a response, a list of responses served in turn
 -- (the last one repeats: a fault sequence), or a function(request) ->
 -- response. A response is {status = 200, headers = {...}, body = "..."} or
--- {json = value} (encoded for you), or a transport failure {error = "message",
--- code = "TIMEOUT"}. Retries follow the real rules (transport errors, 408,
--- 425, 429, 5xx) up to retry.attempts (default 3) without sleeping. An
--- unknown URL answers 404.
+-- {json = value} (encoded for you with cjson.encode, which writes numbers with
+-- 14 significant digits: give a large id in `body`), or a transport failure
+-- {error = "message", code = "TIMEOUT"}. Retries follow the real rules
+-- (transport errors, 408, 425, 429, 5xx) up to retry.attempts (default 3)
+-- without sleeping. An unknown URL answers 404. Bodies are decoded as the real
+-- module decodes them (salesengine.json) inside salesengine, with cjson.decode
+-- under stock Lua.
 local cjson = require "cjson"
+
+local has_json, sejson = pcall(require, "salesengine.json")
+local decode = has_json and sejson.decode or cjson.decode
+
+-- The failure of get_json for a body decode refused: the real message inside salesengine.
+local function json_failure(url, err)
+  err = tostring(err)
+  return string.format("GET %s: %s", url, err:find("^invalid JSON") and err or "invalid JSON: " .. err)
+end
 
 local M = {}
 
@@ -129,9 +141,9 @@ function Fake:get_json(url, opts)
   if not resp then
     return nil, err, code, failed
   end
-  local ok, value = pcall(cjson.decode, resp.body)
+  local ok, value = pcall(decode, resp.body)
   if not ok then
-    return nil, string.format("GET %s: invalid JSON: %s", resp.url, tostring(value)), "JSON", resp
+    return nil, json_failure(resp.url, value), "JSON", resp
   end
   return value, resp
 end
@@ -189,9 +201,9 @@ function Fake:fetch_all(list, opts)
       return i, nil, err, code, failed
     end
     if opts.json then
-      local ok, value = pcall(cjson.decode, resp.body)
+      local ok, value = pcall(decode, resp.body)
       if not ok then
-        return i, nil, string.format("GET %s: invalid JSON: %s", resp.url, tostring(value)), "JSON", resp
+        return i, nil, json_failure(resp.url, value), "JSON", resp
       end
       resp.data = value
     end

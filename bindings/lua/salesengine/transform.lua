@@ -228,7 +228,17 @@ function M.collapse_spaces(value, field)
   return (need_string(value, field):match("^%s*(.-)%s*$"):gsub("%s+", " "))
 end
 
---- A string or a number as a string: integral floats without ".0" (12.0 -> "12").
+-- A float as JSON writes it: an integral value below 2^53 as its digits (12.0 -> "12"), any other
+-- float as its shortest round-trip decimal with the exponent JSON's way (1e20 -> "1e20", not
+-- "1e+20"); past 2^53 the digits of the double itself would name a number the source did not write.
+local function json_float(x)
+  if x == math.floor(x) and x > -2 ^ 53 and x < 2 ^ 53 then
+    return string.format("%d", x)
+  end
+  return (shortest_float(x):gsub("e%+?(%-?)0*(%d)", "e%1%2"))
+end
+
+--- A string or a number as a string: an integer as its digits, a float in its JSON spelling.
 function M.text(value, field)
   if type(field) ~= "string" then
     check_field(field, "text", 2)
@@ -243,8 +253,7 @@ function M.text(value, field)
     if value ~= value or value == math.huge or value == -math.huge then
       invalid(field, value, "text", "not a finite number")
     end
-    local i = math.tointeger(value)
-    return i and tostring(i) or shortest_float(value)
+    return json_float(value)
   end
   invalid(field, value, "text", "expected a string or a number, got " .. a_type(value))
 end
