@@ -24,6 +24,8 @@ local etl_rejects = require "salesengine.etl_rejects"
 local etl_progress = require "salesengine.etl_progress"
 local etl_summary = require "salesengine.etl_summary"
 local metrics = require "salesengine.metrics"
+local option_check = require "salesengine.option_check"
+local shape = require "salesengine.shape"
 
 local M = {}
 
@@ -129,6 +131,32 @@ local function get_path(t, path)
     t = v
   end
   return t
+end
+
+-- The option names of etl.run's spec (with those of a sink, `rejects` and
+-- `incremental`; salesengine.option_check).
+local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
+  "batch_size", "empty_as", "lock_timeout", "statement_timeout" })
+local RUN_OPTIONS = option_check.set({ "name", "source", "records", "transform", "sinks", "db", "setup",
+  "key", "batch_size", "commit", "max_rejects", "on_loaded", "before_commit", "sample_rows", "dry_run",
+  "summary_json", "progress", "run_id" }, {
+  sink = SINK_OPTIONS,
+  rejects = option_check.set({ "table", "file" }),
+  incremental = require("salesengine.incremental").OPTIONS,
+})
+
+-- Raises, at the line that called etl.run, on an option name that etl.run,
+-- a sink, `rejects` or `incremental` does not know.
+local function check_names(spec)
+  local level = 3 -- check_names, M.run, its caller
+  option_check.check(spec, RUN_OPTIONS, "run", 1, level)
+  if type(spec.sinks) == "table" then
+    for i, s in ipairs(spec.sinks) do
+      if type(s) == "table" then
+        option_check.check(s, SINK_OPTIONS, "run", 1, level, "sinks[" .. i .. "].")
+      end
+    end
+  end
 end
 
 -- Checks the spec (mistakes raise) and fills in defaults; returns the sinks list.
@@ -500,7 +528,9 @@ function Run:records_of(page)
   end
   if not M.is_array(records) then
     if type(sel) == "string" then
-      return nil, string.format("page %d has no \"%s\" array", self.counts.pages, sel)
+      local found, why = shape.lookup(page, sel, "the page")
+      return nil, string.format("page %d has no \"%s\" array: %s", self.counts.pages, sel,
+        why or string.format("'%s' in the page is %s", sel, shape.kind(found)))
     end
     return nil, string.format("page %d is not a list of records", self.counts.pages)
   end
@@ -679,7 +709,11 @@ end
 -- Expected failures end the run via salesengine.fail (exit codes extract 3,
 -- load 4, rejects 5) after rolling back, writing the rejects and the summary.
 function M.run(spec)
-  if type(spec) == "table" and spec.incremental ~= nil then
+  if type(spec) ~= "table" then
+    error("bad argument #1 to 'run' (table expected, got " .. (spec == nil and "no value" or type(spec)) .. ")", 2)
+  end
+  check_names(spec)
+  if spec.incremental ~= nil then
     -- state, lock and cursor around this same function: docs/lua-api.md
     return require("salesengine.incremental").run(spec, M.run)
   end

@@ -11,6 +11,7 @@
 local tx = require "salesengine.transform"
 local cjson = require "cjson"
 local state = require "salesengine.state"
+local option_check = require "salesengine.option_check"
 
 local M = {}
 
@@ -140,16 +141,15 @@ Kind.number = {
 ------------------------------------------------------------------------------------------------------------
 -- Spec checking
 
-local KNOWN = { field = true, initial = true, lag = true, resume = true, wait = true, wait_timeout = true }
+--- The option names of an `incremental` table.
+M.OPTIONS = option_check.set({ "field", "initial", "lag", "resume", "wait", "wait_timeout" })
 
 --- Checks an `incremental` table of etl.run (mistakes raise) and returns the
 -- normalised config {field, get, kind, initial (comparable), lag (comparable
 -- units), resume, wait, wait_timeout}.
 function M.config(spec)
   assert(type(spec) == "table", "'incremental' must be a table")
-  for k in pairs(spec) do
-    assert(KNOWN[k], "incremental: unknown option '" .. tostring(k) .. "'")
-  end
+  option_check.check(spec, M.OPTIONS, "config", 1, 2)
   local field = spec.field
   assert(type(field) == "string" and field ~= "" or type(field) == "function",
     "incremental.field must be the record's field (a dotted path) or a function(record) -> value")

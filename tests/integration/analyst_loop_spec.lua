@@ -1,0 +1,113 @@
+-- Issue 15: the analyst's loop against the real binary, the fixture API and
+-- PostgreSQL. Each mistake a new analyst makes is loud — the exit code, the
+-- message naming what is wrong — and a run never "succeeds" on it.
+local testenv = dofile("tests/lib/testenv.lua")
+local api_fixture = dofile("tests/lib/api_fixture.lua")
+
+-- An orders pipeline over the fixture's cursor pages (10 records, 3 a page:
+-- {"data": [{"id": k}, ...], "meta": {"next_cursor": C or null}}); fields of
+-- `o` replace the parts shown (Lua source text).
+local function pipeline(o)
+  o = o or {}
+  return table.concat({
+    'local se = require "salesengine"',
+    'local etl = require "salesengine.etl"',
+    'local paginate = require "salesengine.paginate"',
+    o.prelude or "",
+    "etl.run {",
+    '  name = "orders",',
+    '  source = paginate.cursor { url = se.getenv("API_URL") .. "/pages/cursor", query = { total = 10, size = 3 },',
+    "    items = " .. (o.items or '"data"') .. ", cursor = " .. (o.cursor or '"meta.next_cursor"') .. " },",
+    "  transform = " .. (o.transform or "function(rec) return { id = rec.id } end") .. ",",
+    "  sink = " .. (o.sink or '{ table = "orders", key = { "id" } }') .. ",",
+    '  setup = "CREATE TABLE IF NOT EXISTS orders (id bigint PRIMARY KEY)",',
+    '  db = se.getenv("WAREHOUSE_DSN"),',
+    o.extra or "",
+    "}",
+  }, "\n") .. "\n"
+end
+
+describe("the analyst's loop (issue 15)", function()
+  local dir, api, dsn
+
+  setup(function()
+    dir = testenv.tmpdir()
+    api = api_fixture.start()
+    dsn = testenv.fresh_db("analyst_loop")
+  end)
+
+  teardown(function()
+    api.stop()
+    testenv.rm_rf(dir)
+  end)
+
+  before_each(function()
+    testenv.psql(dsn, "DROP TABLE IF EXISTS orders, etl_rejects")
+  end)
+
+  -- Writes the files {name = text} into a fresh folder and runs its
+  -- pipeline.lua with args before it and env added.
+  local function run(files, args, env)
+    local d = testenv.tmpdir()
+    for name, text in pairs(files) do
+      testenv.write_file(d .. "/" .. name, text)
+    end
+    local argv = {}
+    for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
+    argv[#argv + 1] = d .. "/pipeline.lua"
+    local e = { API_URL = api.url, WAREHOUSE_DSN = dsn }
+    for k, v in pairs(env or {}) do e[k] = v end
+    local r = testenv.salesengine(argv, { env = e, timeout = 60 })
+    r.dir = d
+    return r
+  end
+
+  -- How many rows orders holds; "-1\n" when the table was never made (nothing committed).
+  local function loaded()
+    if testenv.psql(dsn, "SELECT to_regclass('orders') IS NULL") == "t\n" then
+      return "-1\n"
+    end
+    return testenv.psql(dsn, "SELECT count(*) FROM orders")
+  end
+
+  it("a correct pipeline loads the 10 orders (the baseline for the mistakes below)", function()
+    local r = run({ ["pipeline.lua"] = pipeline() })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("10\n", loaded())
+  end)
+
+  describe("shape mistakes fail with exit 3, naming the path and what the page has", function()
+    it("a wrong items path", function()
+      local r = run({ ["pipeline.lua"] = pipeline({ items = '"orders"' }) })
+      assert.are.equal(3, r.code, r.stderr)
+      assert.matches("salesengine: paginate.cursor: page 1 %(http://127.0.0.1:%d+/pages/cursor%?size=3&total=10%): " ..
+        "items path 'orders' not found: the response has no member 'orders' %(it has: data, meta%)\n", r.stderr)
+      assert.are.equal("-1\n", loaded())
+    end)
+
+    it("a wrong cursor path, after the first page: nothing is committed", function()
+      local r = run({ ["pipeline.lua"] = pipeline({ cursor = '"nextCursor"' }) })
+      assert.are.equal(3, r.code, r.stderr)
+      assert.matches("cursor path 'nextCursor' not found: the response has no member 'nextCursor' " ..
+        "%(it has: data, meta%)\n", r.stderr)
+      assert.are.equal("-1\n", loaded())
+    end)
+
+    it("a misspelt option of etl.run, of the sink or of the paginator, at the script's line", function()
+      local cases = {
+        { { extra = "  max_reject = 3," }, "pipeline.lua:5: bad argument #1 to 'run' " ..
+          "(unknown option 'max_reject'); did you mean 'max_rejects'?" },
+        { { sink = '{ table = "orders", key = { "id" }, colums = { "id" } }' }, "pipeline.lua:5: bad argument #1 to " ..
+          "'run' (unknown option 'sink.colums'); did you mean 'sink.columns'?" },
+        { { cursor = '"meta.next_cursor", curser = "x"' }, "pipeline.lua:7: bad argument #1 to 'cursor' " ..
+          "(unknown option 'curser'); did you mean 'cursor'?" },
+      }
+      for _, c in ipairs(cases) do
+        local r = run({ ["pipeline.lua"] = pipeline(c[1]) })
+        assert.are.equal(1, r.code, r.stderr)
+        assert.truthy(r.stderr:find("salesengine: " .. r.dir .. "/" .. c[2] .. "\n", 1, true), r.stderr)
+        assert.are.equal("-1\n", loaded())
+      end
+    end)
+  end)
+end)
