@@ -39,7 +39,7 @@ static void print_usage(FILE *out) {
         "  --dry-run            extract and transform, write nothing to the database\n"
         "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
         "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text), on any exit\n"
-        "  --no-strict          allow undeclared globals in the script\n"
+        "  --no-strict          allow undeclared globals in the script and its folder's modules\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
@@ -243,12 +243,24 @@ static int docall(lua_State *L, int nargs, int nresults) {
 }
 
 /* Gives the chunk on the stack top a strict environment (salesengine.strict):
- * undefined globals raise instead of reading as nil. Returns a lua_pcall
- * status; on error the message replaces the chunk. */
-static int set_strict_env(lua_State *L) {
+ * undefined globals raise instead of reading as nil; so do they in the
+ * modules it requires from its folder (strict.cover_folder), unless script
+ * is NULL (read from standard input). Returns a lua_pcall status; on error
+ * the message replaces the chunk. */
+static int set_strict_env(lua_State *L, const char *script) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "salesengine.strict");
   int status = docall(L, 1, 1);
+  if (status == LUA_OK && script != NULL) {
+    lua_getfield(L, -1, "cover_folder");
+    const char *slash = strrchr(script, '/');
+    if (slash == NULL)
+      lua_pushliteral(L, ".");
+    else
+      lua_pushlstring(L, script, (size_t)(slash - script));
+    status = docall(L, 1, 0);
+    if (status != LUA_OK) lua_remove(L, -2); /* the module table: the chunk and the message stay */
+  }
   if (status == LUA_OK) {
     lua_getfield(L, -1, "env");
     lua_remove(L, -2);
@@ -290,7 +302,7 @@ static int run_script(lua_State *L, char **argv, int argc, const struct options 
   int is_stdin = strcmp(fname, "-") == 0 && strcmp(argv[o->script - 1], "--") != 0;
   if (!is_stdin) add_script_dir_to_path(L, fname);
   int status = luaL_loadfile(L, is_stdin ? NULL : fname);
-  if (status == LUA_OK && !o->no_strict) status = set_strict_env(L);
+  if (status == LUA_OK && !o->no_strict) status = set_strict_env(L, is_stdin ? NULL : fname);
   if (status != LUA_OK) return status;
   int nargs = argc - o->script - 1;
   luaL_checkstack(L, nargs, "too many script arguments");

@@ -110,4 +110,39 @@ describe("the analyst's loop (issue 15)", function()
       end
     end)
   end)
+
+  describe("a bug in transform.lua is a script error, bad data a reject", function()
+    local function transform_module(body)
+      return 'local M = {}\nfunction M.transform(rec)\n' .. body .. '\nend\nreturn M\n'
+    end
+    local with_module = { prelude = 'local t = require "transform"', transform = "t.transform",
+      extra = "  max_rejects = 5," }
+
+    it("an undefined global: exit 1 with the file and line and a traceback, nothing loaded, no rejects", function()
+      for _, args in ipairs({ {}, { "--no-strict" } }) do
+        local r = run({ ["pipeline.lua"] = pipeline(with_module),
+          ["transform.lua"] = transform_module("  return { id = rec.id, x = undefined_helper_x(rec) }") }, args)
+        assert.are.equal(1, r.code, r.stderr)
+        local want = args[1] and "attempt to call a nil value (global 'undefined_helper_x')"
+          or "undefined global 'undefined_helper_x'"
+        assert.truthy(r.stderr:find("\nsalesengine: " .. r.dir .. "/transform.lua:3: " .. want .. "\n" ..
+          "(in the transform: record 1 (id 1) hit it; a bug in the script, not bad data: nothing was loaded)\n" ..
+          "stack traceback:\n", 1, true), r.stderr)
+        assert.truthy(r.stderr:find(r.dir .. "/transform.lua:3: in function 'transform.transform'", 1, true),
+          r.stderr)
+        assert.are.equal("-1\n", loaded())
+        assert.are.equal("t\n", testenv.psql(dsn, "SELECT to_regclass('etl_rejects') IS NULL"))
+      end
+    end)
+
+    it("a record without the member indexed, after records that passed: a reject, the run goes on", function()
+      local r = run({ ["pipeline.lua"] = pipeline(with_module), ["transform.lua"] = transform_module(
+        "  if rec.id % 4 == 0 then return { id = rec.id, x = rec.nested.x } end\n  return { id = rec.id }") })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("8\n", loaded())
+      assert.are.equal("4|attempt to index a nil value (field 'nested')\n8|attempt to index a nil value " ..
+        "(field 'nested')\n", testenv.psql(dsn, "SELECT record_key, regexp_replace(reason, '^.*:3: ', '') " ..
+        "FROM etl_rejects ORDER BY seq"))
+    end)
+  end)
 end)

@@ -26,6 +26,7 @@ local etl_summary = require "salesengine.etl_summary"
 local metrics = require "salesengine.metrics"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
+local script_bug = require "salesengine.script_bug"
 
 local M = {}
 
@@ -249,6 +250,7 @@ local function new_run(spec)
     name = spec.name,
     clock = sys.monotonic,
   })
+  self.bugs = script_bug.watch(function(r) self:reject(r) end)
   return self
 end
 
@@ -360,6 +362,16 @@ function Run:refused(entry, message, code, tbl)
   })
 end
 
+-- Ends the run as a script error (exit 1) for a bug the transform hit at
+-- record index: nothing is loaded, no reject is written for it. The summary
+-- holds the first line; stderr gets the context and the traceback too.
+function Run:fail_script(bug, index, record)
+  self:wind_up("script", bug.message)
+  local what = bug.because or describe(index, self:key_of(record)) .. " hit it"
+  se.fail("script", string.format("%s\n(in the transform: %s; a bug in the script, not bad data: nothing was " ..
+    "loaded)\n%s", bug.message, what, bug.traceback))
+end
+
 -- Ends the run with the rejects exit code, naming the first reject.
 function Run:fail_rejects()
   local first = self.rejects.first
@@ -427,15 +439,22 @@ function Run:transform_record(record)
   end
   local ok, out = true, record
   if self.spec.transform then
-    ok, out = pcall(self.spec.transform, record)
+    ok, out = xpcall(self.spec.transform, script_bug.handler, record)
   end
   if not ok then
     if se.is_failure(out) then
       error(out, 0)
     end
-    self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
-      reason = reason_of(out), code = "INVALID", field = type(out) == "table" and out.field or nil })
+    local bug = self.bugs:failed(out, { stage = "transform", index = index, key = self:key_of(record),
+      record = record, reason = reason_of(out), code = "INVALID",
+      field = type(out) == "table" and out.field or nil })
+    if bug then
+      self:fail_script(bug, index, record)
+    end
     return
+  end
+  if self.bugs.watching then
+    self.bugs:passed()
   end
   local entry
   if out ~= nil then
@@ -679,6 +698,10 @@ function Run:execute()
     end
     self.timings.transform = self.timings.transform + sys.monotonic() - t
     self.progress:update(self:progress_counts())
+  end
+  local bug = self.bugs:finish()
+  if bug then
+    self:fail_script(bug)
   end
   self:flush()
   self:settle()
