@@ -111,6 +111,26 @@ describe("the analyst's loop (issue 15)", function()
     end)
   end)
 
+  it("--summary-json tells every exit, never the previous run's success", function()
+    local cases = {
+      { {}, { WAREHOUSE_DSN = false }, 2, "usage", "environment variable WAREHOUSE_DSN is not set" },
+      { { items = '"orders"' }, {}, 3, "extract", "items path 'orders' not found" },
+      { {}, { WAREHOUSE_DSN = "host=127.0.0.1 port=1 connect_timeout=2" }, 4, "load", "could not connect" },
+      { { transform = "function(rec) return { id = rec.id, x = nope(rec) } end" }, {}, 1, "script",
+        "undefined global 'nope'" },
+    }
+    for _, c in ipairs(cases) do
+      local path = dir .. "/summary.json"
+      testenv.write_file(path, '{"status": "ok", "exit_code": 0}')
+      local r = run({ ["pipeline.lua"] = pipeline(c[1]) }, { "--summary-json", path }, c[2])
+      assert.are.equal(c[3], r.code, r.stderr)
+      local s = require("cjson").decode(testenv.read_file(path))
+      assert.are.same({ "failed", c[3], c[4] }, { s.status, s.exit_code, s.error.kind })
+      assert.truthy(s.error.message:find(c[5], 1, true), s.error.message)
+      assert.is_nil(s.error.message:find("stack traceback", 1, true))
+    end
+  end)
+
   describe("a bug in transform.lua is a script error, bad data a reject", function()
     local function transform_module(body)
       return 'local M = {}\nfunction M.transform(rec)\n' .. body .. '\nend\nreturn M\n'

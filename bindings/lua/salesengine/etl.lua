@@ -617,9 +617,11 @@ function Run:summary(failure)
 end
 
 -- Writes --summary-json when asked (a failure to write is logged: the run's
--- outcome stands) and hands s to the --metrics-file.
+-- outcome stands), hands s to the --metrics-file and keeps it for the
+-- summary the host writes at the exit (etl_summary.write_final).
 function Run:write_summary(s)
   metrics.record(s)
+  etl_summary.record(s)
   if self.summary_json then
     local ok, err = etl_summary.write_json(self.summary_json, s)
     if not ok then
