@@ -41,6 +41,7 @@ static void print_usage(FILE *out) {
         "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text), on any exit\n"
         "  --no-strict          allow undeclared globals in the script and its folder's modules\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
+        "  --since VALUE        with --dry-run: start an incremental window at VALUE\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
         "  --                   stop handling options\n"
@@ -55,7 +56,7 @@ struct options {
   int script; /* index in argv of the script, or 0 when there is none */
   int n_exec; /* how many -e chunks */
   int version, help, quiet, dry_run, no_strict, full_refresh;
-  const char *log_level, *log_format, *summary_json, *metrics_file;
+  const char *log_level, *log_format, *summary_json, *metrics_file, *since;
 };
 
 /* How the process ends, for --summary-json: the exit code and, for a
@@ -117,7 +118,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct outcome *
       {"--log-level", &o->log_level},
       {"--log-format", &o->log_format},
       {"--summary-json", &o->summary_json},
-      {"--metrics-file", &o->metrics_file}};
+      {"--metrics-file", &o->metrics_file},
+      {"--since", &o->since}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
@@ -171,7 +173,7 @@ static void apply_options(lua_State *L, const struct options *o) {
     if (fm < 0) luaL_error(L, "unknown log format '%s'", o->log_format);
     lg->format = (se_log_format)fm;
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 8);
   lua_pushboolean(L, o->quiet);
   lua_setfield(L, -2, "quiet");
   lua_pushboolean(L, o->dry_run);
@@ -187,6 +189,10 @@ static void apply_options(lua_State *L, const struct options *o) {
   if (o->metrics_file) {
     lua_pushstring(L, o->metrics_file);
     lua_setfield(L, -2, "metrics_file");
+  }
+  if (o->since) {
+    lua_pushstring(L, o->since);
+    lua_setfield(L, -2, "since");
   }
   lua_setfield(L, LUA_REGISTRYINDEX, "salesengine.options");
 }

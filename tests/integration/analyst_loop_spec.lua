@@ -131,6 +131,18 @@ describe("the analyst's loop (issue 15)", function()
     end
   end)
 
+  it("--dry-run touches no database: WAREHOUSE_DSN unset, or naming a server that is down", function()
+    for _, d in ipairs({ false, "host=127.0.0.1 port=1 connect_timeout=2" }) do
+      local r = run({ ["pipeline.lua"] = pipeline() }, { "--dry-run" }, { WAREHOUSE_DSN = d })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.matches('msg="dry run: would load" rows=10 table=orders', r.stderr)
+      if d == false then
+        assert.matches('msg="dry run: WAREHOUSE_DSN is not set; no database is used"', r.stderr)
+      end
+    end
+    assert.are.equal("-1\n", loaded())
+  end)
+
   describe("a bug in transform.lua is a script error, bad data a reject", function()
     local function transform_module(body)
       return 'local M = {}\nfunction M.transform(rec)\n' .. body .. '\nend\nreturn M\n'

@@ -309,9 +309,15 @@ describe("incremental_sales", function()
     assert.are.equal("2026-05-03T00:00:00Z", state_of(dsn).cursor)
     assert.are.equal(expected_table(api, "incr_reset"), table_text(dsn))
 
-    -- --dry-run fetches the window a real run would, and writes nothing
+    -- --dry-run touches no database (issue 15): without WAREHOUSE_DSN, its window starts at the
+    -- initial value, or at --since, and it says so; nothing is written
     local before_dry = state_of(dsn)
-    r = run(api, dsn, nil, { "--dry-run" })
+    r = run(api, dsn, { WAREHOUSE_DSN = false }, { "--dry-run" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.same({ INITIAL }, window_of(api).sinces)
+    assert.truthy(r.stderr:find('msg="dry run: the window starts at ' .. INITIAL .. ' (its initial value: a dry ' ..
+      'run reads no stored cursor; --since VALUE starts it elsewhere)"', 1, true), r.stderr)
+    r = run(api, dsn, { WAREHOUSE_DSN = false }, { "--dry-run", "--since", "2026-05-02T02:00:00+02:00" })
     assert.are.equal(0, r.code, r.stderr)
     assert.are.same({ "2026-05-02T00:00:00Z" }, window_of(api).sinces)
     assert.are.same(before_dry, state_of(dsn))

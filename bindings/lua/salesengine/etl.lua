@@ -730,18 +730,9 @@ function Run:execute()
   return s
 end
 
---- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
--- Expected failures end the run via salesengine.fail (exit codes extract 3,
--- load 4, rejects 5) after rolling back, writing the rejects and the summary.
-function M.run(spec)
-  if type(spec) ~= "table" then
-    error("bad argument #1 to 'run' (table expected, got " .. (spec == nil and "no value" or type(spec)) .. ")", 2)
-  end
-  check_names(spec)
-  if spec.incremental ~= nil then
-    -- state, lock and cursor around this same function: docs/lua-api.md
-    return require("salesengine.incremental").run(spec, M.run)
-  end
+-- Runs the pipeline of a checked spec without `incremental` (M.run, and
+-- salesengine.incremental for the window it prepared); returns the summary.
+local function run_checked(spec)
   local made, run = pcall(new_run, spec)
   if not made then -- a mistake in spec: report it at the script's line
     local msg = tostring(run):gsub("^[^:\n]*:%d+: ", "")
@@ -758,6 +749,25 @@ function M.run(spec)
       failure and result.code or nil)
   end
   error(result, 0)
+end
+
+--- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
+-- Expected failures end the run via salesengine.fail (exit codes extract 3,
+-- load 4, rejects 5) after rolling back, writing the rejects and the summary.
+function M.run(spec)
+  if type(spec) ~= "table" then
+    error("bad argument #1 to 'run' (table expected, got " .. (spec == nil and "no value" or type(spec)) .. ")", 2)
+  end
+  check_names(spec)
+  if spec.incremental ~= nil then
+    -- state, lock and cursor around the run: docs/lua-api.md
+    return require("salesengine.incremental").run(spec, run_checked)
+  end
+  if sys.options().since ~= nil then
+    se.fail("usage", "--since starts the window of an incremental pipeline; '" .. tostring(spec.name) ..
+      "' has no 'incremental'")
+  end
+  return run_checked(spec)
 end
 
 return M
