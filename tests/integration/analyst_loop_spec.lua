@@ -143,6 +143,70 @@ describe("the analyst's loop (issue 15)", function()
     assert.are.equal("-1\n", loaded())
   end)
 
+  describe("a new column: sink.evolve", function()
+    local function columns()
+      return testenv.psql(dsn, "SELECT column_name || ' ' || data_type FROM information_schema.columns " ..
+        "WHERE table_name = 'orders' ORDER BY ordinal_position")
+    end
+    local wide = "function(rec) return { id = rec.id, currency = 'EUR', amount = '12.50', paid = true, " ..
+      "at = '2026-03-01T10:00:00+02:00', meta = { src = 'api' }, n = math.tointeger(rec.id) } end"
+
+    it("freeze (the default) fails with exit 4, naming the column and the statement to run", function()
+      testenv.psql(dsn, "CREATE TABLE orders (id bigint PRIMARY KEY)")
+      local files = { ["pipeline.lua"] = pipeline({ transform = "function(rec) return { id = rec.id, " ..
+        "currency = 'EUR' } end" }) }
+      local r = run(files)
+      assert.are.equal(4, r.code, r.stderr)
+      assert.truthy(r.stderr:find('\nsalesengine: table orders has no column "currency", which the rows carry ' ..
+        '(the sink\'s evolve is "freeze", the default). Add it with:\n  ALTER TABLE orders ADD COLUMN currency ' ..
+        'text;\nor let the run add it: evolve = "add_columns" in the sink\n', 1, true), r.stderr)
+      assert.are.equal("0\n", loaded())
+      testenv.psql(dsn, "ALTER TABLE orders ADD COLUMN currency text") -- what the message says to run
+      r = run(files)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("10|EUR\n", testenv.psql(dsn, "SELECT count(*), min(currency) FROM orders"))
+    end)
+
+    it("add_columns adds them in the run's transaction, typed from the values or from `types`", function()
+      local r = run({ ["pipeline.lua"] = pipeline({ transform = wide, sink = '{ table = "orders", key = { "id" }, ' ..
+        'evolve = "add_columns", types = { currency = "varchar(3)" } }' }) })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal("id bigint\namount numeric\nat timestamp with time zone\ncurrency character varying\n" ..
+        "meta jsonb\nn bigint\npaid boolean\n", columns()) -- added in name order
+      assert.matches('level=warn msg="added column" column=currency statement="ALTER TABLE orders ADD COLUMN IF ' ..
+        'NOT EXISTS currency varchar%(3%)" table=orders type=varchar%(3%) type_from=types', r.stderr)
+      assert.matches('msg="added column" column=amount statement="ALTER TABLE orders ADD COLUMN IF NOT EXISTS ' ..
+        'amount numeric" table=orders type=numeric type_from=values', r.stderr)
+      assert.are.equal("10|12.50|t|2026-03-01 08:00:00+00|api|10\n", testenv.psql(dsn, "SET TIME ZONE 'UTC'; " ..
+        "SELECT count(*), min(amount), bool_and(paid), min(at), min(meta->>'src'), max(n) FROM orders"))
+      -- the rows stop carrying them: the columns stay
+      local adding = '{ table = "orders", key = { "id" }, evolve = "add_columns" }'
+      r = run({ ["pipeline.lua"] = pipeline({ sink = adding }) })
+      assert.are.equal(0, r.code, r.stderr)
+      assert.matches("\ncurrency character varying\n", columns())
+    end)
+
+    it("a column added by a run that fails is rolled back with it", function()
+      testenv.psql(dsn, "CREATE TABLE orders (id bigint PRIMARY KEY)")
+      local r = run({ ["pipeline.lua"] = pipeline({ transform = wide, cursor = '"nextCursor"',
+        extra = "batch_size = 2,", sink = '{ table = "orders", key = { "id" }, evolve = "add_columns" }' }) })
+      assert.are.equal(3, r.code, r.stderr)
+      assert.matches('msg="added column" column=currency', r.stderr)
+      assert.are.equal("id bigint\n", columns())
+    end)
+
+    it("a declared type that differs from the column's is refused, with the statement that widens it", function()
+      testenv.psql(dsn, "CREATE TABLE orders (id bigint PRIMARY KEY, qty integer)")
+      local r = run({ ["pipeline.lua"] = pipeline({ transform = "function(rec) return { id = rec.id, qty = 1.5 } end",
+        sink = '{ table = "orders", key = { "id" }, evolve = "add_columns", types = { qty = "numeric(10,2)" } }' }) })
+      assert.are.equal(4, r.code, r.stderr)
+      assert.truthy(r.stderr:find('\nsalesengine: table orders: column "qty" is integer in the table, the sink ' ..
+        'declares numeric(10,2) (types.qty); a run never changes a column\'s type. To widen it, run:\n' ..
+        '  ALTER TABLE orders ALTER COLUMN qty TYPE numeric(10,2);\n', 1, true), r.stderr)
+      assert.are.equal("0\n", loaded())
+    end)
+  end)
+
   describe("a bug in transform.lua is a script error, bad data a reject", function()
     local function transform_module(body)
       return 'local M = {}\nfunction M.transform(rec)\n' .. body .. '\nend\nreturn M\n'

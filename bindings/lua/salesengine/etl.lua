@@ -27,6 +27,7 @@ local metrics = require "salesengine.metrics"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
 local script_bug = require "salesengine.script_bug"
+local etl_evolve = require "salesengine.etl_evolve"
 
 local M = {}
 
@@ -137,7 +138,7 @@ end
 -- The option names of etl.run's spec (with those of a sink, `rejects` and
 -- `incremental`; salesengine.option_check).
 local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
-  "batch_size", "empty_as", "lock_timeout", "statement_timeout" })
+  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types" })
 local RUN_OPTIONS = option_check.set({ "name", "source", "records", "transform", "sinks", "db", "setup",
   "key", "batch_size", "commit", "max_rejects", "on_loaded", "before_commit", "sample_rows", "dry_run",
   "summary_json", "progress", "run_id" }, {
@@ -173,15 +174,23 @@ local function check_spec(spec)
   local sinks = {}
   for i, s in ipairs(list) do
     assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
+    assert(s.evolve == nil or etl_evolve.MODES[s.evolve],
+      "etl.run: sink " .. i .. ": 'evolve' must be \"freeze\" or \"add_columns\"")
+    assert(s.types == nil or type(s.types) == "table", "etl.run: sink " .. i .. ": 'types' must be a table")
+    for column, ty in pairs(s.types or {}) do
+      assert(type(column) == "string" and type(ty) == "string",
+        "etl.run: sink " .. i .. ": 'types' maps column names to SQL type names")
+    end
     local options, timeouts = {}, {}
     for k, v in pairs(s) do
       if k == "lock_timeout" or k == "statement_timeout" then
         timeouts[k] = v
-      elseif k ~= "table" and k ~= "name" then
+      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" then
         options[k] = v
       end
     end
-    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts }
+    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts,
+      evolve = s.evolve, types = s.types }
   end
   assert(#sinks > 0, "etl.run: 'sinks' is empty")
   assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",
@@ -239,6 +248,11 @@ local function new_run(spec)
     on_reject = function(e) self:log_reject(e) end,
   })
   if not dry_run then
+    self.evolvers = {}
+    for i, s in ipairs(sinks) do
+      self.evolvers[i] = etl_evolve.new({ name = s.name, table = s.table, columns = s.options.columns,
+        evolve = s.evolve, types = s.types }, function(level, msg, fields) self:log(level, msg, fields) end)
+    end
     self.loader = etl_load.new({
       name = spec.name, connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
       on_loaded = spec.on_loaded, before_commit = function(conn) return self:before_commit(conn) end,
@@ -500,6 +514,7 @@ function Run:flush()
   if self.dry_run then
     self:dry_load(entries)
   elseif #entries > 0 then
+    self:evolve(entries)
     local ok, err, code = self.loader:load(entries)
     if not ok then
       self.timings.load = self.timings.load + sys.monotonic() - t
@@ -511,6 +526,25 @@ function Run:flush()
   self.timings.load = self.timings.load + sys.monotonic() - t
   if not ok then
     self:fail("load", err, code)
+  end
+end
+
+-- Before entries are loaded: each sink's table gets the columns their rows
+-- carry, or the run fails (sink.evolve: salesengine.etl_evolve).
+function Run:evolve(entries)
+  local function free() -- the connection, once the batch still merging on it (if any) is in
+    local ok, err, code = self.loader:settle()
+    if not ok then
+      self:fail("load", err, code)
+    end
+    self.counts.loaded = self.loader.loaded
+    return self.loader.conn
+  end
+  for _, ev in ipairs(self.evolvers) do
+    local ok, err, code = ev:check(entries, free)
+    if not ok then
+      self:fail("load", err, code)
+    end
   end
 end
 
