@@ -207,6 +207,17 @@ describe("the analyst's loop (issue 15)", function()
     end)
   end)
 
+  it("a line total computed exactly with tx.decimal_mul and tx.decimal_add loads to the cent", function()
+    testenv.psql(dsn, "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(12,2))")
+    local r = run({ ["pipeline.lua"] = pipeline({ prelude = 'local tx = require "salesengine.transform"',
+      transform = "function(rec) return { id = rec.id, total = tx.decimal_add(tx.decimal_mul(rec.id, 0.1), " ..
+        "'19.99', 2) } end" }) })
+    assert.are.equal(0, r.code, r.stderr)
+    -- 0.1 * k + 19.99 for k = 1..10: 5.50 + 199.90; as floats 0.1 * 3 would be 0.30000000000000004
+    assert.are.equal("205.40|20.29\n", testenv.psql(dsn, "SELECT sum(total), max(total) FILTER (WHERE id = 3) " ..
+      "FROM orders"))
+  end)
+
   describe("a bug in transform.lua is a script error, bad data a reject", function()
     local function transform_module(body)
       return 'local M = {}\nfunction M.transform(rec)\n' .. body .. '\nend\nreturn M\n'
