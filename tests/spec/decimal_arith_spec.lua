@@ -106,6 +106,7 @@ describe("exact decimal arithmetic", function()
     assert.are.equal("field 'line_total': invalid decimal \"12,5\" (unexpected character \",\" at position 3)",
       tostring(err))
     ok, err = pcall(tx.decimal_add, nil, 1)
+    assert.is_false(ok)
     assert.is_true(tx.is_error(err))
     assert.are.equal("missing required value (got nil)", err.message)
     assert.has_error(function() tx.decimal_add(1, 2, "2") end,
