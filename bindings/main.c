@@ -163,14 +163,14 @@ static void apply_options(lua_State *L, const struct options *o) {
   se_logger *lg = se_lua_logger(L);
   if (o->log_level) {
     int lv = se_log_level_parse(o->log_level);
-    if (lv < 0) luaL_error(L, "unknown log level '%s'", o->log_level);
+    if (lv < 0) luaL_error(L, "unknown log level '%s' (debug, info, warn, error or off)", o->log_level);
     lg->min_level = (se_log_level)lv;
   } else if (o->quiet) {
     lg->min_level = SE_LOG_WARN;
   }
   if (o->log_format) {
     int fm = se_log_format_parse(o->log_format);
-    if (fm < 0) luaL_error(L, "unknown log format '%s'", o->log_format);
+    if (fm < 0) luaL_error(L, "unknown log format '%s' (logfmt or json)", o->log_format);
     lg->format = (se_log_format)fm;
   }
   lua_createtable(L, 0, 8);
@@ -370,6 +370,9 @@ static int pmain(lua_State *L) {
   luaL_checkversion(L);
   luaL_openlibs(L);
   se_open_modules(L);
+  lua_getglobal(L, "require"); /* indexing a JSON null says so (salesengine.null) */
+  lua_pushliteral(L, "salesengine.null");
+  lua_call(L, 1, 0);
   apply_options(L, o);
   create_arg_table(L, argv, argc, o->script);
   se_signals_install(L);

@@ -287,7 +287,15 @@ describe("incremental_sales", function()
     assert.matches("cursor:      2026-05-03T00:00:00Z (field date)", show.stdout, 1, true)
     assert.matches("lock:        free", show.stdout, 1, true)
     local json = state_cmd(dsn, "show", "--json")
-    assert.are.equal("2026-05-03T00:00:00Z", cjson.decode(json.stdout)[1].cursor)
+    local shown = cjson.decode(json.stdout)[1]
+    assert.are.equal("2026-05-03T00:00:00Z", shown.cursor)
+    -- every documented member, null when there is none (issue 15)
+    assert.are.same({ cjson.null, cjson.null }, { shown.resume, shown.locked_by })
+    local members = {}
+    for k in pairs(shown) do members[#members + 1] = k end
+    table.sort(members)
+    assert.are.same({ "cursor", "cursor_field", "last_run_id", "last_since", "locked_by", "pipeline", "resume",
+      "updated_at", "version" }, members)
 
     -- a cursor set ahead: the next run asks from there and finds nothing
     local set = state_cmd(dsn, "reset", "sales", "--cursor", "2030-01-01T02:00:00+02:00")

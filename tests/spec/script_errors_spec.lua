@@ -126,6 +126,17 @@ describe("bad data", function()
       db:rows("etl_rejects")[1].reason)
   end)
 
+  it("a JSON null read as a table says so in the reject's reason", function()
+    local r, db = run(folder("  return { id = rec.id, customer = rec.customer.id }",
+      (records(12, "function(i) return i == 5 end"):gsub("list%[i%]%.customer = nil", "list[i].customer = " ..
+        "require('cjson').null"))))
+    assert.are.equal(0, r.code, r.error)
+    assert.are.equal(1, rejects(db))
+    assert.are.equal(dir .. "/transform.lua:5: attempt to index a JSON null (key 'id'): the data has null where a " ..
+      "table was expected; tx.get(rec, \"a.b\") reads a nested member that may be null",
+      db:rows("etl_rejects")[1].reason)
+  end)
+
   it("so are the helpers' verdicts, tx.fail and the script's own error(), on every record", function()
     for _, body in ipairs({
       '  return { id = rec.id, amount = tx.decimal("x" .. rec.amount, 2, "amount") }',

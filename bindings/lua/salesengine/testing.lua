@@ -185,6 +185,7 @@ function M.run_script(path, opts)
   end
   local old_path = package.path
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
+  require "salesengine.null" -- as the host does: indexing a JSON null says so
   local strict = require "salesengine.strict"
   local uncover = strict.cover_folder(dir)
   local ok, err = with_env(opts.env or {}, function()
