@@ -85,6 +85,11 @@ function M.handler(err)
   end
   local trace = debug.traceback("", 2):gsub("^\n", "")
   trace = trace:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")
+  -- the frames above the script's line (error, strict's metamethod) say nothing to the analyst
+  local at = trace:find("\n\t" .. message:match("^[^\n]-:%d+:"), 1, true)
+  if at then
+    trace = "stack traceback:" .. trace:sub(at)
+  end
   return setmetatable({ message = message, traceback = trace, certain = kind == "certain" }, Bug)
 end
 
