@@ -201,6 +201,9 @@ static void apply_options(lua_State *L, const struct options *o) {
  * expected failure and passes through untouched; anything else is a bug in
  * the script or engine and gets a traceback. */
 static int msghandler(lua_State *L) {
+  /* No collection until docall has unwound the stack: the script's __close
+   * handlers run before any finalizer the error's handling would trigger. */
+  lua_gc(L, LUA_GCSTOP);
   if (lua_type(L, 1) == LUA_TTABLE) {
     if (lua_getfield(L, 1, "exit_code") == LUA_TNUMBER) {
       lua_settop(L, 1);
@@ -283,10 +286,12 @@ static void add_script_dir_to_path(lua_State *L, const char *script) {
  * returns a lua_pcall status. */
 static int docall(lua_State *L, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;
+  int collecting = lua_gc(L, LUA_GCISRUNNING);
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
+  if (status != LUA_OK && collecting) lua_gc(L, LUA_GCRESTART); /* msghandler stopped it */
   return status;
 }
 
