@@ -163,7 +163,6 @@ end
 
 -- Checks the spec (mistakes raise) and fills in defaults; returns the sinks list.
 local function check_spec(spec)
-  assert(type(spec) == "table", "etl.run expects a table")
   assert(type(spec.name) == "string" and spec.name ~= "", "etl.run: 'name' must be a non-empty string")
   assert(type(spec.source) == "function", "etl.run: 'source' must be a function returning pages")
   for _, f in ipairs({ "transform", "on_loaded", "before_commit" }) do
