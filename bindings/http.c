@@ -127,7 +127,7 @@ static void perform(lua_State *L, se_request_box *box) {
 /* http.request{method=, url=, ...} -> resp | nil, err, code[, resp] */
 static int http_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  se_http_check_keys(L, 1, SE_OPTS_REQUEST, "http.request");
+  se_http_check_keys(L, 1, SE_OPTS_REQUEST, "request", 1, "");
   se_request_box *box = build(L, 1, "GET", NULL);
   perform(L, box);
   return push_outcome(L, box->resp);
@@ -137,7 +137,7 @@ static int http_request(lua_State *L) {
 static int http_get(lua_State *L) {
   const char *url = check_url(L, 1);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_GET, "http.get");
+  se_http_check_keys(L, opts, SE_OPTS_GET, "get", 2, "");
   se_request_box *box = build(L, opts, "GET", url);
   perform(L, box);
   return push_outcome(L, box->resp);
@@ -229,7 +229,7 @@ static int push_json_selection(lua_State *L, int opts, const char *fn) {
 static int http_get_json(lua_State *L) {
   const char *url = check_url(L, 1);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_GET_JSON, "http.get_json");
+  se_http_check_keys(L, opts, SE_OPTS_GET_JSON, "get_json", 2, "");
   if (lua_getfield(L, opts, "json") != LUA_TNIL && !lua_istable(L, -1))
     luaL_error(L, "http.get_json: option 'json' must be a table of decode options");
   lua_pop(L, 1);
@@ -256,7 +256,7 @@ static int push_merged_defaults(lua_State *L, int src) {
 /* http.set_defaults{...}: options every later call of this state starts from. */
 static int http_set_defaults(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  se_http_check_keys(L, 1, SE_OPTS_DEFAULTS, "http.set_defaults");
+  se_http_check_keys(L, 1, SE_OPTS_DEFAULTS, "set_defaults", 1, "");
   int merged = push_merged_defaults(L, 1);
   lua_newtable(L);
   se_http_push_request(L, -1, merged, "GET", "http://localhost/"); /* validates; raises on a bad value */
@@ -340,7 +340,7 @@ static int push_batch_defaults(lua_State *L, int opts) {
 static int http_fetch_all(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_BATCH, "http.fetch_all");
+  se_http_check_keys(L, opts, SE_OPTS_BATCH, "fetch_all", 2, "");
   lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
   if (conc < 1 || conc > MAX_CONCURRENCY)
     luaL_error(L, "option 'concurrency' must be 1..%d", MAX_CONCURRENCY);
@@ -359,7 +359,9 @@ static int http_fetch_all(lua_State *L) {
       url = lua_tostring(L, item);
       lua_newtable(L);
     } else if (type == LUA_TTABLE) {
-      se_http_check_keys(L, item, SE_OPTS_REQUEST, "http.fetch_all");
+      const char *prefix = lua_pushfstring(L, "[%d].", (int)i); /* item i's options: "[i].name" */
+      se_http_check_keys(L, item, SE_OPTS_REQUEST, "fetch_all", 1, prefix);
+      lua_pop(L, 1);
       lua_pushvalue(L, item);
     } else {
       luaL_error(L, "http.fetch_all: item %d must be a URL or a request table, got %s", (int)i,

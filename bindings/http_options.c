@@ -10,56 +10,31 @@
 
 static const char BOX_MT[] = "salesengine.http.Request";
 
-/* Options every request-shaped table may hold (also as defaults). */
-static const char *const shared_keys[] = {"query",
-                                          "headers",
-                                          "timeout",
-                                          "connect_timeout",
-                                          "max_size",
-                                          "bearer",
-                                          "basic",
-                                          "retry",
-                                          "ca_file",
-                                          "insecure",
-                                          "max_redirects",
-                                          "credential_headers",
-                                          "allow_insecure_redirect",
-                                          NULL};
-static const char *const call_keys[] = {"method", "url", "body", NULL};
-static const char *const get_keys[] = {"body", NULL};
-static const char *const get_json_keys[] = {"body", "json", NULL};
-static const char *const batch_keys[] = {"concurrency", "json", NULL};
-static const char *const records_keys[] = {"records", "fields", "batch", "project", NULL};
-static const char *const retry_keys[] = {"attempts", "base_delay", "multiplier", "max_delay",
-                                         "budget",   "jitter",     NULL};
+/* The names option_check.HTTP gives each kind's option set. */
+static const char *const kind_names[] = {
+    [SE_OPTS_REQUEST] = "request", [SE_OPTS_GET] = "get",     [SE_OPTS_GET_JSON] = "get_json",
+    [SE_OPTS_DEFAULTS] = "defaults", [SE_OPTS_BATCH] = "batch", [SE_OPTS_RECORDS] = "records",
+};
 
-static int in_list(const char *k, const char *const *list) {
-  for (; *list; list++)
-    if (strcmp(k, *list) == 0) return 1;
-  return 0;
-}
-
-/* Raises unless every key of the table at t is a string in one of the lists. */
-static void check_keys_in(lua_State *L, int t, const char *fn, const char *const *a, const char *const *b) {
+/* The checker is require("salesengine.option_check").check(<table at t>,
+ * option_check.HTTP[kind's name], fn, arg, 1, prefix): the Lua library's, so
+ * http and the Lua modules report unknown options alike. */
+void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix) {
   t = lua_absindex(L, t);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "%s: option names must be strings, got %s", fn, luaL_typename(L, -1));
-    const char *k = lua_tostring(L, -1);
-    if (!in_list(k, a) && (b == NULL || !in_list(k, b))) luaL_error(L, "%s: unknown option '%s'", fn, k);
-  }
-}
-
-void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn) {
-  const char *const *extra = kind == SE_OPTS_REQUEST    ? call_keys
-                             : kind == SE_OPTS_GET      ? get_keys
-                             : kind == SE_OPTS_GET_JSON ? get_json_keys
-                             : kind == SE_OPTS_BATCH    ? batch_keys
-                             : kind == SE_OPTS_RECORDS  ? records_keys
-                                                        : NULL;
-  check_keys_in(L, t, fn, shared_keys, extra);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "salesengine.option_check");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "check");
+  lua_pushvalue(L, t);
+  lua_getfield(L, -3, "HTTP");
+  lua_getfield(L, -1, kind_names[kind]);
+  lua_remove(L, -2);
+  lua_pushstring(L, fn);
+  lua_pushinteger(L, arg);
+  lua_pushinteger(L, 1); /* level: the C function's, which has no position (as luaL_argerror) */
+  lua_pushstring(L, prefix);
+  lua_call(L, 6, 0);
+  lua_pop(L, 1);
 }
 
 static int box_gc(lua_State *L) {
@@ -305,7 +280,6 @@ static void apply_retry(lua_State *L, int idx, se_retry_policy *p) {
   if (!lua_istable(L, idx))
     luaL_error(L, "option 'retry' must be a table or false, got %s", luaL_typename(L, idx));
   idx = lua_absindex(L, idx);
-  check_keys_in(L, idx, "retry", retry_keys, NULL);
   p->attempts = (int)se_opt_int_field(L, idx, "attempts", p->attempts);
   p->base_delay = se_opt_num_field(L, idx, "base_delay", p->base_delay);
   p->multiplier = se_opt_num_field(L, idx, "multiplier", p->multiplier);

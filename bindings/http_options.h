@@ -31,9 +31,11 @@ typedef enum {
   SE_OPTS_RECORDS   /* http.records: as http.get, plus records, fields and batch */
 } se_opts_kind;
 
-/* Raises "unknown option 'x' for <fn>" if the table at t has a key that the
- * kind does not allow, or a non-string key. */
-void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn);
+/* Raises "bad argument #ARG to 'FN' (unknown option 'PREFIXx')" if the table
+ * at t has a key that the kind does not allow (a retry table inside it is
+ * checked too: "PREFIXretry.x"), or a non-string key. The checker is the
+ * Lua library's (salesengine.option_check), which also lists the names. */
+void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix);
 
 /* Pushes a box holding a request built from the options table at index
  * opts (0 = none) over the defaults table at index defs (0 = none).

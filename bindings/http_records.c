@@ -78,7 +78,7 @@ int se_http_lua_records(lua_State *L) {
     lua_pushvalue(L, 2);
   else
     lua_newtable(L);
-  se_http_check_keys(L, opts, SE_OPTS_RECORDS, "http.records");
+  se_http_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
   const char *records = se_opt_str_field(L, opts, "records", "");
   if (records[0] != '\0' && !se_json_valid_path(records, strlen(records)))
     luaL_error(L, "http.records: option 'records' must be a dotted path like \"data.items\"");

@@ -2,7 +2,6 @@
  * through the same se_logger, so all lines share one format. */
 #include <lauxlib.h>
 #include <lua.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -11,18 +10,42 @@
 
 #define MAX_FIELDS 64
 
-static int compare_fields(const void *a, const void *b) {
-  return strcmp(((const se_log_field *)a)->key, ((const se_log_field *)b)->key);
+/* Sorts the n fields by name, their literal flags with them (insertion
+ * sort: at most MAX_FIELDS). */
+static void sort_fields(se_log_field *fields, unsigned char *literal, int n) {
+  for (int i = 1; i < n; i++) {
+    se_log_field f = fields[i];
+    unsigned char lit = literal[i];
+    int j = i;
+    for (; j > 0 && strcmp(fields[j - 1].key, f.key) > 0; j--) {
+      fields[j] = fields[j - 1];
+      literal[j] = literal[j - 1];
+    }
+    fields[j] = f;
+    literal[j] = lit;
+  }
+}
+
+/* True when the value at idx is written as a JSON literal: a finite number
+ * (luaL_tolstring's text of it is a JSON number) or a boolean. */
+static int is_literal(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TBOOLEAN) return 1;
+  if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+  if (lua_isinteger(L, idx)) return 1;
+  lua_Number x = lua_tonumber(L, idx);
+  return x == x && x - x == 0; /* neither NaN nor an infinity */
 }
 
 /* log.<level>(message [, fields]): fields is a table of name = value; values
- * are converted with tostring. */
+ * are converted with tostring; numbers and booleans stay numbers and
+ * booleans in JSON lines. */
 static int log_at(lua_State *L, se_log_level level) {
   se_logger *lg = se_lua_logger(L);
   const char *msg = luaL_checkstring(L, 1);
   int has_fields = se_opt_table(L, 2);
   if (level < lg->min_level) return 0;
   se_log_field fields[MAX_FIELDS] = {{0}};
+  unsigned char literal[MAX_FIELDS] = {0};
   int n = 0;
   if (has_fields) {
     /* Key strings stay alive as keys of the table; values are converted with
@@ -33,14 +56,15 @@ static int log_at(lua_State *L, se_log_level level) {
       if (n == MAX_FIELDS) return luaL_error(L, "too many log fields (at most %d)", MAX_FIELDS);
       luaL_checkstack(L, 3, "too many log fields");
       fields[n].key = lua_tostring(L, -2);
+      literal[n] = (unsigned char)is_literal(L, -1);
       fields[n].value = luaL_tolstring(L, -1, NULL);
       lua_insert(L, -3); /* keep the text below the key and value */
       lua_pop(L, 1);
       n++;
     }
-    qsort(fields, (size_t)n, sizeof fields[0], compare_fields);
+    sort_fields(fields, literal, n);
   }
-  se_log(lg, level, msg, fields, (size_t)n);
+  se_log_typed(lg, level, msg, fields, (size_t)n, literal);
   return 0;
 }
 
@@ -60,8 +84,8 @@ static int log_configure(lua_State *L) {
   const char *format = se_opt_str_field(L, 1, "format", NULL);
   int lv = level ? se_log_level_parse(level) : (int)lg->min_level;
   int fm = format ? se_log_format_parse(format) : (int)lg->format;
-  if (lv < 0) return luaL_error(L, "unknown log level '%s'", level);
-  if (fm < 0) return luaL_error(L, "unknown log format '%s'", format);
+  if (lv < 0) return luaL_error(L, "unknown log level '%s' (debug, info, warn, error or off)", level);
+  if (fm < 0) return luaL_error(L, "unknown log format '%s' (logfmt or json)", format);
   lg->min_level = (se_log_level)lv;
   lg->format = (se_log_format)fm;
   return 0;

@@ -37,10 +37,11 @@ static void print_usage(FILE *out) {
         "  --log-format FORMAT  logfmt (default) or json, on stderr\n"
         "  --quiet              no progress line, warnings and errors only\n"
         "  --dry-run            extract and transform, write nothing to the database\n"
-        "  --summary-json FILE  write the run's summary (counts, timings) to FILE\n"
+        "  --summary-json FILE  write the run's summary (counts, timings, outcome) to FILE, on any exit\n"
         "  --metrics-file FILE  write the run's metrics to FILE (Prometheus text), on any exit\n"
-        "  --no-strict          allow undeclared globals in the script\n"
+        "  --no-strict          allow undeclared globals in the script and its folder's modules\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
+        "  --since VALUE        with --dry-run: start an incremental window at VALUE\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
         "  --                   stop handling options\n"
@@ -55,8 +56,33 @@ struct options {
   int script; /* index in argv of the script, or 0 when there is none */
   int n_exec; /* how many -e chunks */
   int version, help, quiet, dry_run, no_strict, full_refresh;
-  const char *log_level, *log_format, *summary_json, *metrics_file;
+  const char *log_level, *log_format, *summary_json, *metrics_file, *since;
 };
+
+/* How the process ends, for --summary-json: the exit code and, for a
+ * failure, its kind (a key of salesengine.exit_codes), message (secrets
+ * masked; no traceback) and short code (may be empty). */
+struct outcome {
+  int code;
+  char kind[32];
+  char fcode[64];
+  char *message; /* malloc'd, or NULL */
+};
+
+/* Records a failure in out (message copied up to its traceback, if any). */
+static void set_outcome(struct outcome *out, int code, const char *kind, const char *message, const char *fcode) {
+  out->code = code;
+  snprintf(out->kind, sizeof out->kind, "%s", kind);
+  snprintf(out->fcode, sizeof out->fcode, "%s", fcode ? fcode : "");
+  free(out->message);
+  const char *trace = message ? strstr(message, "\nstack traceback:") : NULL;
+  size_t n = message ? (trace ? (size_t)(trace - message) : strlen(message)) : 0;
+  out->message = malloc(n + 1);
+  if (out->message) {
+    memcpy(out->message, message ? message : "", n);
+    out->message[n] = '\0';
+  }
+}
 
 /* Matches argv[*i] against option name; a value comes as "--name=value" or as
  * the next argument. Returns 1 on a match (value stored, *i advanced), 0 when
@@ -75,8 +101,12 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
   return 1;
 }
 
-/* Fills o from argv; returns 0, or -1 after printing a usage error. */
-static int parse_args(int argc, char **argv, struct options *o) {
+/* Fills o from argv; returns 0, or -1 after printing a usage error (kept in
+ * out). The options after a mistake are still read (an unknown one as a
+ * flag), so that --summary-json is known whatever came before it. */
+static int parse_args(int argc, char **argv, struct options *o, struct outcome *out) {
+  int status = 0;
+  char msg[256];
   static const char *const flags[] = {"-v",      "--version", "-h",          "--help",
                                       "--quiet", "--dry-run", "--no-strict", "--full-refresh"};
   int *const flag_vars[] = {&o->version, &o->version, &o->help,      &o->help,
@@ -88,16 +118,17 @@ static int parse_args(int argc, char **argv, struct options *o) {
       {"--log-level", &o->log_level},
       {"--log-format", &o->log_format},
       {"--summary-json", &o->summary_json},
-      {"--metrics-file", &o->metrics_file}};
+      {"--metrics-file", &o->metrics_file},
+      {"--since", &o->since}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
       if (i + 1 < argc) o->script = i + 1;
-      return 0;
+      return status;
     }
     if (strcmp(a, "-") == 0 || a[0] != '-') {
       o->script = i;
-      return 0;
+      return status;
     }
     if (strcmp(a, "-e") == 0) {
       if (++i >= argc) goto missing;
@@ -109,15 +140,21 @@ static int parse_args(int argc, char **argv, struct options *o) {
       if (strcmp(a, flags[k]) == 0) matched = *flag_vars[k] = 1;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !matched; k++)
       if ((matched = take_value(argc, argv, &i, valued[k].name, valued[k].value)) < 0) goto missing;
-    if (matched) continue;
-    fprintf(stderr, PROGNAME ": unknown option '%s'\n", a);
+    if (matched || status != 0) continue;
+    snprintf(msg, sizeof msg, "unknown option '%s'", a);
+    fprintf(stderr, PROGNAME ": %s\n", msg);
     print_usage(stderr);
-    return -1;
+    set_outcome(out, EXIT_USAGE, "usage", msg, NULL);
+    status = -1;
+    continue;
   missing:
-    fprintf(stderr, PROGNAME ": option '%s' needs an argument\n", a);
+    if (status != 0) return status;
+    snprintf(msg, sizeof msg, "option '%s' needs an argument", a);
+    fprintf(stderr, PROGNAME ": %s\n", msg);
+    set_outcome(out, EXIT_USAGE, "usage", msg, NULL);
     return -1;
   }
-  return 0;
+  return status;
 }
 
 /* Applies the logging options and publishes the run options to Lua as the
@@ -126,17 +163,17 @@ static void apply_options(lua_State *L, const struct options *o) {
   se_logger *lg = se_lua_logger(L);
   if (o->log_level) {
     int lv = se_log_level_parse(o->log_level);
-    if (lv < 0) luaL_error(L, "unknown log level '%s'", o->log_level);
+    if (lv < 0) luaL_error(L, "unknown log level '%s' (debug, info, warn, error or off)", o->log_level);
     lg->min_level = (se_log_level)lv;
   } else if (o->quiet) {
     lg->min_level = SE_LOG_WARN;
   }
   if (o->log_format) {
     int fm = se_log_format_parse(o->log_format);
-    if (fm < 0) luaL_error(L, "unknown log format '%s'", o->log_format);
+    if (fm < 0) luaL_error(L, "unknown log format '%s' (logfmt or json)", o->log_format);
     lg->format = (se_log_format)fm;
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 8);
   lua_pushboolean(L, o->quiet);
   lua_setfield(L, -2, "quiet");
   lua_pushboolean(L, o->dry_run);
@@ -153,6 +190,10 @@ static void apply_options(lua_State *L, const struct options *o) {
     lua_pushstring(L, o->metrics_file);
     lua_setfield(L, -2, "metrics_file");
   }
+  if (o->since) {
+    lua_pushstring(L, o->since);
+    lua_setfield(L, -2, "since");
+  }
   lua_setfield(L, LUA_REGISTRYINDEX, "salesengine.options");
 }
 
@@ -160,6 +201,9 @@ static void apply_options(lua_State *L, const struct options *o) {
  * expected failure and passes through untouched; anything else is a bug in
  * the script or engine and gets a traceback. */
 static int msghandler(lua_State *L) {
+  /* No collection until docall has unwound the stack: the script's __close
+   * handlers run before any finalizer the error's handling would trigger. */
+  lua_gc(L, LUA_GCSTOP);
   if (lua_type(L, 1) == LUA_TTABLE) {
     if (lua_getfield(L, 1, "exit_code") == LUA_TNUMBER) {
       lua_settop(L, 1);
@@ -176,23 +220,30 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
-/* Prints the error on the stack top and returns the exit code to use. */
-static int report(lua_State *L) {
-  int code = EXIT_SCRIPT;
-  const char *msg;
+/* Prints the error on the stack top, records it in out (kind `kind` unless
+ * it is a salesengine.fail() error, which carries its own) and returns the
+ * exit code to use. */
+static int report(lua_State *L, struct outcome *out, int code, const char *kind) {
+  const char *msg, *fcode = NULL;
   if (lua_type(L, -1) == LUA_TTABLE) {
     lua_getfield(L, -1, "exit_code");
     code = (int)lua_tointeger(L, -1);
-    lua_getfield(L, -2, "message");
+    lua_getfield(L, -2, "kind");
+    kind = lua_tostring(L, -1) ? lua_tostring(L, -1) : kind;
+    lua_getfield(L, -3, "code");
+    fcode = lua_tostring(L, -1);
+    lua_getfield(L, -4, "message");
     msg = lua_tostring(L, -1);
     if (msg == NULL) msg = "failed";
   } else {
     msg = lua_tostring(L, -1);
   }
   char *owned = NULL;
-  fprintf(stderr, PROGNAME ": %s\n", msg == NULL ? "(error object is not a string)" : se_secrets_mask(msg, &owned));
-  free(owned);
+  const char *shown = msg == NULL ? "(error object is not a string)" : se_secrets_mask(msg, &owned);
+  fprintf(stderr, PROGNAME ": %s\n", shown);
   fflush(stderr);
+  set_outcome(out, code, kind, shown, fcode);
+  free(owned);
   return code;
 }
 
@@ -235,20 +286,34 @@ static void add_script_dir_to_path(lua_State *L, const char *script) {
  * returns a lua_pcall status. */
 static int docall(lua_State *L, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;
+  int collecting = lua_gc(L, LUA_GCISRUNNING);
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
+  if (status != LUA_OK && collecting) lua_gc(L, LUA_GCRESTART); /* msghandler stopped it */
   return status;
 }
 
 /* Gives the chunk on the stack top a strict environment (salesengine.strict):
- * undefined globals raise instead of reading as nil. Returns a lua_pcall
- * status; on error the message replaces the chunk. */
-static int set_strict_env(lua_State *L) {
+ * undefined globals raise instead of reading as nil; so do they in the
+ * modules it requires from its folder (strict.cover_folder), unless script
+ * is NULL (read from standard input). Returns a lua_pcall status; on error
+ * the message replaces the chunk. */
+static int set_strict_env(lua_State *L, const char *script) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "salesengine.strict");
   int status = docall(L, 1, 1);
+  if (status == LUA_OK && script != NULL) {
+    lua_getfield(L, -1, "cover_folder");
+    const char *slash = strrchr(script, '/');
+    if (slash == NULL)
+      lua_pushliteral(L, ".");
+    else
+      lua_pushlstring(L, script, (size_t)(slash - script));
+    status = docall(L, 1, 0);
+    if (status != LUA_OK) lua_remove(L, -2); /* the module table: the chunk and the message stay */
+  }
   if (status == LUA_OK) {
     lua_getfield(L, -1, "env");
     lua_remove(L, -2);
@@ -290,7 +355,7 @@ static int run_script(lua_State *L, char **argv, int argc, const struct options 
   int is_stdin = strcmp(fname, "-") == 0 && strcmp(argv[o->script - 1], "--") != 0;
   if (!is_stdin) add_script_dir_to_path(L, fname);
   int status = luaL_loadfile(L, is_stdin ? NULL : fname);
-  if (status == LUA_OK && !o->no_strict) status = set_strict_env(L);
+  if (status == LUA_OK && !o->no_strict) status = set_strict_env(L, is_stdin ? NULL : fname);
   if (status != LUA_OK) return status;
   int nargs = argc - o->script - 1;
   luaL_checkstack(L, nargs, "too many script arguments");
@@ -305,10 +370,14 @@ static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = lua_touserdata(L, 2);
   const struct options *o = lua_touserdata(L, 3);
+  struct outcome *out = lua_touserdata(L, 4);
 
   luaL_checkversion(L);
   luaL_openlibs(L);
   se_open_modules(L);
+  lua_getglobal(L, "require"); /* indexing a JSON null says so (salesengine.null) */
+  lua_pushliteral(L, "salesengine.null");
+  lua_call(L, 1, 0);
   apply_options(L, o);
   create_arg_table(L, argv, argc, o->script);
   se_signals_install(L);
@@ -319,7 +388,7 @@ static int pmain(lua_State *L) {
     i++;
     if (luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)") != LUA_OK ||
         docall(L, 0, 0) != LUA_OK) {
-      lua_pushinteger(L, report(L));
+      lua_pushinteger(L, report(L, out, EXIT_SCRIPT, "script"));
       return 1;
     }
   }
@@ -333,7 +402,7 @@ static int pmain(lua_State *L) {
     if (se_signals_received())
       se_log(se_lua_logger(L), SE_LOG_WARN, "run interrupted; work not yet committed is rolled back", NULL,
              0);
-    lua_pushinteger(L, report(L));
+    lua_pushinteger(L, report(L, out, EXIT_SCRIPT, "script"));
     return 1;
   }
   lua_pushinteger(L, code);
@@ -366,6 +435,51 @@ static void write_metrics(lua_State *L, const char *path, int code, double secon
   }
 }
 
+/* Protected: require("salesengine.etl_summary").write_final(path, exit code,
+ * error {kind, message, code} or nil, seconds); the outcome comes as light
+ * userdata. */
+static int pwrite_summary(lua_State *L) {
+  const struct outcome *out = lua_touserdata(L, 1);
+  const char *path = lua_tostring(L, 2);
+  lua_Number seconds = lua_tonumber(L, 3);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "salesengine.etl_summary");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "write_final");
+  lua_pushstring(L, path);
+  lua_pushinteger(L, out->code);
+  if (out->code != EXIT_OK && out->message != NULL) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, out->kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, out->message);
+    lua_setfield(L, -2, "message");
+    if (out->fcode[0] != '\0') {
+      lua_pushstring(L, out->fcode);
+      lua_setfield(L, -2, "code");
+    }
+  } else {
+    lua_pushnil(L);
+  }
+  lua_pushnumber(L, seconds);
+  lua_call(L, 4, 0);
+  return 0;
+}
+
+/* Writes the --summary-json file for the process's outcome after seconds;
+ * a failure is reported on stderr (the run's exit code stands). */
+static void write_summary(lua_State *L, const char *path, const struct outcome *out, double seconds) {
+  lua_settop(L, 0);
+  lua_pushcfunction(L, pwrite_summary);
+  lua_pushlightuserdata(L, (void *)out);
+  lua_pushstring(L, path);
+  lua_pushnumber(L, seconds);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, PROGNAME ": cannot write the summary file: %s\n", msg ? msg : "error");
+  }
+}
+
 /* Seconds on a clock that never jumps. */
 static double monotonic_seconds(void) {
   struct timespec ts;
@@ -373,9 +487,32 @@ static double monotonic_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Ends the process before a script ran (a usage error, a failed start):
+ * writes --summary-json and --metrics-file (as every exit does) from a Lua
+ * state of their own; returns out->code. */
+static int early_exit(const struct options *o, struct outcome *out, double started) {
+  if (o->summary_json || o->metrics_file) {
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+      fputs(PROGNAME ": cannot write the summary or metrics file: not enough memory\n", stderr);
+    } else {
+      luaL_openlibs(L);
+      se_open_modules(L);
+      double seconds = monotonic_seconds() - started;
+      if (o->summary_json) write_summary(L, o->summary_json, out, seconds);
+      if (o->metrics_file) write_metrics(L, o->metrics_file, out->code, seconds);
+      lua_close(L);
+    }
+  }
+  free(out->message);
+  return out->code;
+}
+
 int main(int argc, char **argv) {
   struct options o = {0};
-  if (parse_args(argc, argv, &o) != 0) return EXIT_USAGE;
+  struct outcome out = {0};
+  double started = monotonic_seconds();
+  if (parse_args(argc, argv, &o, &out) != 0) return early_exit(&o, &out, started);
   if (o.help) {
     print_usage(stdout);
     return EXIT_OK;
@@ -386,7 +523,8 @@ int main(int argc, char **argv) {
   }
   if (o.script == 0 && o.n_exec == 0) {
     print_usage(stderr);
-    return EXIT_USAGE;
+    set_outcome(&out, EXIT_USAGE, "usage", "no script given", NULL);
+    return early_exit(&o, &out, started);
   }
 #ifdef SE_MIMALLOC
   /* How long mimalloc keeps freed pages before returning them (its own
@@ -406,28 +544,33 @@ int main(int argc, char **argv) {
 #endif
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     fputs(PROGNAME ": cannot initialise libcurl\n", stderr);
-    return EXIT_SCRIPT;
+    set_outcome(&out, EXIT_SCRIPT, "script", "cannot initialise libcurl", NULL);
+    return early_exit(&o, &out, started);
   }
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fputs(PROGNAME ": cannot create the Lua state: not enough memory\n", stderr);
     curl_global_cleanup();
+    free(out.message);
     return EXIT_SCRIPT;
   }
-  double started = monotonic_seconds();
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   lua_pushlightuserdata(L, &o);
+  lua_pushlightuserdata(L, &out);
   int code;
-  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-    code = report(L);
-    if (code == EXIT_SCRIPT) code = EXIT_USAGE; /* only option errors fail outside docall */
+  if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+    code = report(L, &out, EXIT_USAGE, "usage"); /* only option errors fail outside docall */
   } else {
     code = (int)lua_tointeger(L, -1);
   }
-  if (o.metrics_file) write_metrics(L, o.metrics_file, code, monotonic_seconds() - started);
+  out.code = code;
+  double seconds = monotonic_seconds() - started;
+  if (o.summary_json) write_summary(L, o.summary_json, &out, seconds);
+  if (o.metrics_file) write_metrics(L, o.metrics_file, code, seconds);
   lua_close(L);
   curl_global_cleanup();
+  free(out.message);
   return code;
 }

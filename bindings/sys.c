@@ -50,7 +50,8 @@ static int sys_getpid(lua_State *L) {
 }
 
 /* sys.options() -> a copy of the run's command-line options: quiet, dry_run,
- * strict (booleans), summary_json and metrics_file (paths or nil). */
+ * full_refresh, strict (booleans), summary_json and metrics_file (paths or
+ * nil), since (the --since value or nil). */
 static int sys_options(lua_State *L) {
   lua_newtable(L);
   if (lua_getfield(L, LUA_REGISTRYINDEX, "salesengine.options") == LUA_TTABLE) {

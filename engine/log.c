@@ -75,16 +75,24 @@ static void put_logfmt_key(FILE *out, const char *key) {
   }
 }
 
-static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *shown) {
+/* Writes one key/value pair; literal: the value is a JSON number or boolean,
+ * written unquoted in JSON unless masking a secret changed it. */
+static void put_pair(FILE *out, se_log_format format, int first, const char *key, const char *shown,
+                     int literal) {
   char *owned;
   const char *value = se_secrets_mask(shown, &owned);
   if (value == NULL) value = "";
   if (format == SE_LOG_JSON) {
     fputs(first ? "{\"" : ",\"", out);
     put_escaped(out, key);
-    fputs("\":\"", out);
-    put_escaped(out, value);
-    fputc('"', out);
+    if (literal && owned == NULL && *value != '\0') {
+      fputs("\":", out);
+      fputs(value, out);
+    } else {
+      fputs("\":\"", out);
+      put_escaped(out, value);
+      fputc('"', out);
+    }
   } else {
     if (!first) fputc(' ', out);
     put_logfmt_key(out, key);
@@ -102,6 +110,11 @@ static void put_pair(FILE *out, se_log_format format, int first, const char *key
 
 void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
             size_t nfields) {
+  se_log_typed(lg, level, msg, fields, nfields, NULL);
+}
+
+void se_log_typed(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
+                  size_t nfields, const unsigned char *literal) {
   if (lg == NULL || lg->out == NULL || level < lg->min_level || level >= SE_LOG_OFF) return;
   struct timespec ts;
   struct tm tm;
@@ -113,11 +126,11 @@ void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_l
 
   flockfile(lg->out);
   if (lg->progress_line) fputs("\r\33[K", lg->out);
-  put_pair(lg->out, lg->format, 1, "ts", stamp);
-  put_pair(lg->out, lg->format, 0, "level", level_names[level]);
-  put_pair(lg->out, lg->format, 0, "msg", msg);
+  put_pair(lg->out, lg->format, 1, "ts", stamp, 0);
+  put_pair(lg->out, lg->format, 0, "level", level_names[level], 0);
+  put_pair(lg->out, lg->format, 0, "msg", msg, 0);
   for (size_t i = 0; i < nfields; i++)
-    put_pair(lg->out, lg->format, 0, fields[i].key, fields[i].value);
+    put_pair(lg->out, lg->format, 0, fields[i].key, fields[i].value, literal != NULL && literal[i]);
   fputs(lg->format == SE_LOG_JSON ? "}\n" : "\n", lg->out);
   funlockfile(lg->out);
   fflush(lg->out);

@@ -39,6 +39,14 @@ int se_log_format_parse(const char *name);
 void se_log(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
             size_t nfields);
 
+/* se_log, where a field i with literal[i] set is a number or a boolean
+ * written as it is in JSON ("rows":3, "dry_run":true): its value must be a
+ * JSON number or true/false (logfmt writes every value alike). A value that
+ * a secret's mask changed is written as a string. literal may be NULL: all
+ * strings, as se_log. */
+void se_log_typed(const se_logger *lg, se_log_level level, const char *msg, const se_log_field *fields,
+                  size_t nfields, const unsigned char *literal);
+
 /* se_log with a printf-formatted message and no fields. */
 void se_logf(const se_logger *lg, se_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

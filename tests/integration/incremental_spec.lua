@@ -287,7 +287,15 @@ describe("incremental_sales", function()
     assert.matches("cursor:      2026-05-03T00:00:00Z (field date)", show.stdout, 1, true)
     assert.matches("lock:        free", show.stdout, 1, true)
     local json = state_cmd(dsn, "show", "--json")
-    assert.are.equal("2026-05-03T00:00:00Z", cjson.decode(json.stdout)[1].cursor)
+    local shown = cjson.decode(json.stdout)[1]
+    assert.are.equal("2026-05-03T00:00:00Z", shown.cursor)
+    -- every documented member, null when there is none (issue 15)
+    assert.are.same({ cjson.null, cjson.null }, { shown.resume, shown.locked_by })
+    local members = {}
+    for k in pairs(shown) do members[#members + 1] = k end
+    table.sort(members)
+    assert.are.same({ "cursor", "cursor_field", "last_run_id", "last_since", "locked_by", "pipeline", "resume",
+      "updated_at", "version" }, members)
 
     -- a cursor set ahead: the next run asks from there and finds nothing
     local set = state_cmd(dsn, "reset", "sales", "--cursor", "2030-01-01T02:00:00+02:00")
@@ -309,9 +317,15 @@ describe("incremental_sales", function()
     assert.are.equal("2026-05-03T00:00:00Z", state_of(dsn).cursor)
     assert.are.equal(expected_table(api, "incr_reset"), table_text(dsn))
 
-    -- --dry-run fetches the window a real run would, and writes nothing
+    -- --dry-run touches no database (issue 15): without WAREHOUSE_DSN, its window starts at the
+    -- initial value, or at --since, and it says so; nothing is written
     local before_dry = state_of(dsn)
-    r = run(api, dsn, nil, { "--dry-run" })
+    r = run(api, dsn, { WAREHOUSE_DSN = false }, { "--dry-run" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.same({ INITIAL }, window_of(api).sinces)
+    assert.truthy(r.stderr:find('msg="dry run: the window starts at ' .. INITIAL .. ' (its initial value: a dry ' ..
+      'run reads no stored cursor; --since VALUE starts it elsewhere)"', 1, true), r.stderr)
+    r = run(api, dsn, { WAREHOUSE_DSN = false }, { "--dry-run", "--since", "2026-05-02T02:00:00+02:00" })
     assert.are.equal(0, r.code, r.stderr)
     assert.are.same({ "2026-05-02T00:00:00Z" }, window_of(api).sinces)
     assert.are.same(before_dry, state_of(dsn))

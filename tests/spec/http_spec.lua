@@ -350,9 +350,15 @@ describe("salesengine.http", function()
       assert.has_error(function() http.get(42) end, "bad argument #1 to 'get' (string expected, got number)")
       assert.has_error(function() http.request("http://x") end)
       assert.has_error(function() http.request({ url = 1 }) end, "option 'url' must be a string, got number")
-      assert.has_error(function() http.get("http://x", { timout = 1 }) end, "http.get: unknown option 'timout'")
+      assert.has_error(function() http.get("http://x", { timout = 1 }) end,
+        "bad argument #2 to 'get' (unknown option 'timout'); did you mean 'timeout'?")
       assert.has_error(function() http.get("http://x", { timeout = "slow" }) end)
-      assert.has_error(function() http.get("http://x", { url = "http://y" }) end, "http.get: unknown option 'url'")
+      assert.has_error(function() http.get("http://x", { url = "http://y" }) end,
+        "bad argument #2 to 'get' (unknown option 'url')")
+      assert.has_error(function() http.get("http://x", { retry = { atempts = 2 } }) end,
+        "bad argument #2 to 'get' (unknown option 'retry.atempts'); did you mean 'retry.attempts'?")
+      assert.has_error(function() http.fetch_all({ "http://x", { url = "http://y", bdy = "" } }) end,
+        "bad argument #1 to 'fetch_all' (unknown option '[2].bdy'); did you mean '[2].body'?")
       assert.has_error(function() http.get("http://x", { retry = { attempts = 0 } }) end,
         "retry.attempts must be at least 1")
       assert.has_error(function() http.get("http://x", { retry = { jitter = "half" } }) end)

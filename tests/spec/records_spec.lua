@@ -164,6 +164,6 @@ describe("http.records", function()
     assert.has_error(function() http.records(api.url .. "/doc.json", { records = "a..b" }) end,
       'http.records: option \'records\' must be a dotted path like "data.items"')
     assert.has_error(function() http.records(api.url .. "/doc.json", { bogus = 1 }) end,
-      "http.records: unknown option 'bogus'")
+      "bad argument #2 to 'records' (unknown option 'bogus')")
   end)
 end)

@@ -204,12 +204,15 @@ describe("an incremental run's window", function()
     assert.are.same({ "2026-01-31T00:00:00Z", 1 }, { rerun.since, rerun.page })
   end)
 
-  it("reads the state without locking or writing in a dry run", function()
-    local conn = state_conn({ version = 2, cursor = "2026-02-10T00:00:00Z" })
-    local w = assert(tracker(conn, nil, { dry_run = true }):start())
-    assert.are.equal("2026-02-09T00:00:00Z", w.since)
-    assert.is_true(conn.closed)
-    assert.are.equal(2, conn.row.version)
+  it("touches no database in a dry run: it starts at the initial value, or at --since (issue 15)", function()
+    local cfg = incremental.config({ field = "date", initial = "2026-01-01T00:00:00Z", lag = "1 day" })
+    local function connect() error("a dry run connected to the database") end
+    local w = assert(incremental.new(cfg, { name = "p", run_id = "p-1", dry_run = true, connect = connect }):start())
+    assert.are.same({ "2026-01-01T00:00:00Z", 1, false }, { w.since, w.page, w.resumed })
+    local since = incremental.parse_time("2026-02-09T12:00:00+02:00")
+    w = assert(incremental.new(cfg, { name = "p", run_id = "p-1", dry_run = true, connect = connect,
+      since = since }):start())
+    assert.are.equal("2026-02-09T10:00:00Z", w.since)
   end)
 end)
 

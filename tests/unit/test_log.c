@@ -101,6 +101,25 @@ static void masks_secrets_in_message_and_fields(void **state) {
   free(buf);
 }
 
+static void json_writes_numbers_and_booleans_as_literals(void **state) {
+  (void)state;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  se_logger lg = {SE_LOG_INFO, SE_LOG_JSON, out, 0};
+  se_secrets_remember("98765432");
+  se_log_field f[] = {{"rows", "10"}, {"s", "0.05"}, {"ok", "true"}, {"id", "10"}, {"pin", "98765432"}};
+  unsigned char literal[] = {1, 1, 1, 0, 1};
+  se_log_typed(&lg, SE_LOG_INFO, "done", f, 5, literal);
+  se_log_typed(&lg, SE_LOG_INFO, "strings", f, 1, NULL);
+  fclose(out);
+  /* a masked literal is no number any more: it is written as a string */
+  assert_non_null(
+      strstr(buf, "\"msg\":\"done\",\"rows\":10,\"s\":0.05,\"ok\":true,\"id\":\"10\",\"pin\":\"***\"}\n"));
+  assert_non_null(strstr(buf, "\"msg\":\"strings\",\"rows\":\"10\"}\n"));
+  free(buf);
+}
+
 static void parses_level_and_format_names(void **state) {
   (void)state;
   assert_int_equal(se_log_level_parse("DEBUG"), SE_LOG_DEBUG);
@@ -120,6 +139,7 @@ int main(void) {
       cmocka_unit_test(erases_a_progress_line_first),
       cmocka_unit_test(below_min_level_writes_nothing),
       cmocka_unit_test(masks_secrets_in_message_and_fields),
+      cmocka_unit_test(json_writes_numbers_and_booleans_as_literals),
       cmocka_unit_test(parses_level_and_format_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

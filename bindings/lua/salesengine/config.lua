@@ -77,8 +77,13 @@ end
 --- A PostgreSQL connection string or URI from name (required; a secret, so
 -- also read from name_FILE or a systemd credential: salesengine.secret),
 -- parsed by libpq (PQconninfoParse) without connecting; it is kept out of every output.
+-- A dry run, which touches no database, needs none: a name ending in _DSN
+-- set nowhere is salesengine.DRY_RUN_DSN then (salesengine.secret).
 function M.dsn(name)
   local v = se.secret(name)
+  if v == se.DRY_RUN_DSN then
+    return v
+  end
   local problem = guard.dsn_problem(v)
   if problem then
     usage(name, "is not a valid connection string: " .. problem:gsub("^invalid connection string: ", ""))

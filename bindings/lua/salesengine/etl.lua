@@ -24,6 +24,10 @@ local etl_rejects = require "salesengine.etl_rejects"
 local etl_progress = require "salesengine.etl_progress"
 local etl_summary = require "salesengine.etl_summary"
 local metrics = require "salesengine.metrics"
+local option_check = require "salesengine.option_check"
+local shape = require "salesengine.shape"
+local script_bug = require "salesengine.script_bug"
+local etl_evolve = require "salesengine.etl_evolve"
 
 local M = {}
 
@@ -131,9 +135,34 @@ local function get_path(t, path)
   return t
 end
 
+-- The option names of etl.run's spec (with those of a sink, `rejects` and
+-- `incremental`; salesengine.option_check).
+local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
+  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types" })
+local RUN_OPTIONS = option_check.set({ "name", "source", "records", "transform", "sinks", "db", "setup",
+  "key", "batch_size", "commit", "max_rejects", "on_loaded", "before_commit", "sample_rows", "dry_run",
+  "summary_json", "progress", "run_id" }, {
+  sink = SINK_OPTIONS,
+  rejects = option_check.set({ "table", "file" }),
+  incremental = require("salesengine.incremental").OPTIONS,
+})
+
+-- Raises, at the line that called etl.run, on an option name that etl.run,
+-- a sink, `rejects` or `incremental` does not know.
+local function check_names(spec)
+  local level = 3 -- check_names, M.run, its caller
+  option_check.check(spec, RUN_OPTIONS, "run", 1, level)
+  if type(spec.sinks) == "table" then
+    for i, s in ipairs(spec.sinks) do
+      if type(s) == "table" then
+        option_check.check(s, SINK_OPTIONS, "run", 1, level, "sinks[" .. i .. "].")
+      end
+    end
+  end
+end
+
 -- Checks the spec (mistakes raise) and fills in defaults; returns the sinks list.
 local function check_spec(spec)
-  assert(type(spec) == "table", "etl.run expects a table")
   assert(type(spec.name) == "string" and spec.name ~= "", "etl.run: 'name' must be a non-empty string")
   assert(type(spec.source) == "function", "etl.run: 'source' must be a function returning pages")
   for _, f in ipairs({ "transform", "on_loaded", "before_commit" }) do
@@ -144,15 +173,23 @@ local function check_spec(spec)
   local sinks = {}
   for i, s in ipairs(list) do
     assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
+    assert(s.evolve == nil or etl_evolve.MODES[s.evolve],
+      "etl.run: sink " .. i .. ": 'evolve' must be \"freeze\" or \"add_columns\"")
+    assert(s.types == nil or type(s.types) == "table", "etl.run: sink " .. i .. ": 'types' must be a table")
+    for column, ty in pairs(s.types or {}) do
+      assert(type(column) == "string" and type(ty) == "string",
+        "etl.run: sink " .. i .. ": 'types' maps column names to SQL type names")
+    end
     local options, timeouts = {}, {}
     for k, v in pairs(s) do
       if k == "lock_timeout" or k == "statement_timeout" then
         timeouts[k] = v
-      elseif k ~= "table" and k ~= "name" then
+      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" then
         options[k] = v
       end
     end
-    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts }
+    sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts,
+      evolve = s.evolve, types = s.types }
   end
   assert(#sinks > 0, "etl.run: 'sinks' is empty")
   assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",
@@ -210,6 +247,11 @@ local function new_run(spec)
     on_reject = function(e) self:log_reject(e) end,
   })
   if not dry_run then
+    self.evolvers = {}
+    for i, s in ipairs(sinks) do
+      self.evolvers[i] = etl_evolve.new({ name = s.name, table = s.table, columns = s.options.columns,
+        evolve = s.evolve, types = s.types }, function(level, msg, fields) self:log(level, msg, fields) end)
+    end
     self.loader = etl_load.new({
       name = spec.name, connect = connect, setup = spec.setup, sinks = sinks, commit = spec.commit,
       on_loaded = spec.on_loaded, before_commit = function(conn) return self:before_commit(conn) end,
@@ -221,6 +263,7 @@ local function new_run(spec)
     name = spec.name,
     clock = sys.monotonic,
   })
+  self.bugs = script_bug.watch(function(r) self:reject(r) end)
   return self
 end
 
@@ -332,6 +375,16 @@ function Run:refused(entry, message, code, tbl)
   })
 end
 
+-- Ends the run as a script error (exit 1) for a bug the transform hit at
+-- record index: nothing is loaded, no reject is written for it. The summary
+-- holds the first line; stderr gets the context and the traceback too.
+function Run:fail_script(bug, index, record)
+  self:wind_up("script", bug.message)
+  local what = bug.because or describe(index, self:key_of(record)) .. " hit it"
+  se.fail("script", string.format("%s\n(in the transform: %s; a bug in the script, not bad data: nothing was " ..
+    "loaded)\n%s", bug.message, what, bug.traceback))
+end
+
 -- Ends the run with the rejects exit code, naming the first reject.
 function Run:fail_rejects()
   local first = self.rejects.first
@@ -399,15 +452,22 @@ function Run:transform_record(record)
   end
   local ok, out = true, record
   if self.spec.transform then
-    ok, out = pcall(self.spec.transform, record)
+    ok, out = xpcall(self.spec.transform, script_bug.handler, record)
   end
   if not ok then
     if se.is_failure(out) then
       error(out, 0)
     end
-    self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
-      reason = reason_of(out), code = "INVALID", field = type(out) == "table" and out.field or nil })
+    local bug = self.bugs:failed(out, { stage = "transform", index = index, key = self:key_of(record),
+      record = record, reason = reason_of(out), code = "INVALID",
+      field = type(out) == "table" and out.field or nil })
+    if bug then
+      self:fail_script(bug, index, record)
+    end
     return
+  end
+  if self.bugs.watching then
+    self.bugs:passed()
   end
   local entry
   if out ~= nil then
@@ -453,6 +513,7 @@ function Run:flush()
   if self.dry_run then
     self:dry_load(entries)
   elseif #entries > 0 then
+    self:evolve(entries)
     local ok, err, code = self.loader:load(entries)
     self.counts.loaded = self.loader.loaded
     if not ok then
@@ -464,6 +525,25 @@ function Run:flush()
   self.timings.load = self.timings.load + sys.monotonic() - t
   if not ok then
     self:fail("load", err, code)
+  end
+end
+
+-- Before entries are loaded: each sink's table gets the columns their rows
+-- carry, or the run fails (sink.evolve: salesengine.etl_evolve).
+function Run:evolve(entries)
+  local function free() -- the connection, once the batch still merging on it (if any) is in
+    local ok, err, code = self.loader:settle()
+    if not ok then
+      self:fail("load", err, code)
+    end
+    self.counts.loaded = self.loader.loaded
+    return self.loader.conn
+  end
+  for _, ev in ipairs(self.evolvers) do
+    local ok, err, code = ev:check(entries, free)
+    if not ok then
+      self:fail("load", err, code)
+    end
   end
 end
 
@@ -500,7 +580,9 @@ function Run:records_of(page)
   end
   if not M.is_array(records) then
     if type(sel) == "string" then
-      return nil, string.format("page %d has no \"%s\" array", self.counts.pages, sel)
+      local found, why = shape.lookup(page, sel, "the page")
+      return nil, string.format("page %d has no \"%s\" array: %s", self.counts.pages, sel,
+        why or string.format("'%s' in the page is %s", sel, shape.kind(found)))
     end
     return nil, string.format("page %d is not a list of records", self.counts.pages)
   end
@@ -568,9 +650,11 @@ function Run:summary(failure)
 end
 
 -- Writes --summary-json when asked (a failure to write is logged: the run's
--- outcome stands) and hands s to the --metrics-file.
+-- outcome stands), hands s to the --metrics-file and keeps it for the
+-- summary the host writes at the exit (etl_summary.write_final).
 function Run:write_summary(s)
   metrics.record(s)
+  etl_summary.record(s)
   if self.summary_json then
     local ok, err = etl_summary.write_json(self.summary_json, s)
     if not ok then
@@ -650,6 +734,10 @@ function Run:execute()
     self.timings.transform = self.timings.transform + sys.monotonic() - t
     self.progress:update(self:progress_counts())
   end
+  local bug = self.bugs:finish()
+  if bug then
+    self:fail_script(bug)
+  end
   self:flush()
   self:settle()
   if self.rejects:over_limit(self.counts.extracted) then
@@ -675,14 +763,9 @@ function Run:execute()
   return s
 end
 
---- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
--- Expected failures end the run via salesengine.fail (exit codes extract 3,
--- load 4, rejects 5) after rolling back, writing the rejects and the summary.
-function M.run(spec)
-  if type(spec) == "table" and spec.incremental ~= nil then
-    -- state, lock and cursor around this same function: docs/lua-api.md
-    return require("salesengine.incremental").run(spec, M.run)
-  end
+-- Runs the pipeline of a checked spec without `incremental` (M.run, and
+-- salesengine.incremental for the window it prepared); returns the summary.
+local function run_checked(spec)
   local made, run = pcall(new_run, spec)
   if not made then -- a mistake in spec: report it at the script's line
     local msg = tostring(run):gsub("^[^:\n]*:%d+: ", "")
@@ -699,6 +782,25 @@ function M.run(spec)
       failure and result.code or nil)
   end
   error(result, 0)
+end
+
+--- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
+-- Expected failures end the run via salesengine.fail (exit codes extract 3,
+-- load 4, rejects 5) after rolling back, writing the rejects and the summary.
+function M.run(spec)
+  if type(spec) ~= "table" then
+    error("bad argument #1 to 'run' (table expected, got " .. (spec == nil and "no value" or type(spec)) .. ")", 2)
+  end
+  check_names(spec)
+  if spec.incremental ~= nil then
+    -- state, lock and cursor around the run: docs/lua-api.md
+    return require("salesengine.incremental").run(spec, run_checked)
+  end
+  if sys.options().since ~= nil then
+    se.fail("usage", "--since starts the window of an incremental pipeline; '" .. tostring(spec.name) ..
+      "' has no 'incremental'")
+  end
+  return run_checked(spec)
 end
 
 return M

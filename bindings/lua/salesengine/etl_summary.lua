@@ -1,9 +1,12 @@
 --- salesengine.etl_summary: the run summary of salesengine.etl: one table
 -- with every count and per-stage timing, its log fields, and the
--- --summary-json file for schedulers.
+-- --summary-json file for schedulers (written by etl.run, and by the host
+-- again on every exit: write_final).
 local cjson = require "cjson"
 
 local M = {}
+
+local last -- the summary of this process's latest etl.run (M.record)
 
 --- Epoch seconds t (float) as ISO-8601 UTC with milliseconds.
 function M.iso_utc(t)
@@ -102,16 +105,53 @@ function M.write_json(path, s)
   if not f then
     return nil, "cannot write the summary: " .. tostring(err), "IO"
   end
-  f:write(cjson.encode(M.redacted(s)), "\n")
-  local ok, cerr = f:close()
-  if not ok then
-    return nil, "cannot write the summary: " .. tostring(cerr), "IO"
+  local ok, werr = f:write(cjson.encode(M.redacted(s)), "\n")
+  if ok then
+    ok, werr = f:close()
+  else
+    f:close()
   end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    return nil, "cannot write the summary: " .. tostring(rerr), "IO"
+  if ok then
+    ok, werr = os.rename(tmp, path)
+  end
+  if not ok then
+    os.remove(tmp)
+    return nil, "cannot write the summary: " .. tostring(werr), "IO"
   end
   return true
+end
+
+--- Keeps s as the summary of this process's latest etl.run, for write_final.
+function M.record(s)
+  last = s
+end
+
+--- The --summary-json file of the process, which the host writes on every
+-- exit once the command line names it (usage errors, script errors, failed
+-- extracts and loads, interruptions, and runs that never reached etl.run):
+-- the latest etl.run's summary when the process ends with its exit code;
+-- otherwise that summary (or, without one, the little that is known) with
+-- the process's status, exit_code and error ({kind, message, code}, nil
+-- for exit code 0). seconds: how long the process ran. When the file cannot
+-- be written, a previous one is removed (it would tell of another run) and
+-- the error raised.
+function M.write_final(path, exit_code, err, seconds)
+  local s = last
+  if s == nil or s.exit_code ~= exit_code then
+    local sys = require "salesengine.sys"
+    local now = sys.time()
+    s = { dry_run = sys.options().dry_run or false, started_at = M.iso_utc(now - seconds),
+      finished_at = M.iso_utc(now) }
+    for k, v in pairs(last or {}) do
+      s[k] = v
+    end
+    s.status, s.exit_code, s.error = exit_code == 0 and "ok" or "failed", exit_code, err
+  end
+  local ok, werr = M.write_json(path, s)
+  if not ok then
+    os.remove(path)
+    error(werr, 0)
+  end
 end
 
 return M

@@ -11,6 +11,7 @@
 local tx = require "salesengine.transform"
 local cjson = require "cjson"
 local state = require "salesengine.state"
+local option_check = require "salesengine.option_check"
 
 local M = {}
 
@@ -140,16 +141,15 @@ Kind.number = {
 ------------------------------------------------------------------------------------------------------------
 -- Spec checking
 
-local KNOWN = { field = true, initial = true, lag = true, resume = true, wait = true, wait_timeout = true }
+--- The option names of an `incremental` table.
+M.OPTIONS = option_check.set({ "field", "initial", "lag", "resume", "wait", "wait_timeout" })
 
 --- Checks an `incremental` table of etl.run (mistakes raise) and returns the
 -- normalised config {field, get, kind, initial (comparable), lag (comparable
 -- units), resume, wait, wait_timeout}.
 function M.config(spec)
   assert(type(spec) == "table", "'incremental' must be a table")
-  for k in pairs(spec) do
-    assert(KNOWN[k], "incremental: unknown option '" .. tostring(k) .. "'")
-  end
+  option_check.check(spec, M.OPTIONS, "config", 1, 2)
   local field = spec.field
   assert(type(field) == "string" and field ~= "" or type(field) == "function",
     "incremental.field must be the record's field (a dotted path) or a function(record) -> value")
@@ -193,11 +193,13 @@ local Tracker = {}
 Tracker.__index = Tracker
 
 --- A tracker for one run. cfg: from M.config. ctx: name, run_id, connect
--- (function() -> conn | nil, message, code), full_refresh, dry_run, log(level, msg, fields).
+-- (function() -> conn | nil, message, code; not called in a dry run),
+-- full_refresh, dry_run, since (a dry run's start instead of initial: a
+-- comparable value, from --since), log(level, msg, fields).
 function M.new(cfg, ctx)
   return setmetatable({
     cfg = cfg, name = ctx.name, run_id = ctx.run_id, connect = ctx.connect, full_refresh = ctx.full_refresh,
-    dry_run = ctx.dry_run, log = ctx.log or function() end,
+    dry_run = ctx.dry_run, since = ctx.since, log = ctx.log or function() end,
     lock_conn = nil, locked = false, version = nil, stored = nil, window = nil,
     max = nil, observed = 0, unusable = 0,
   }, Tracker)
@@ -245,43 +247,22 @@ function Tracker:acquire()
   return true
 end
 
--- Reads the state without locking or writing (dry runs; none without a database).
-function Tracker:peek()
-  if self.connect == nil then
-    return true
-  end
-  local conn, err, code = self.connect()
-  if not conn then
-    return nil, err, code
-  end
-  local row
-  row, err, code = state.read(conn, self.name)
-  conn:close()
-  if row == nil then
-    return nil, err, code
-  end
-  self.stored = row or nil
-  return true
-end
-
---- Starts the run: locks the pipeline (unless dry_run), reads its state and
--- returns the window {since, since_unix, page, cursor, resumed, full_refresh},
--- or nil, message, code ("LOCKED" when another run holds the lock).
+--- Starts the run: locks the pipeline and reads its state (a dry run, which
+-- touches no database, does neither: its window starts at initial, or at
+-- since) and returns the window {since, since_unix, page, cursor, resumed,
+-- full_refresh}, or nil, message, code ("LOCKED" when another run holds the lock).
 function Tracker:start()
-  local ok, err, code
-  if self.dry_run then
-    ok, err, code = self:peek()
-  else
-    ok, err, code = self:acquire()
-  end
-  if not ok then
-    return nil, err, code
+  if not self.dry_run then
+    local ok, err, code = self:acquire()
+    if not ok then
+      return nil, err, code
+    end
   end
   local cfg, kind = self.cfg, self.cfg.kind
   local stored = self.stored or {}
   local resume = not self.full_refresh and stored.resume or nil
   local cursor = not self.full_refresh and self:comparable(stored.cursor) or nil
-  local since, page = cfg.initial, 1
+  local since, page = self.since or cfg.initial, 1
   if resume and self:comparable(resume.since) then
     since = self:comparable(resume.since)
     local done = self:comparable(resume.cursor)
@@ -307,6 +288,11 @@ function Tracker:start()
   end
   self.log("info", "incremental window", { pipeline = self.name, since = self.window.since,
     cursor = self.window.cursor, page = page, resumed = resume ~= nil, full_refresh = self.window.full_refresh })
+  if self.dry_run then
+    self.log("info", string.format("dry run: the window starts at %s (%s: a dry run reads no stored cursor%s)",
+      self.window.since, self.since and "--since" or "its initial value",
+      self.since and "" or "; --since VALUE starts it elsewhere"), { pipeline = self.name })
+  end
   return self.window
 end
 
@@ -453,12 +439,11 @@ end
 
 --- Runs an incremental pipeline: etl.run's spec with `incremental` (see
 -- docs/lua-api.md), where `source` is a factory function(window) -> source.
--- Locks the pipeline, reads its state, runs etl.run (run_fn, default
--- salesengine.etl.run) with hooks that track the cursor and save it in the
--- load's transaction, then unlocks. Returns etl.run's summary; expected
--- failures end the run with salesengine.fail like etl.run.
+-- Locks the pipeline, reads its state, runs the pipeline with run_fn
+-- (etl.run's runner for a spec without `incremental`) with hooks that track
+-- the cursor and save it in the load's transaction, then unlocks. Returns the
+-- run's summary; expected failures end the run with salesengine.fail like etl.run.
 function M.run(spec, run_fn)
-  run_fn = run_fn or require("salesengine.etl").run
   local se = require "salesengine"
   local sys = require "salesengine.sys"
   local log = require "salesengine.log"
@@ -480,9 +465,22 @@ function M.run(spec, run_fn)
     dry_run = opts.dry_run or false
   end
   local run_id = spec.run_id or string.format("%s-%s-%d", spec.name, os.date("!%Y%m%dT%H%M%SZ"), sys.getpid())
+  local since
+  if opts.since ~= nil then
+    if not dry_run then
+      se.fail("usage", "--since only goes with --dry-run (a run starts from the stored cursor; to move it: " ..
+        "salesengine state reset " .. spec.name .. " --cursor VALUE)")
+    end
+    local why
+    since, why = cfg.kind.value(opts.since)
+    if since == nil then
+      se.fail("usage", string.format("--since %s: %s (the cursor of '%s' is %s)", opts.since, tostring(why),
+        spec.name, cfg.kind_name == "number" and "a number" or "an ISO-8601 date-time"))
+    end
+  end
   local db = spec.db
   local tracker = M.new(cfg, {
-    name = spec.name, run_id = run_id, full_refresh = opts.full_refresh, dry_run = dry_run,
+    name = spec.name, run_id = run_id, full_refresh = opts.full_refresh, dry_run = dry_run, since = since,
     connect = db and function() return require("salesengine.pg").connect(db) end or nil,
     log = function(level, msg, fields) log[level](msg, fields) end,
   })

@@ -40,12 +40,28 @@ function M.is_failure(e)
   return getmetatable(e) == Failure
 end
 
+--- What getenv and secret return in a dry run for an unset variable whose
+-- name ends in _DSN. Not a connection string: nothing can connect with it.
+M.DRY_RUN_DSN = "(dry run: no database)"
+
+-- In a dry run (--dry-run), which touches no database, DRY_RUN_DSN for an
+-- unset variable whose name ends in _DSN (WAREHOUSE_DSN; logged); nil otherwise.
+-- (The engine modules are looked up at the call: salesengine.testing fakes them.)
+local function dsn_placeholder(name)
+  if not (name:match("_DSN$") and require("salesengine.sys").options().dry_run) then
+    return nil
+  end
+  require("salesengine.log").info("dry run: " .. name .. " is not set; no database is used")
+  return M.DRY_RUN_DSN
+end
+
 --- Reads a required environment variable; a missing or empty one ends the
--- run with the usage exit code and a message naming it.
+-- run with the usage exit code and a message naming it (but a dry run
+-- gets DRY_RUN_DSN for a name ending in _DSN).
 function M.getenv(name)
   local v = os.getenv(name)
   if v == nil or v == "" then
-    M.fail("usage", "environment variable " .. name .. " is not set")
+    v = dsn_placeholder(name) or M.fail("usage", "environment variable " .. name .. " is not set")
   end
   return v
 end
@@ -69,7 +85,8 @@ end
 -- LoadCredential=); one trailing newline (\n or \r\n) is trimmed from a file.
 -- The value is masked as *** in every later log line and error message.
 -- A secret that is set nowhere (or is empty), or a NAME_FILE that cannot be
--- read, ends the run with the usage exit code and a message naming it.
+-- read, ends the run with the usage exit code and a message naming it (but
+-- a dry run gets DRY_RUN_DSN for a name ending in _DSN set nowhere).
 function M.secret(name)
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
     error(string.format("bad argument #1 to 'secret' (%s)", type(name) == "string"
@@ -90,8 +107,8 @@ function M.secret(name)
       end
     end
     if file == nil or file == "" then
-      M.fail("usage", "secret " .. name .. " is not set (set " .. name .. ", " .. name
-        .. "_FILE, or a systemd credential " .. name .. ")")
+      return dsn_placeholder(name) or M.fail("usage", "secret " .. name .. " is not set (set " .. name .. ", "
+        .. name .. "_FILE, or a systemd credential " .. name .. ")")
     end
     local text, err = read_file(file)
     if text == nil then

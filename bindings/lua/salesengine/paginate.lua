@@ -11,21 +11,49 @@
 -- {items = array, data = decoded document, response = http response, url = url}.
 -- On a failure it yields n, nil, message, code once and then stops; a
 -- pagination loop (a next URL or cursor seen before) is such a failure with
--- code "LOOP". Options other than the pagination ones below are request
--- options for http.get_json (headers, bearer, query, retry, timeout, ...).
+-- code "LOOP"; so is a page without the member a path option names (items,
+-- next, cursor, has_more: code "INVALID", naming the path and the page's
+-- members). Options other than the pagination ones below are request
+-- options for http.get_json (headers, bearer, query, retry, timeout, ...);
+-- an option neither knows raises at once.
 -- opts.fields (a list of member names, with opts.items a path) decodes only
 -- those members of each item. See docs/lua-api.md.
 local http = require "salesengine.http"
 local cjson = require "cjson"
+local option_check = require "salesengine.option_check"
+local shape = require "salesengine.shape"
 
 local M = {}
 
--- Option names that belong to pagination, not to the request.
-local PAGINATION_KEYS = {
-  url = true, items = true, next = true, param = true, start = true, size_param = true, size = true,
-  has_more = true, total = true, offset_param = true, limit_param = true, limit = true, cursor = true,
-  max_pages = true, count = true, concurrency = true, fields = true,
+-- The pagination options of each style (the others are request options,
+-- passed on to http.get_json), and all of them.
+local COMMON = { "url", "items", "max_pages", "fields" }
+local NUMBERED = { "start", "has_more", "total", "count", "concurrency" }
+local STYLE_KEYS = {
+  link_header = {},
+  next_url = { "next" },
+  page_number = { "param", "size_param", "size", table.unpack(NUMBERED) },
+  offset = { "offset_param", "limit_param", "limit", table.unpack(NUMBERED) },
+  cursor = { "cursor", "param" },
 }
+local PAGINATION_KEYS = option_check.set(COMMON)
+local ALLOWED = {}
+for style, keys in pairs(STYLE_KEYS) do
+  ALLOWED[style] = option_check.set(COMMON, keys, option_check.HTTP.get_json)
+  for _, k in ipairs(keys) do
+    PAGINATION_KEYS[k] = true
+  end
+end
+
+-- Raises, at the line that called the style function, unless opts is a
+-- table of options that style knows (pagination or request options).
+local function check_names(opts, style)
+  if type(opts) ~= "table" then
+    error(string.format("bad argument #1 to '%s' (table expected, got %s)", style,
+      opts == nil and "no value" or type(opts)), 3)
+  end
+  option_check.check(opts, ALLOWED[style], style, 1, 3) -- 3: check_names, the style function, its caller
+end
 
 --- The value at a dotted JSON path ("meta.next_cursor") in doc, or nil
 -- (JSON null counts as nil). path may also be a function(doc) -> value.
@@ -48,9 +76,6 @@ end
 
 -- Splits opts into the pagination settings and the request options.
 local function split_options(opts, fn)
-  if type(opts) ~= "table" then
-    error(fn .. ": expected an options table, got " .. type(opts), 3)
-  end
   if type(opts.url) ~= "string" then
     error(fn .. ": option 'url' (a string) is required", 3)
   end
@@ -88,21 +113,46 @@ local function with_query(req, extra)
   return out
 end
 
+-- "paginate.cursor: page 2 (http://...): " — how failures name a page.
+local function page_label(fn, n, url)
+  return string.format("%s: page %d (%s): ", fn, n, http.redact_url(url))
+end
+
+-- The value at the JSON path `option` names (opts[option], a dotted path or a
+-- function(doc)) in a page's document: the value (JSON null as nil), or nil,
+-- message, "INVALID" when the path is not in the document at all (a misspelt
+-- path must not read as "the last page").
+local function page_value(page, opts, option, fn, n)
+  local path = opts[option]
+  if type(path) == "function" then
+    return path(page.data)
+  end
+  local v, why = shape.lookup(page.data, path)
+  if v == nil then
+    return nil, page_label(fn, n, page.url) .. string.format("%s path '%s' not found: %s", option, path, why),
+      "INVALID"
+  end
+  if v == cjson.null then
+    return nil
+  end
+  return v
+end
+
 -- The items array of a decoded page: doc[items] (a dotted path), or doc
--- itself when it is an array and no path was given. JSON null = empty.
-local function page_items(doc, items_path, fn)
-  local items
+-- itself when it is an array and no path was given. JSON null = empty; a
+-- path that is not in the document fails.
+local function page_items(doc, items_path, fn, n, url)
   if items_path == nil and type(doc) == "table" and (doc[1] ~= nil or next(doc) == nil) then
-    items = doc
-  else
-    items = M.get_path(doc, items_path or "data")
+    return doc
   end
+  local path = items_path or "data"
+  local items, why = shape.lookup(doc, path)
   if items == nil then
+    return nil, page_label(fn, n, url) .. string.format("items path '%s' not found: %s", path, why)
+  elseif items == cjson.null then
     return {}
-  end
-  if type(items) ~= "table" then
-    return nil, string.format("%s: the page's '%s' is a %s, not an array", fn, tostring(items_path or "data"),
-      type(items))
+  elseif type(items) ~= "table" then
+    return nil, string.format("%s: the page's '%s' is a %s, not an array", fn, path, type(items))
   end
   return items
 end
@@ -134,7 +184,7 @@ local function iterator(opts, fn, fetch, after)
       stopped = true
       return n, nil, resp, code
     end
-    local items, ierr = page_items(doc, opts.items, fn)
+    local items, ierr = page_items(doc, opts.items, fn, n, resp.url or url)
     if not items then
       stopped = true
       return n, nil, ierr, "INVALID"
@@ -189,7 +239,10 @@ local function follow(opts, fn, find_next)
     return next_url, n == 1 and req or later_req
   end, function(n, page)
     guard.mark(page.url, n)
-    local ref = find_next(page)
+    local ref, ferr, fcode = find_next(page, n)
+    if ferr then
+      return nil, ferr, fcode
+    end
     if ref == nil or ref == "" then
       next_url = nil
       return false
@@ -213,6 +266,7 @@ end
 
 --- Follows `Link: <url>; rel="next"` headers until a page has none.
 function M.link_header(opts)
+  check_names(opts, "link_header")
   return follow(opts, "paginate.link_header", function(page)
     local link = page.response.headers["link"]
     return link and http.link_next(link)
@@ -220,26 +274,31 @@ function M.link_header(opts)
 end
 
 --- Follows the next URL found at the JSON path opts.next (default "next")
--- until it is null, missing or empty.
+-- until it is null or empty; a page without that member fails.
 function M.next_url(opts)
-  local path = opts.next or "next"
-  return follow(opts, "paginate.next_url", function(page)
-    return M.get_path(page.data, path)
+  check_names(opts, "next_url")
+  local fn = "paginate.next_url"
+  local paths = { next = opts.next or "next" }
+  return follow(opts, fn, function(page, n)
+    return page_value(page, paths, "next", fn, n)
   end)
 end
 
 -- Stop rules shared by page_number and offset: empty page, has_more flag,
--- known total. Returns false to stop after this page.
-local function stop_rules(opts)
+-- known total. Returns the iterator's after(n, page): false to stop after
+-- this page; nil, message, code when the page has no has_more member.
+local function stop_rules(opts, fn)
   local seen = 0
-  return function(page)
+  return function(n, page)
     seen = seen + #page.items
     if #page.items == 0 then
       return "empty"
     end
     if opts.has_more then
-      local more = M.get_path(page.data, opts.has_more)
-      if not more then
+      local more, err, code = page_value(page, opts, "has_more", fn, n)
+      if err then
+        return nil, err, code
+      elseif not more then
         return false
       end
     end
@@ -280,7 +339,7 @@ local function concurrent(opts, fn, req, query_of)
       closer:close()
       return i, nil, err, code
     end
-    local items, ierr = page_items(resp.data, opts.items, fn)
+    local items, ierr = page_items(resp.data, opts.items, fn, i, resp.url)
     if not items then
       stopped = true
       closer:close()
@@ -292,10 +351,11 @@ end
 
 --- Page numbers: ?page=start, start+1, ... (opts.param, default "page";
 -- opts.start, default 1; opts.size_param/opts.size send a page size). Stops
--- on an empty (or null) page, when opts.has_more's flag is false, or when
--- opts.total's count of items has been seen. With opts.count (pages known
+-- on an empty (or null) page, when opts.has_more's flag is false (a page
+-- without it fails), or when opts.total's count of items has been seen. With opts.count (pages known
 -- up front) pages are fetched concurrently (opts.concurrency, default 4).
 function M.page_number(opts)
+  check_names(opts, "page_number")
   local fn = "paginate.page_number"
   local req = split_options(opts, fn)
   local param, start = opts.param or "page", opts.start or 1
@@ -309,12 +369,9 @@ function M.page_number(opts)
   if opts.count then
     return concurrent(opts, fn, req, page_query)
   end
-  local rules = stop_rules(opts)
   return iterator(opts, fn, function(n)
     return opts.url, with_query(req, page_query(n))
-  end, function(_, page)
-    return rules(page)
-  end)
+  end, stop_rules(opts, fn))
 end
 
 --- Offset/limit: ?offset=0&limit=L, then offset += items received
@@ -322,6 +379,7 @@ end
 -- default 100; opts.start default 0). Same stop rules as page_number; with
 -- opts.count pages are fetched concurrently at offsets start + k*limit.
 function M.offset(opts)
+  check_names(opts, "offset")
   local fn = "paginate.offset"
   local req = split_options(opts, fn)
   local oparam, lparam = opts.offset_param or "offset", opts.limit_param or "limit"
@@ -332,19 +390,20 @@ function M.offset(opts)
       return { [oparam] = offset + (n - 1) * limit, [lparam] = limit }
     end)
   end
-  local rules = stop_rules(opts)
+  local rules = stop_rules(opts, fn)
   return iterator(opts, fn, function()
     return opts.url, with_query(req, { [oparam] = offset, [lparam] = limit })
-  end, function(_, page)
+  end, function(n, page)
     offset = offset + #page.items
-    return rules(page)
+    return rules(n, page)
   end)
 end
 
 --- Cursor: the first page without a cursor, then ?cursor=<value at the JSON
--- path opts.cursor> (opts.param, default "cursor") until it is null,
--- missing or empty. A repeated cursor is a pagination loop.
+-- path opts.cursor> (opts.param, default "cursor") until it is null or
+-- empty; a page without that member fails. A repeated cursor is a pagination loop.
 function M.cursor(opts)
+  check_names(opts, "cursor")
   local fn = "paginate.cursor"
   local req = split_options(opts, fn)
   if opts.cursor == nil then
@@ -359,7 +418,10 @@ function M.cursor(opts)
     end
     return opts.url, with_query(req, cursor and { [param] = cursor } or nil)
   end, function(n, page)
-    local nextc = M.get_path(page.data, opts.cursor)
+    local nextc, cerr, ccode = page_value(page, opts, "cursor", fn, n)
+    if cerr then
+      return nil, cerr, ccode
+    end
     if nextc == nil or nextc == "" then
       done = true
       return false

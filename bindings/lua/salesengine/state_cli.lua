@@ -137,6 +137,10 @@ local function describe(row, holder)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- The members of each pipeline in `state show --json`.
+local JSON_FIELDS = { "pipeline", "cursor", "cursor_field", "resume", "last_since", "last_run_id", "version",
+  "updated_at", "locked_by" }
+
 -- `state show [NAME]`.
 local function show(o, conn)
   local rows
@@ -158,7 +162,11 @@ local function show(o, conn)
     for i, row in ipairs(rows) do
       local h = holders[i]
       row.locked_by = h and state.describe_holder(h) or nil
-      out[i] = row
+      local entry = {}
+      for _, k in ipairs(JSON_FIELDS) do -- every documented member, null when there is none
+        entry[k] = row[k] == nil and cjson.null or row[k]
+      end
+      out[i] = entry
     end
     io.write(#out == 0 and "[]" or cjson.encode(out), "\n")
   elseif #rows == 0 then
@@ -213,10 +221,28 @@ local function reset(o, conn)
   return 0
 end
 
+--- What `salesengine state --help` prints.
+M.HELP = M.USAGE .. [==[
+
+Shows or resets the incremental state of pipelines (the etl_state table).
+  show [NAME]        the cursor, the last run, a resume point and who holds the lock
+                     (every pipeline's without NAME); --json: a JSON array
+  reset NAME         forget the state: the next run starts from its initial value
+  --cursor VALUE     with reset: set the cursor instead (ISO-8601 date-time or number)
+  --dsn DSN          the database (default: WAREHOUSE_DSN, else libpq's PG* variables)
+Reference: docs/lua-api.md, "salesengine state".]==]
+
 --- Runs the command; args: the words after `salesengine state`. Returns the
 -- exit code (0); failures end with salesengine.fail (2 usage, 4 database).
+-- -h or --help anywhere prints M.HELP.
 function M.main(args)
   assert(type(args) == "table", "state_cli.main expects a list of arguments")
+  for _, a in ipairs(args) do
+    if a == "-h" or a == "--help" then
+      io.write(M.HELP, "\n")
+      return 0
+    end
+  end
   local o = parse(args)
   local conn <close> = connect(o)
   if o.command == "show" then

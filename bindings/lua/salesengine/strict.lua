@@ -1,6 +1,8 @@
 --- Strict globals for pipeline scripts: a typo such as `recrods` is an error
 -- with the script's file and line instead of a silent nil.
--- The host runs the main script in strict.env() unless --no-strict is given.
+-- The host runs the main script in strict.env() unless --no-strict is given,
+-- and the modules it requires from its own folder (its transform.lua) too
+-- (strict.cover_folder).
 local M = {}
 
 --- Returns an environment table for a chunk. Reads fall through to G (default
@@ -25,6 +27,34 @@ function M.env(G)
       G[name] = value
     end,
   })
+end
+
+--- Makes require load the modules found in dir (dir/?.lua, dir/?/init.lua:
+-- the pipeline's folder) in a strict environment of their own (M.env(G)),
+-- ahead of every other searcher but package.preload. Returns a function that
+-- takes the searcher out again.
+function M.cover_folder(dir, G)
+  local path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
+  local function searcher(name)
+    local file = package.searchpath(name, path)
+    if file == nil then
+      return nil -- not in the folder: the other searchers look
+    end
+    local chunk, err = loadfile(file, "bt", M.env(G))
+    if chunk == nil then
+      error(string.format("error loading module '%s' from file '%s':\n\t%s", name, file, err), 0)
+    end
+    return chunk, file
+  end
+  table.insert(package.searchers, 2, searcher)
+  return function()
+    for i, f in ipairs(package.searchers) do
+      if f == searcher then
+        table.remove(package.searchers, i)
+        return
+      end
+    end
+  end
 end
 
 return M

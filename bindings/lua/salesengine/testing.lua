@@ -160,7 +160,8 @@ local function with_env(env, fn)
 end
 
 --- Runs a pipeline script offline, the way the salesengine host would (strict
--- globals, the script's folder first on package.path, its arguments as ...).
+-- globals in it and in the modules it requires from its folder, the script's
+-- folder first on package.path, its arguments as ...).
 -- opts: env (variables; false hides one), args (list), http, pg (fakes),
 -- options (sys.options(): dry_run, quiet, summary_json), log (default: a new
 -- capture_log()), sys (default: fake_sys{options = opts.options}).
@@ -184,10 +185,14 @@ function M.run_script(path, opts)
   end
   local old_path = package.path
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
+  require "salesengine.null" -- as the host does: indexing a JSON null says so
+  local strict = require "salesengine.strict"
+  local uncover = strict.cover_folder(dir)
   local ok, err = with_env(opts.env or {}, function()
-    local chunk = assert(loadfile(path, "t", require("salesengine.strict").env()))
+    local chunk = assert(loadfile(path, "t", strict.env()))
     chunk(table.unpack(opts.args or {}))
   end)
+  uncover()
   package.path = old_path
   for name in pairs(package.loaded) do
     if not loaded_before[name] then

@@ -510,6 +510,161 @@ function M.decimal(value, scale, field)
   return format_scaled(sign, digits, power, scale)
 end
 
+------------------------------------------------------------------------------------------------------------
+-- Exact decimal arithmetic: magnitudes are strings of digits; up to 17 or 18 digits Lua integers do the
+-- work exactly, longer ones go limb by limb (base 10^7, little-endian arrays).
+
+local BASE, WIDTH = 10000000, 7
+
+-- The limbs of a string of digits.
+local function to_limbs(d)
+  local out, i = {}, #d
+  while i >= 1 do
+    local j = math.max(1, i - WIDTH + 1)
+    out[#out + 1] = math.tointeger(tonumber(d:sub(j, i)))
+    i = j - 1
+  end
+  return out
+end
+
+-- The string of digits of limbs (no leading zeros; "0" for zero).
+local function from_limbs(l)
+  local n = #l
+  while n > 1 and l[n] == 0 do
+    n = n - 1
+  end
+  local parts = { tostring(l[n] or 0) }
+  for k = n - 1, 1, -1 do
+    parts[#parts + 1] = string.format("%07d", l[k])
+  end
+  return table.concat(parts)
+end
+
+-- A string of digits without its leading zeros ("0" for zero).
+local function stripped(d)
+  return d:match("^0*(%d-)$"):gsub("^$", "0")
+end
+
+-- -1, 0 or 1: how magnitude a compares with magnitude b.
+local function compare_magnitudes(a, b)
+  a, b = stripped(a), stripped(b)
+  if #a ~= #b then
+    return #a < #b and -1 or 1
+  end
+  return a == b and 0 or (a < b and -1 or 1)
+end
+
+-- a + b, magnitudes.
+local function add_magnitudes(a, b)
+  if #a <= 17 and #b <= 17 then
+    return tostring(math.tointeger(tonumber(a)) + math.tointeger(tonumber(b)))
+  end
+  local x, y, out, carry = to_limbs(a), to_limbs(b), {}, 0
+  for i = 1, math.max(#x, #y) do
+    local v = (x[i] or 0) + (y[i] or 0) + carry
+    out[i], carry = v % BASE, v // BASE
+  end
+  out[#out + 1] = carry
+  return from_limbs(out)
+end
+
+-- a - b, magnitudes, a >= b.
+local function subtract_magnitudes(a, b)
+  if #a <= 18 and #b <= 18 then
+    return tostring(math.tointeger(tonumber(a)) - math.tointeger(tonumber(b)))
+  end
+  local x, y, out, borrow = to_limbs(a), to_limbs(b), {}, 0
+  for i = 1, #x do
+    local v = x[i] - (y[i] or 0) - borrow
+    borrow = v < 0 and 1 or 0
+    out[i] = v + borrow * BASE
+  end
+  return from_limbs(out)
+end
+
+-- a * b, magnitudes.
+local function multiply_magnitudes(a, b)
+  a, b = stripped(a), stripped(b)
+  if #a + #b <= 18 then
+    return tostring(math.tointeger(tonumber(a)) * math.tointeger(tonumber(b)))
+  end
+  local x, y, out = to_limbs(a), to_limbs(b), {}
+  for k = 1, #x + #y do
+    out[k] = 0
+  end
+  for i = 1, #x do
+    local carry = 0
+    for j = 1, #y do
+      local v = out[i + j - 1] + x[i] * y[j] + carry
+      out[i + j - 1], carry = v % BASE, v // BASE
+    end
+    out[i + #y] = out[i + #y] + carry
+  end
+  return from_limbs(out)
+end
+
+-- Checks the scale and field arguments of the decimal_* functions (argument 3 and 4 of fname).
+local function check_arithmetic(scale, field, fname)
+  if scale ~= nil and (math.type(scale) ~= "integer" or scale < 0 or scale > MAX_EXPONENT) then
+    error(string.format("bad argument #3 to '%s' (scale must be nil or an integer from 0 to %d)", fname,
+      MAX_EXPONENT), 3)
+  end
+  if field ~= nil and type(field) ~= "string" then
+    error(string.format("bad argument #4 to '%s' (field name must be a string, got %s)", fname, type(field)), 3)
+  end
+end
+
+-- The digits after the point an operand of power p has written ("1.50": 2, "1e3": 0).
+local function fraction_digits(p)
+  return p < 0 and -p or 0
+end
+
+-- sign, digits, power of a + b (each a sign, digits, power triple).
+local function add_parts(s1, d1, p1, s2, d2, p2)
+  local p = math.min(p1, p2)
+  d1, d2 = d1 .. string.rep("0", p1 - p), d2 .. string.rep("0", p2 - p)
+  if s1 == s2 then
+    return s1, add_magnitudes(d1, d2), p
+  end
+  local c = compare_magnitudes(d1, d2)
+  if c == 0 then
+    return "", "0", p
+  elseif c > 0 then
+    return s1, subtract_magnitudes(stripped(d1), stripped(d2)), p
+  end
+  return s2, subtract_magnitudes(stripped(d2), stripped(d1)), p
+end
+
+--- a + b exactly, as a decimal string (a and b: what decimal takes: integers, floats read as their shortest
+-- decimal, numeric strings). scale: digits after the point, rounded half away from zero; nil: as many as
+-- the operand that has the most (exact, as PostgreSQL's numeric): decimal_add("19.99", "0.01") -> "20.00".
+function M.decimal_add(a, b, scale, field)
+  check_arithmetic(scale, field, "decimal_add")
+  local s1, d1, p1 = number_parts(a, field, "decimal")
+  local s2, d2, p2 = number_parts(b, field, "decimal")
+  local sign, digits, power = add_parts(s1, d1, p1, s2, d2, p2)
+  return format_scaled(sign, digits, power, scale or math.max(fraction_digits(p1), fraction_digits(p2)))
+end
+
+--- a - b exactly, as a decimal string (see decimal_add).
+function M.decimal_sub(a, b, scale, field)
+  check_arithmetic(scale, field, "decimal_sub")
+  local s1, d1, p1 = number_parts(a, field, "decimal")
+  local s2, d2, p2 = number_parts(b, field, "decimal")
+  local sign, digits, power = add_parts(s1, d1, p1, s2 == "-" and "" or "-", d2, p2)
+  return format_scaled(sign, digits, power, scale or math.max(fraction_digits(p1), fraction_digits(p2)))
+end
+
+--- a * b exactly, as a decimal string (see decimal_add; nil scale: the digits after the point of both
+-- operands together, exact: decimal_mul("19.99", 3) -> "59.97", decimal_mul("0.15", "0.5") -> "0.075").
+function M.decimal_mul(a, b, scale, field)
+  check_arithmetic(scale, field, "decimal_mul")
+  local s1, d1, p1 = number_parts(a, field, "decimal")
+  local s2, d2, p2 = number_parts(b, field, "decimal")
+  return format_scaled(s1 == s2 and "" or "-", multiply_magnitudes(d1, d2), p1 + p2,
+    scale or fraction_digits(p1) + fraction_digits(p2))
+end
+
 local MAX_INTEGER = tostring(math.maxinteger)
 
 --- A Lua integer from an integer, an integral float or a numeric string ("42", " -7 ", "1e3");
