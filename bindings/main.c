@@ -529,11 +529,11 @@ int main(int argc, char **argv) {
 #ifdef SE_MIMALLOC
   /* How long mimalloc keeps freed pages before returning them (its own
    * MIMALLOC_DECOMMIT_DELAY, in ms, wins when set). Each return costs a TLB
-   * shootdown across the threads (fetch worker, upsert writer): with 1 ms
-   * the one-body run of 1,000,000 records spent 2.1 s in the kernel, with
-   * 100 ms 0.6 s and 1.4 s less user time, for 1.5 MiB more peak RSS
-   * (docs/performance.md); 250 ms held 7 MiB more. */
-  if (getenv("MIMALLOC_DECOMMIT_DELAY") == NULL) mi_option_set(mi_option_decommit_delay, 100);
+   * shootdown across the threads (fetch worker, upsert writer): one-body
+   * runs of 1,000,000 records spent 2.0 s in the kernel with 1 ms, 0.9 s
+   * with 25 ms (mimalloc's default) for 1 MiB more peak RSS, and 0.4 s with
+   * 100 ms for 7 MiB more (docs/performance.md). */
+  if (getenv("MIMALLOC_DECOMMIT_DELAY") == NULL) mi_option_set(mi_option_decommit_delay, 25);
 #else
   /* With glibc's malloc: buffers of a megabyte or more (response bodies,
    * JSON tapes, batches) get their own mappings, returned to the system

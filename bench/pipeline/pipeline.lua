@@ -37,7 +37,6 @@ etl.run {
   source = source,
   transform = transform.transform,
   key = "id",
-  batch_size = 10000,
   sink = {
     table = "fact_sales",
     key = { "sale_id" },
@@ -45,7 +44,6 @@ etl.run {
     update = { "revenue" },
     set = { loaded_at = "now()" },
     skip_unchanged = os.getenv("BENCH_SKIP_UNCHANGED") ~= "0",
-    batch_size = 10000,
   },
   db = se.getenv("WAREHOUSE_DSN"),
   setup = etl.read_beside("../../scripts/schema.sql"),

@@ -304,6 +304,41 @@ describe("salesengine.etl", function()
     assert.are.same({ "13", "23514" }, { db:rows("etl_rejects")[1].record_key, db:rows("etl_rejects")[1].code })
   end)
 
+  it("counts the rows merged into an earlier one and warns when a child's key repeats within one parent", function()
+    local db = testing.fake_pg()
+    local orders = {}
+    for i = 1, 20 do
+      local second = i == 7 and "SKU-G" or "SKU-H" -- order 7 has two SKU-G lines
+      orders[i] = { id = i, lines = { { sku = "SKU-G", qty = 1 }, { sku = second, qty = 2 } } }
+    end
+    orders[21] = { id = 3, lines = {} } -- order 3 again, in another batch: an ordinary update
+    local ok, s, log = run({
+      source = etl.records(orders, 10), batch_size = 10,
+      sinks = {
+        { name = "orders", table = "orders", key = { "order_id" } },
+        { name = "lines", table = "order_lines", key = { "order_id", "sku" } },
+      },
+      transform = function(o)
+        local lines = {}
+        for n, l in ipairs(o.lines) do
+          lines[n] = { order_id = o.id, sku = l.sku, qty = l.qty }
+        end
+        return { orders = { order_id = o.id }, lines = lines }
+      end,
+    }, { pg = db })
+    assert.is_true(ok, tostring(s))
+    assert.are.same({ 0, 1 }, { s.tables.orders.merged, s.tables.order_lines.merged })
+    assert.are.same({ 39, 1 }, { s.tables.order_lines.rows - s.tables.order_lines.merged,
+      s.tables.order_lines.merged })
+    local lines_log
+    for _, e in ipairs(log.entries) do
+      if e.msg == "loaded" and e.fields.table == "order_lines" then lines_log = e end
+    end
+    assert.are.equal(1, lines_log.fields.merged)
+    local warn = log.find("a key repeats within one record's rows; they were merged into one row")
+    assert.are.same({ "warn", "order_lines", 1 }, { warn.level, warn.fields.table, warn.fields.records })
+  end)
+
   it("commits every batch when asked", function()
     local db = testing.fake_pg()
     local ok, s = run({ source = etl.records(sales(30), 10), batch_size = 10, commit = "batch" }, { pg = db })

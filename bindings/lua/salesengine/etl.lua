@@ -703,6 +703,11 @@ function Run:report(s)
     else
       self:log("info", "loaded", { table = sink.table, rows = st.rows, inserted = st.inserted,
         updated = st.updated, unchanged = st.unchanged, merged = st.merged, seconds = t.load_s })
+      local repeats = self.loader.parent_repeats[sink.table]
+      if repeats then
+        self:log("warn", "a key repeats within one record's rows; they were merged into one row",
+          { table = sink.table, records = repeats })
+      end
     end
   end
   local fields = etl_summary.log_fields(s)

@@ -48,7 +48,7 @@ Loader.__index = Loader
 function M.new(opts)
   local stats = {}
   for _, s in ipairs(opts.sinks) do
-    stats[s.table] = stats[s.table] or { rows = 0, inserted = 0, updated = 0, unchanged = 0 }
+    stats[s.table] = stats[s.table] or { rows = 0, inserted = 0, updated = 0, unchanged = 0, merged = 0 }
   end
   return setmetatable({
     connect = opts.connect, setup = opts.setup, sinks = opts.sinks, commit = opts.commit or "run",
@@ -56,7 +56,7 @@ function M.new(opts)
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
     use_writer = #opts.sinks == 1, writer = nil, refused = setmetatable({}, { __mode = "k" }),
-    written = 0, refused_rows = 0, writes = {}, writes_head = 1, writes_tail = 0,
+    written = 0, refused_rows = 0, parent_repeats = {}, writes = {}, writes_head = 1, writes_tail = 0,
   }, Loader)
 end
 
@@ -161,6 +161,8 @@ function Loader:account(counts, entries)
     s.inserted = s.inserted + (c[3].inserted or 0)
     s.updated = s.updated + (c[3].updated or 0)
     s.unchanged = s.unchanged + (c[3].unchanged or 0)
+    -- the rows of a batch beyond its distinct keys were merged into an earlier row
+    s.merged = s.merged + c[2] - (c[3].inserted or 0) - (c[3].updated or 0) - (c[3].unchanged or 0)
   end
   self.loaded = self.loaded + #entries
   if self.on_loaded then
@@ -301,8 +303,42 @@ function Loader:write(entries)
   return true
 end
 
+-- The key text of row for a sink's key option (a name or a list of names).
+local function key_text(row, key)
+  if type(key) ~= "table" then
+    return tostring(row[key])
+  end
+  local parts = {}
+  for i, c in ipairs(key) do
+    parts[i] = tostring(row[c])
+  end
+  return table.concat(parts, "\0")
+end
+
+-- Counts, per table, the records whose own rows repeat a key (a child's key
+-- repeated within one parent: merged into one row, which the run warns about).
+function Loader:note_repeats_in_parents(entries)
+  for _, e in ipairs(entries) do
+    for _, sink in ipairs(self.sinks) do
+      local rows = e.rows and e.rows[sink.name]
+      if rows and #rows > 1 then
+        local seen = {}
+        for _, row in ipairs(rows) do
+          local k = key_text(row, sink.options.key)
+          if seen[k] then
+            self.parent_repeats[sink.table] = (self.parent_repeats[sink.table] or 0) + 1
+            break
+          end
+          seen[k] = true
+        end
+      end
+    end
+  end
+end
+
 -- Loads entries under savepoints (several tables), isolating refused records.
 function Loader:load_batch(entries)
+  self:note_repeats_in_parents(entries)
   self.batch_records = {}
   if #entries > 0 then
     local ok, err, code = self:load_range(entries, 1, #entries)
