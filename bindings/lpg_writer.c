@@ -333,7 +333,7 @@ int lpg_upsert_writer(lua_State *L) {
   se_pg_lua_check_options(L, 3, known);
   if (!se_pg_in_transaction(box->c))
     return luaL_error(L, "an upsert writer needs an open transaction (call begin() first)");
-  lua_Integer batch_rows = se_opt_int_field(L, 3, "batch_size", 5000);
+  lua_Integer batch_rows = se_opt_int_field(L, 3, "batch_size", 10000);
   lua_Integer batch_bytes = se_opt_int_field(L, 3, "batch_bytes", (lua_Integer)8 * 1024 * 1024);
   lua_Integer first_row = se_opt_int_field(L, 3, "first_row", 1);
   const char *empty_as = se_opt_str_field(L, 3, "empty_as", "object");

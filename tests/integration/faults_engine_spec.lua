@@ -17,7 +17,7 @@ local INTERRUPTED_LINE = 'level=warn msg="run interrupted; work not yet committe
 
 describe("the engine stopped mid-load", function()
   local dir, api, dsn
-  -- about 26,700 records, loaded by the upsert writer in batches of 5,000 rows
+  -- about 26,700 records, loaded by the upsert writer in batches of 10,000 rows
   -- (repeats in the last); and 440 in 100-record pages/batches for the paged
   -- pipeline (repeats in batch 5)
   local v1, v2 = F.records(25000, 11), F.records(25000, 12)

@@ -60,7 +60,7 @@ describe("PostgreSQL faults mid-load", function()
     local run = F.spawn({ PIPELINE }, env_for(api.url .. "/v2.json"))
     F.wait_for_trap(dsn)
     cluster:restart()
-    assert_lost_connection(run:wait(), 10000) -- two load batches of 5,000 rows were in
+    assert_lost_connection(run:wait(), 20000) -- two load batches of 10,000 rows were in
     assert.are.equal(before, F.snapshot(dsn))
 
     local r = F.run(PIPELINE, env_for(api.url .. "/v2.json"))
@@ -90,7 +90,7 @@ describe("PostgreSQL faults mid-load", function()
     local r = run:wait(90)
     assert.are.equal("exit 4", r.status, r.stderr)
     assert.matches("salesengine: upsert into fact_sales %(rows %d+ to %d+%): [^\n]*connection", r.stderr)
-    assert.matches('level=error msg="pipeline failed" [^\n]*loaded=10000 ', r.stderr)
+    assert.matches('level=error msg="pipeline failed" [^\n]*loaded=20000 ', r.stderr)
     -- a run while the server is still down fails at connect, naming the cause
     r = F.run(PIPELINE, env_for(api.url .. "/v2.json"))
     assert.are.equal(4, r.code, r.stderr)
