@@ -531,8 +531,8 @@ end
 -- Before entries are loaded: each sink's table gets the columns their rows
 -- carry, or the run fails (sink.evolve: salesengine.etl_evolve).
 function Run:evolve(entries)
-  local function free() -- the connection, once the batch still merging on it (if any) is in
-    local ok, err, code = self.loader:settle()
+  local function free() -- the connection, once the rows written so far are in (the writer closed)
+    local ok, err, code = self.loader:release()
     if not ok then
       self:fail("load", err, code)
     end

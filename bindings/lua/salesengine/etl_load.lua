@@ -56,7 +56,7 @@ function M.new(opts)
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
     use_writer = #opts.sinks == 1, writer = nil, refused = setmetatable({}, { __mode = "k" }),
-    written = 0, refused_rows = 0, parent_repeats = {}, writes = {}, writes_head = 1, writes_tail = 0,
+    written = 0, refused_rows = 0, parent_repeats = {}, settled_base = 0, writes = {}, writes_head = 1, writes_tail = 0,
   }, Loader)
 end
 
@@ -105,8 +105,7 @@ function Loader:refuse(entry, message, code, tbl)
   self.on_refused(entry, message, code, tbl)
 end
 
---- Connects and begins the first transaction (idempotent); with one table,
--- opens its upsert writer. Returns true or nil, message, code.
+--- Connects and begins the first transaction (idempotent). Returns true or nil, message, code.
 function Loader:open()
   if self.conn then
     return true
@@ -116,22 +115,49 @@ function Loader:open()
     return nil, err, code
   end
   self.conn = conn
-  local ok
-  ok, err, code = self:begin()
-  if not ok or not self.use_writer then
-    return ok, err, code
+  return self:begin()
+end
+
+-- The upsert writer of the one sink, opened on first use (after the table's
+-- columns may have changed: see release). Returns it or nil, message, code.
+function Loader:writer_now()
+  if self.writer then
+    return self.writer
   end
   local sink = self.sinks[1]
   local options = {}
   for k, v in pairs(sink.options) do
     options[k] = v
   end
+  options.first_row = self.written + 1
   options.on_refused = function(owners, i, message, refused_code)
     self:refuse(owners[i], message, refused_code, sink.table)
   end
-  self.writer, err, code = conn:upsert_writer(sink.table, options)
-  if not self.writer then
+  local w, err, code = self.conn:upsert_writer(sink.table, options)
+  if not w then
     return nil, err, code
+  end
+  self.writer = w
+  return w
+end
+
+--- Loads what the writer holds and closes it, so that the connection is
+-- free and the next rows are planned against the table as it is then (a
+-- column added by sink.evolve). Returns true or nil, message, code.
+function Loader:release()
+  if self.writer == nil then
+    return true
+  end
+  local st, err, code = self.writer:finish()
+  self:count_settled(st and self.written)
+  if not st then
+    return nil, err, code
+  end
+  self.writer = nil
+  self.settled_base = self.written
+  local stats = self.stats[self.sinks[1].table]
+  for _, k in ipairs({ "inserted", "updated", "unchanged", "merged" }) do
+    stats[k] = stats[k] + st[k]
   end
   return true
 end
@@ -214,9 +240,10 @@ function Loader:settle()
 end
 
 -- Counts as loaded the records of the writes whose rows are all settled
--- (refused records are taken off as they are refused).
-function Loader:count_settled()
-  local settled = self.writer:settled()
+-- (refused records are taken off as they are refused); settled: the rows
+-- settled so far, when known (else the writer's count).
+function Loader:count_settled(settled)
+  settled = settled or self.settled_base + self.writer:settled()
   local w = self.writes[self.writes_head]
   while w and w[1] <= settled do
     self.loaded = self.loaded + w[2]
@@ -272,11 +299,16 @@ end
 -- Hands entries' rows to the writer; with a per-batch hook or commit, waits
 -- until they are in. Returns true or nil, message, code.
 function Loader:write(entries)
+  local w, err, code = self:writer_now()
+  if not w then
+    return nil, err, code
+  end
   local rows, owners = sink_rows(self.sinks[1], entries)
   self.written = self.written + #rows
   self.writes_tail = self.writes_tail + 1
   self.writes[self.writes_tail] = { self.written, #entries }
-  local ok, err, code = self.writer:write(rows, owners)
+  local ok
+  ok, err, code = w:write(rows, owners)
   self:count_settled()
   if not ok then
     return nil, err, code
@@ -364,7 +396,7 @@ function Loader:load(entries)
   if not ok then
     return nil, err, code
   end
-  if self.writer then
+  if self.use_writer then
     ok, err, code = self:write(entries)
   else
     ok, err, code = self:load_batch(entries)
@@ -388,15 +420,12 @@ function Loader:finish()
   if not self.conn then
     return true
   end
-  if self.writer then
-    local st, serr, scode = self.writer:finish()
-    if not st then
-      return nil, serr, scode
+  if self.use_writer then
+    local ok, err, code = self:release()
+    if not ok then
+      return nil, err, code
     end
-    self.writer = nil
-    local stats = self.stats[self.sinks[1].table]
-    stats.rows = self.written - self.refused_rows
-    stats.inserted, stats.updated, stats.unchanged, stats.merged = st.inserted, st.updated, st.unchanged, st.merged
+    self.stats[self.sinks[1].table].rows = self.written - self.refused_rows
   end
   if self.in_tx then
     local ok, err, code = self:commit_now()
