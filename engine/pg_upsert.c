@@ -246,9 +246,9 @@ static PGresult *drain(PGconn *pg) {
 }
 
 /* The two halves of a batch's end: send ends the COPY and sends the merge
- * (followed, when drop is set, by the staging table's DROP); collect waits
+ * (with u->savepoint, followed by the savepoint's RELEASE); collect waits
  * for its results. Each returns 0, or -1 with e filled. */
-static int batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
+static int batch_send(se_pg_upsert *u, se_pg_error *e) {
   if (send_copy(u, e) != 0) return -1;
   if (PQputCopyEnd(u->conn->pg, NULL) != 1) return lost(u, e, NULL);
   PGresult *failed = drain(u->conn->pg);
@@ -259,19 +259,16 @@ static int batch_send(se_pg_upsert *u, int drop, se_pg_error *e) {
   }
   const char *merge = u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge;
   se_pg_buf sql = {0};
-  int extra = drop || u->savepoint;
-  if (extra && (se_pg_buf_puts(&sql, merge) != 0 ||
-                (u->savepoint && se_pg_buf_puts(&sql, "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT) != 0) ||
-                (drop && (se_pg_buf_puts(&sql, "; ") != 0 || se_pg_buf_puts(&sql, u->sql_drop) != 0)) ||
-                se_pg_buf_putc(&sql, '\0') != 0)) {
+  if (u->savepoint && (se_pg_buf_puts(&sql, merge) != 0 ||
+                       se_pg_buf_puts(&sql, "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT) != 0 ||
+                       se_pg_buf_putc(&sql, '\0') != 0)) {
     se_pg_buf_free(&sql);
     se_pg_error_set(e, u->conn, "53200", "out of memory building the merge");
     return -1;
   }
-  int sent = PQsendQuery(u->conn->pg, extra ? sql.data : merge);
+  int sent = PQsendQuery(u->conn->pg, u->savepoint ? sql.data : merge);
   se_pg_buf_free(&sql);
   if (sent != 1) return lost(u, e, NULL);
-  u->sent_drop = drop;
   return 0;
 }
 
@@ -303,13 +300,11 @@ static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) 
                                              : strtoll(PQgetvalue(tuples, 0, 2), NULL, 10);
   counts->unchanged = rows - counts->inserted - counts->updated;
   PQclear(tuples);
-  if (u->sent_drop) u->stage_pid = 0;
-  u->sent_drop = 0;
   return 0;
 }
 
 int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
-  if (batch_send(u, 0, e) != 0) return -1;
+  if (batch_send(u, e) != 0) return -1;
   return batch_collect(u, counts, e);
 }
 
@@ -355,15 +350,14 @@ static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
-  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 && batch_send(u, u->async_drop, e) == 0 &&
+  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 && batch_send(u, e) == 0 &&
       batch_collect(u, &u->async_counts, e) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
   return NULL;
 }
 
-int se_pg_upsert_batch_start(se_pg_upsert *u, int drop, se_pg_error *e) {
-  u->async_drop = drop;
+int se_pg_upsert_batch_start(se_pg_upsert *u, se_pg_error *e) {
   u->async_counts = (se_pg_counts){0, 0, 0};
   se_pg_error_clear(&u->async_err);
   if (pthread_create(&u->async_thread, NULL, run_held_batch, u) != 0) {
@@ -399,7 +393,7 @@ int se_pg_upsert_send_lines(se_pg_upsert *u, const char *data, size_t len, long 
   u->lines = 0;
   se_pg_buf none = u->copy;
   u->copy.len = 0;
-  int rc = batch_send(u, 0, e) == 0 && batch_collect(u, counts, e) == 0 ? 0 : -1;
+  int rc = batch_send(u, e) == 0 && batch_collect(u, counts, e) == 0 ? 0 : -1;
   u->copy = none;
   u->must_dedupe = dedupe;
   u->held = held;

@@ -42,7 +42,6 @@ typedef struct se_pg_upsert {
   se_pg_buf merged;
   uint32_t *line_row; /* per COPY line of the merged data: the batch row (from 1) */
   long long lines;    /* rows sent: the batch's rows, or its keys when merged */
-  int sent_drop;      /* the merge in flight is followed by the staging table's DROP */
   int held;           /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
   int savepoint;      /* each batch runs under SAVEPOINT se_batch, released after its merge */
   long long numbered; /* row numbers given in this batch (se_pg_upsert_row_drop leaves a gap) */
@@ -51,7 +50,7 @@ typedef struct se_pg_upsert {
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
   pthread_t async_thread;
-  int async_running, async_drop, async_rc;
+  int async_running, async_rc;
   se_pg_counts async_counts;
   se_pg_error async_err;
 } se_pg_upsert;
@@ -90,14 +89,14 @@ void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
 /* An asynchronous batch: se_pg_upsert_batch_hold starts a batch whose rows
  * are gathered in memory (no COPY is open while they are encoded), and
  * se_pg_upsert_batch_start hands it to a thread that does all the server
- * side of it (staging table, COPY, merge, and the DROP when drop is set) on
+ * side of it (staging table, COPY, merge) on
  * the connection, while the caller goes on with other work; the caller must
  * not touch the connection or u until se_pg_upsert_batch_wait has joined the
  * thread. start returns 0, or -1 with e filled (the thread did not start);
  * wait returns the batch's result as se_pg_upsert_batch_end does (0 at once
  * when no batch is running). se_pg_upsert_free waits for a running batch. */
 void se_pg_upsert_batch_hold(se_pg_upsert *u);
-int se_pg_upsert_batch_start(se_pg_upsert *u, int drop, se_pg_error *e);
+int se_pg_upsert_batch_start(se_pg_upsert *u, se_pg_error *e);
 int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 
 /* The COPY data of a held batch as encoded, before any merge by key: its

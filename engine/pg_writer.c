@@ -299,7 +299,7 @@ static int hand_on(se_pg_writer *w, se_pg_error *e) {
   long long next = w->first[i] + u->numbered;
   if (u->rows > 0) {
     u->stage_pid = w->stage_pid;
-    if (se_pg_upsert_batch_start(u, 0, e) != 0) return -1;
+    if (se_pg_upsert_batch_start(u, e) != 0) return -1;
     w->running[i] = 1;
     w->cur = !i;
   } else {

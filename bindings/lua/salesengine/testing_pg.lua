@@ -353,12 +353,6 @@ function Conn:upsert(tbl, rows, opts)
   return upsert_now(self, tbl, rows, opts)
 end
 
--- True for the SQLSTATEs one row's values can cause (as engine/pg_writer.c).
-local function isolatable(code)
-  local class = type(code) == "string" and code:sub(1, 2)
-  return class == "22" or class == "23" or code == "54000" or code == "INVALID"
-end
-
 --- upsert_writer(tbl, opts) -> writer, as the real one, inside a transaction:
 -- write(rows, context) gathers rows into batches of opts.batch_size (default
 -- 10,000) loaded under a savepoint; with opts.on_refused a batch refused for
@@ -404,7 +398,7 @@ function Conn:upsert_writer(tbl, opts)
     end
     conn:exec("ROLLBACK TO SAVEPOINT se_batch")
     conn:exec("RELEASE SAVEPOINT se_batch")
-    if not (on_refused and isolatable(code)) then
+    if not (on_refused and require("salesengine.etl_load").isolatable(code)) then
       return nil, err, code
     end
     if alone then
