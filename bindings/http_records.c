@@ -21,7 +21,7 @@
 #include "json_select.h"
 
 #define STREAM_MT "salesengine.http.Records"
-#define DEFAULT_BATCH 10000
+#define DEFAULT_BATCH 2000
 #define UV_DEFAULTS lua_upvalueindex(2)
 
 /* Upvalues of a source. */

@@ -528,12 +528,14 @@ int main(int argc, char **argv) {
   }
 #ifdef SE_MIMALLOC
   /* How long mimalloc keeps freed pages before returning them (its own
-   * MIMALLOC_DECOMMIT_DELAY, in ms, wins when set). Each return costs a TLB
-   * shootdown across the threads (fetch worker, upsert writer): one-body
-   * runs of 1,000,000 records spent 2.0 s in the kernel with 1 ms, 0.9 s
-   * with 25 ms (mimalloc's default) for 1 MiB more peak RSS, and 0.4 s with
-   * 100 ms for 7 MiB more (docs/performance.md). */
-  if (getenv("MIMALLOC_DECOMMIT_DELAY") == NULL) mi_option_set(mi_option_decommit_delay, 25);
+   * MIMALLOC_DECOMMIT_DELAY, in ms, wins when set). A returned page that is
+   * used again faults back in (in a virtual machine a fault is dear), and
+   * each return costs a TLB shootdown across the threads (fetch worker,
+   * upsert writer). With 2,000-record stream batches, one-body runs of
+   * 1,000,000 records took about 60,000 page faults and 1.0 s of system time
+   * with 25 ms (mimalloc's default), 12,000 and 0.35 s with 200 ms, for 5 MiB
+   * more peak RSS (docs/performance.md). */
+  if (getenv("MIMALLOC_DECOMMIT_DELAY") == NULL) mi_option_set(mi_option_decommit_delay, 200);
 #else
   /* With glibc's malloc: buffers of a megabyte or more (response bodies,
    * JSON tapes, batches) get their own mappings, returned to the system

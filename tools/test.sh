@@ -6,8 +6,9 @@
 #                (luacheck, cppcheck, clang-tidy, the manual page), valgrind, the
 #                other build types with gcc and clang (build.matrix) and the .deb
 #                built, linted, installed, run and removed (package.deb)
-#   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer: the
-#                same tests, plus the libFuzzer harnesses for a bounded time
+#   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer (and
+#                the hardening flags): the same tests, plus the libFuzzer
+#                harnesses for a bounded time
 # and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,19 +39,23 @@ run_suite() {
   failed=$((failed + bad))
 }
 
-echo "== gcc build (Debian's hardening flags, warnings are errors)"
+# Both builds with Debian's hardening flags: the ASan build is also the
+# build contract's clang build with optimisation (tools/build_matrix.sh).
 eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
-if tools/build.sh -DSE_WERROR=ON -DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS"; then
+hardened=(-DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS")
+unset CFLAGS CPPFLAGS LDFLAGS
+
+echo "== gcc build (Debian's hardening flags, warnings are errors)"
+if tools/build.sh -DSE_WERROR=ON "${hardened[@]}"; then
   run_suite build
 else
   failed=$((failed + 1))
 fi
-unset CFLAGS CPPFLAGS LDFLAGS
 
-echo "== clang ASan+UBSan build with fuzzers"
+echo "== clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON; then
+if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
   run_suite build-asan -LE lint
 else
   failed=$((failed + 1))
