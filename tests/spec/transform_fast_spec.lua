@@ -6,11 +6,21 @@ package.path = "bindings/lua/?.lua;" .. package.path
 
 local has_fast = pcall(require, "salesengine.transform_fast")
 
--- A copy of the module that cannot see the C fast paths.
-local function pure_module()
+-- A copy of the module loaded with SALESENGINE_HELPERS = helpers (nil: unset); hide_c: without
+-- the C module either (as under stock Lua).
+local function module_with(helpers, hide_c)
+  local os_copy = setmetatable({
+    getenv = function(name)
+      if name == "SALESENGINE_HELPERS" then
+        return helpers
+      end
+      return os.getenv(name)
+    end,
+  }, { __index = os })
   local env = setmetatable({
+    os = os_copy,
     require = function(name)
-      if name == "salesengine.transform_fast" then
+      if hide_c and name == "salesengine.transform_fast" then
         error("hidden from this copy")
       end
       return require(name)
@@ -25,20 +35,36 @@ describe("salesengine.transform fast paths", function()
     return
   end
   local fast = require "salesengine.transform"
-  local pure = pure_module()
+  local pure = module_with("plain", true) -- the general code only: the plain path
+  local quick = module_with("lua", true)  -- the quick paths in Lua
 
-  -- Asserts that f(...) does the same (result or error text) in both copies.
+  -- Asserts that f(...) does the same (result or error text) in the C and the Lua quick paths
+  -- as in the plain path.
   local function same(f, ...)
-    local ok1, r1 = pcall(fast[f], ...)
-    local ok2, r2 = pcall(pure[f], ...)
+    local ok0, r0 = pcall(pure[f], ...)
     local shown = table.concat({ f, tostring((...)), tostring(select(2, ...)) }, " ")
-    assert.are.equal(ok2, ok1, shown)
-    assert.are.equal(tostring(r2), tostring(r1), shown)
+    for name, m in pairs({ c = fast, lua = quick }) do
+      local ok, r = pcall(m[f], ...)
+      assert.are.equal(ok0, ok, name .. ": " .. shown)
+      assert.are.equal(tostring(r0), tostring(r), name .. ": " .. shown)
+    end
   end
 
-  it("the fast module is really in use", function()
-    assert.are_not.equal(fast, pure)
+  it("each setting of SALESENGINE_HELPERS is really in use", function()
+    assert.are.equal("C", debug.getinfo(fast.decimal, "S").what)
+    assert.are.equal("C", debug.getinfo(module_with(nil).decimal, "S").what) -- the default is "c"
+    for _, helpers in ipairs({ "lua", "plain" }) do
+      local m = module_with(helpers)
+      assert.are.equal("Lua", debug.getinfo(m.decimal, "S").what, helpers)
+      assert.are.equal("STRASSE", m.upper("straße", "f"), helpers) -- upper knows Unicode in every setting
+    end
     assert.are.equal("2026-03-01T10:00:00+00:00", fast.iso_datetime("2026-03-01T10:00:00Z", "d"))
+  end)
+
+  it("refuses a setting it does not know", function()
+    local ok, err = pcall(module_with, "fast")
+    assert.is_false(ok)
+    assert.are.equal("SALESENGINE_HELPERS must be c, lua or plain, not 'fast'", err)
   end)
 
   it("iso_datetime agrees on generated date-times", function()
@@ -94,9 +120,12 @@ describe("salesengine.transform fast paths", function()
       end
       local ok1, err1 = call(fast)
       local ok2, err2 = call(pure)
+      local ok3, err3 = call(quick)
       assert.is_false(ok1)
       assert.is_false(ok2)
+      assert.is_false(ok3)
       assert.are.equal(err2, err1)
+      assert.are.equal(err2, err3)
       assert.matches("transform_fast_spec.lua:%d+: bad argument #%d to '" .. case[1] .. "'", err1)
     end
   end)

@@ -502,7 +502,7 @@ function M.decimal(value, scale, field)
   if type(field) ~= "string" then
     check_field(field, "decimal", 3)
   end
-  local quick = quick_decimal(value, scale)
+  local quick = quick_decimal and quick_decimal(value, scale)
   if quick then
     return quick
   end
@@ -883,7 +883,7 @@ function M.iso_datetime(value, field)
   if type(field) ~= "string" then
     check_field(field, "iso_datetime", 2)
   end
-  local quick = type(value) == "string" and quick_iso(value)
+  local quick = quick_iso and type(value) == "string" and quick_iso(value)
   if quick then
     return quick
   end
@@ -901,14 +901,27 @@ function M.iso_date(value, field)
   return string.format("%04d-%02d-%02d", t.year, t.month, t.day)
 end
 
--- Inside salesengine the C module salesengine.transform_fast takes over the quick paths above (the
--- same results, fewer steps); under stock Lua the Lua versions run.
+-- Which code answers the hot helpers (decimal, iso_datetime, trim, upper, text), the switch
+-- SALESENGINE_HELPERS (docs/performance.md measures each): "c", the default inside salesengine:
+-- the C module salesengine.transform_fast takes over the quick paths above and answers the common
+-- cases without a Lua call; "lua": the quick paths in Lua above; "plain": the general code only.
+-- The results are the same (tests/spec/transform_fast_spec.lua). Inside salesengine trim and upper
+-- are always the C ones, which know all of Unicode; under stock Lua the Lua versions run.
+local helpers = os.getenv("SALESENGINE_HELPERS") or "c"
+if helpers ~= "c" and helpers ~= "lua" and helpers ~= "plain" then
+  error("SALESENGINE_HELPERS must be c, lua or plain, not '" .. helpers .. "'", 0)
+end
+if helpers == "plain" then
+  quick_decimal, quick_iso = nil, nil
+end
 local has_fast, fast = pcall(require, "salesengine.transform_fast")
 if has_fast and type(fast) == "table" then
-  trimmed, uppered, quick_decimal, quick_iso = fast.trim, fast.upper, fast.decimal, fast.iso_datetime
-  -- and the hottest helpers answer their common case in C, without a Lua call
-  for name, f in pairs(fast.helpers(M, MAX_EXPONENT)) do
-    M[name] = f
+  trimmed, uppered = fast.trim, fast.upper
+  if helpers == "c" then
+    quick_decimal, quick_iso = fast.decimal, fast.iso_datetime
+    for name, f in pairs(fast.helpers(M, MAX_EXPONENT)) do
+      M[name] = f
+    end
   end
 end
 
