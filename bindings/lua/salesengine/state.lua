@@ -9,6 +9,7 @@
 -- pipeline's name. Expected failures return nil, message, code (a SQLSTATE,
 -- "LOCKED" or "CONFLICT"). Reference: docs/lua-api.md.
 local cjson = require "cjson"
+local se_json = require "salesengine.json" -- the one decoder (cjson only encodes)
 
 local M = {}
 
@@ -67,7 +68,7 @@ local function decode(v)
   if v == nil or v == cjson.null then
     return nil
   end
-  return cjson.decode(v)
+  return se_json.decode(v)
 end
 
 -- A row of etl_state with its JSON columns decoded.
