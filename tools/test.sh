@@ -45,21 +45,27 @@ eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
 hardened=(-DCMAKE_C_FLAGS="$CFLAGS $CPPFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS")
 unset CFLAGS CPPFLAGS LDFLAGS
 
-echo "== gcc build (Debian's hardening flags, warnings are errors)"
+# Prints a phase's title and how far into the run it starts.
+phase() { echo "== $1 (at ${SECONDS} s)"; }
+
+phase "gcc build (Debian's hardening flags, warnings are errors)"
 if tools/build.sh -DSE_WERROR=ON "${hardened[@]}"; then
+  phase "gcc build: tests"
   run_suite build
 else
   failed=$((failed + 1))
 fi
 
-echo "== clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
+phase "clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
+  phase "clang ASan+UBSan build: tests"
   run_suite build-asan -LE lint
 else
   failed=$((failed + 1))
 fi
 
+phase "done"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
