@@ -28,9 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 bench/http/make_pages.py "$work" small "$SMALL" 2048
-python3 bench/http/make_pages.py "$work" large "$LARGE" 1048576
-python3 tests/fixtures/api_server.py --root "$work" --port-file "$work/port" >/dev/null 2>&1 &
+tools/python3 bench/http/make_pages.py "$work" small "$SMALL" 2048
+tools/python3 bench/http/make_pages.py "$work" large "$LARGE" 1048576
+tools/python3 tests/fixtures/api_server.py --root "$work" --port-file "$work/port" >/dev/null 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 base="http://127.0.0.1:$(cat "$work/port")"

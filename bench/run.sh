@@ -42,7 +42,7 @@ BENCH_DATA=${BENCH_DATA:-/tmp/se-bench-data}
 command -v nginx >/dev/null || PATH=$PATH:/usr/sbin
 command -v nginx >/dev/null || apt-get install -y nginx-light >/dev/null || apt-get install -y nginx >/dev/null
 # (c) runs on Debian's python3 with Debian's python3-requests and python3-psycopg2
-PY=/usr/bin/python3
+PY=tools/python3 # Debian's python3 (tools/python3)
 $PY -c 'import requests, psycopg2' 2>/dev/null || apt-get install -y python3-requests python3-psycopg2 >/dev/null
 
 work=$(mktemp -d /tmp/se-bench.XXXXXX)
@@ -64,13 +64,13 @@ for n in "$N" "$SMALL"; do
   if [ ! -s "$d/expected" ]; then
     echo "generating $n records into $d ..."
     rm -rf "$d"
-    python3 bench/pipeline/gen.py "$d" "$n"
+    $PY bench/pipeline/gen.py "$d" "$n"
   fi
   chmod -R a+rX "$BENCH_DATA"
 done
 
 # 2. nginx over both data sets: /N/v0/pages/p1.json, /N/v0/sales?page=1, /N/v0/all.json
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx" "$work/www"
 for n in "$N" "$SMALL"; do ln -sfn "$(data_for "$n")" "$work/www/$n"; done
 cat >"$work/nginx/nginx.conf" <<CONF
@@ -119,7 +119,7 @@ measure() { # measure TOOL N SCENARIO ROUND -- command...
   shift 5
   local before after
   before=$(sql "${tool_db}" "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relname = 'fact_sales'")
-  python3 bench/pipeline/measure.py "$results" "$labels" "$pgdata" "$work/nginx/nginx.pid" -- "$@"
+  $PY bench/pipeline/measure.py "$results" "$labels" "$pgdata" "$work/nginx/nginx.pid" -- "$@"
   after=$(sql "${tool_db}" "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relname = 'fact_sales'")
   echo "{\"tool\":\"$tool\",\"n\":$n,\"scenario\":\"$scenario\",\"round\":$round,\"n_tup_upd\":$((after - before))}" \
     >>"$work/updates.jsonl"
@@ -198,12 +198,12 @@ echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg); bench took $(($(date
 
 cp "$results" "${RESULTS_COPY:-/tmp/se-bench-last.jsonl}"
 cp "$work/updates.jsonl" "${RESULTS_COPY:-/tmp/se-bench-last.jsonl}.updates"
-[ -n "${TOOLS:-}${SCENARIOS:-}" ] && { python3 -c '
+[ -n "${TOOLS:-}${SCENARIOS:-}" ] && { $PY -c '
 import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
     print(r["tool"], r["n"], r["scenario"], r["round"], {k: v for k, v in r.items() if k not in ("tool", "n", "scenario", "round")})
 ' "$results"; exit 0; }
-python3 bench/pipeline/report.py "$results" "$work/updates.jsonl" "$N" "$SMALL" \
+$PY bench/pipeline/report.py "$results" "$work/updates.jsonl" "$N" "$SMALL" \
   "$(echo "N=$N SMALL=$SMALL ROUNDS=$ROUNDS SHAPE=$SHAPE bench/run.sh $BUILD")" \
   "$([ "$DOC" = 1 ] && echo docs/performance.md)"

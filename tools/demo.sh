@@ -22,7 +22,7 @@ tests/lib/pg_cluster.sh start "$work/pg"
 set -a
 . "$work/pg/env"
 set +a
-python3 tests/fixtures/api_server.py --root examples/sample_api --port-file "$work/api.port" \
+tools/python3 tests/fixtures/api_server.py --root examples/sample_api --port-file "$work/api.port" \
   >"$work/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 100); do [ -s "$work/api.port" ] && break; sleep 0.1; done

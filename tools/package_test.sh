@@ -89,7 +89,7 @@ tests/lib/pg_cluster.sh start "$out/pg" >/dev/null
 # shellcheck disable=SC1091
 . "$out/pg/env"
 printf '%s\n' "$SE_PG_PASSWORD_DSN" >"$out/credentials/WAREHOUSE_DSN"
-python3 tests/fixtures/api_server.py --root examples/sample_api --port-file "$out/api.port" >"$out/api.log" 2>&1 &
+tools/python3 tests/fixtures/api_server.py --root examples/sample_api --port-file "$out/api.port" >"$out/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 100); do [ -s "$out/api.port" ] && break; sleep 0.05; done
 rc=0

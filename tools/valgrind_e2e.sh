@@ -32,7 +32,7 @@ tests/lib/pg_cluster.sh start "$work/pg" >/dev/null
 # shellcheck disable=SC1091
 . "$work/pg/env"
 mkdir -p "$work/api"
-python3 - "$work/api/sales.json" <<'PY'
+tools/python3 - "$work/api/sales.json" <<'PY'
 import json, sys
 items = []
 for i in range(1, 1501):
@@ -45,7 +45,7 @@ items += [{"id": "BAD1", "date": "2026-13-45", "amount_usd": "1", "region": "x"}
           {"id": "BAD2", "date": "2026-01-01", "amount_usd": "99999999999999", "region": "x"}]
 json.dump({"sales": items}, open(sys.argv[1], "w"))
 PY
-python3 tests/fixtures/api_server.py --root "$work/api" --port-file "$work/api.port" >"$work/api.log" 2>&1 &
+tools/python3 tests/fixtures/api_server.py --root "$work/api" --port-file "$work/api.port" >"$work/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 100); do [ -s "$work/api.port" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$work/api.port")"

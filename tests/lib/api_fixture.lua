@@ -27,8 +27,8 @@ function M.start(opts)
   opts = opts or {}
   local dir = assert(io.popen("mktemp -d /tmp/se-api.XXXXXX")):read("l")
   local port_file = dir .. "/port"
-  local cmd = string.format("python3 %s --root %s --port-file %s >%s/server.log 2>&1 </dev/null & echo $!",
-    shquote(M.script), shquote(opts.root or dir), shquote(port_file), dir)
+  local cmd = string.format("%s %s --root %s --port-file %s >%s/server.log 2>&1 </dev/null & echo $!",
+    testenv.python3, shquote(M.script), shquote(opts.root or dir), shquote(port_file), dir)
   local p = assert(io.popen(cmd))
   local pid = assert(tonumber(p:read("l")), "could not start the API fixture")
   p:close()

@@ -210,7 +210,7 @@ function M.spawn(args, env)
   for k, v in pairs(env or {}) do
     parts[#parts + 1] = testenv.shquote(k .. "=" .. tostring(v))
   end
-  parts[#parts + 1] = "python3 " .. testenv.shquote(testenv.root .. "/tests/lib/fault_run.py")
+  parts[#parts + 1] = testenv.python3 .. " " .. testenv.shquote(testenv.root .. "/tests/lib/fault_run.py")
   parts[#parts + 1] = testenv.shquote(dir) .. " " .. testenv.shquote(testenv.bin)
   for _, a in ipairs(args) do
     parts[#parts + 1] = testenv.shquote(a)

@@ -22,8 +22,9 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+python3=$(cd "$(dirname "$0")/../../tools" && pwd)/python3 # Debian's (tools/python3)
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$python3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 pg_ctl_quiet() {
@@ -70,7 +71,7 @@ host all se_secret 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 HBA
   pg_ctl_quiet start || { cat "$pgdir/server.log" >&2; exit 1; }
-  password=$(python3 -c 'import secrets; print("pw-" + secrets.token_hex(8))')
+  password=$("$python3" -c 'import secrets; print("pw-" + secrets.token_hex(8))')
   "$bindir/psql" -XAtq -h "$pgdir" -p "$port" -U postgres -d postgres \
     -c "CREATE ROLE se_secret LOGIN SUPERUSER PASSWORD '$password'" >/dev/null
   cat >"$dir/env" <<ENV

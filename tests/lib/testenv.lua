@@ -12,6 +12,8 @@ end
 
 M.root = os.getenv("SE_SOURCE_DIR") or cwd()
 M.bin = os.getenv("SALESENGINE") or (M.root .. "/build/salesengine")
+--- The fixtures' interpreter (tools/python3: Debian's, not the first python3 on PATH).
+M.python3 = M.root .. "/tools/python3"
 M.cluster_script = M.root .. "/tests/lib/pg_cluster.sh"
 
 --- Quotes s for /bin/sh.
@@ -63,7 +65,8 @@ end
 -- Returns {code = exit status, stdout = ..., stderr = ...}.
 function M.run(argv, opts)
   opts = opts or {}
-  local dir = M.tmpdir()
+  -- os.tmpname makes the files without a process (the suite runs thousands of commands)
+  local stdin, stdout, stderr = os.tmpname(), os.tmpname(), os.tmpname()
   local parts = { "env" }
   for k, v in pairs(opts.env or {}) do
     if v == false then
@@ -79,11 +82,13 @@ function M.run(argv, opts)
   for _, a in ipairs(argv) do
     parts[#parts + 1] = M.shquote(a)
   end
-  M.write_file(dir .. "/stdin", opts.stdin or "")
-  local cmd = table.concat(parts, " ") .. " <" .. dir .. "/stdin >" .. dir .. "/stdout 2>" .. dir .. "/stderr"
+  M.write_file(stdin, opts.stdin or "")
+  local cmd = table.concat(parts, " ") .. " <" .. stdin .. " >" .. stdout .. " 2>" .. stderr
   local _, _, code = os.execute(cmd)
-  local result = { code = code, stdout = read_file(dir .. "/stdout"), stderr = read_file(dir .. "/stderr") }
-  M.rm_rf(dir)
+  local result = { code = code, stdout = read_file(stdout), stderr = read_file(stderr) }
+  os.remove(stdin)
+  os.remove(stdout)
+  os.remove(stderr)
   return result
 end
 
@@ -114,10 +119,19 @@ function M.pg_env()
   return read_env(dir .. "/env")
 end
 
+--- PostgreSQL's own psql, not Debian's wrapper /usr/bin/psql (a Perl program that picks a version:
+-- 50 ms a call, and the suite makes hundreds).
+M.psql_bin = (function()
+  local p = io.popen("ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1")
+  local path = p:read("l")
+  p:close()
+  return path or "psql"
+end)()
+
 --- Runs sql with psql against dsn (-XAtq, fields separated by |, ON_ERROR_STOP);
 -- raises with psql's message on error; returns stdout.
 function M.psql(dsn, sql)
-  local r = M.run({ "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql })
+  local r = M.run({ M.psql_bin, "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql })
   if r.code ~= 0 then
     error("psql failed: " .. r.stderr, 2)
   end
@@ -144,7 +158,7 @@ end
 
 --- A free TCP port on 127.0.0.1 (free when asked; bind soon after).
 function M.free_port()
-  local p = io.popen([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); ]] ..
+  local p = io.popen(M.python3 .. [[ -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); ]] ..
     [[print(s.getsockname()[1])']])
   local port = tonumber(p:read("l"))
   p:close()
@@ -181,11 +195,11 @@ function Process:stop()
   os.execute("kill " .. self.pid .. " 2>/dev/null; sleep 0.1; kill -9 " .. self.pid .. " 2>/dev/null")
 end
 
---- Starts `python3 script args...` in the background; returns a handle with
+--- Starts `python3 script args...` (M.python3) in the background; returns a handle with
 -- pid and :stop(). Output goes to a log file (handle.log).
 function M.python(script, args)
   local log = os.tmpname()
-  local parts = { "python3", M.shquote(script) }
+  local parts = { M.python3, M.shquote(script) }
   for _, a in ipairs(args or {}) do
     parts[#parts + 1] = M.shquote(a)
   end
