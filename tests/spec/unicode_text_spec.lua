@@ -13,7 +13,8 @@ local function python_upper(list)
   local f = assert(io.open(path, "wb"))
   f:write(cjson.encode(list))
   f:close()
-  local p = assert(io.popen(dofile("tests/lib/testenv.lua").python3 .. " -c 'import json,sys; print(json.dumps([s.upper() for s in " ..
+  local python3 = dofile("tests/lib/testenv.lua").python3
+  local p = assert(io.popen(python3 .. " -c 'import json,sys; print(json.dumps([s.upper() for s in " ..
     "json.load(open(sys.argv[1], encoding=\"utf-8\"))]))' " .. path))
   local out = cjson.decode(p:read("a"))
   p:close()
