@@ -11,15 +11,29 @@ build=${1:-build}
 command -v clang-tidy >/dev/null || { echo "clang_tidy.sh: clang-tidy not found (apt-get install clang-tidy)" >&2; exit 2; }
 # the embedded Lua C file is generated: make sure it exists for bindings' includes
 cmake --build "$build" --target se_bindings >/dev/null
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-status=0
-for f in engine/*.c bindings/*.c; do
-  extra=(--extra-arg=-Wno-unknown-warning-option)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# one clang-tidy per file, as many at a time as there are cores; a file's report
+# in $work/<n>.txt, its failure as $work/<n>.failed
+tidy_one() {
+  local f=$1 report=$2
+  local extra=(--extra-arg=-Wno-unknown-warning-option)
   # bindings: declare Lua's error functions noreturn for the analyzer (see the header)
   case $f in bindings/*) extra+=(--extra-arg=-include --extra-arg="$PWD/tools/clang_tidy_lua.h") ;; esac
-  clang-tidy -p "$build" --quiet "${extra[@]}" "$f" >>"$out" 2>/dev/null || status=1
-done
+  clang-tidy -p "$build" --quiet "${extra[@]}" "$f" >"$report.txt" 2>/dev/null || touch "$report.failed"
+}
+export -f tidy_one
+export build
+n=0
+# shellcheck disable=SC2016 # $1 and $2 are bash -c's own arguments
+for f in engine/*.c bindings/*.c; do
+  n=$((n + 1))
+  printf '%s\0%s\0' "$f" "$work/$n"
+done | xargs -0 -n 2 -P "$(nproc)" bash -c 'tidy_one "$1" "$2"' _
+status=0
+ls "$work"/*.failed >/dev/null 2>&1 && status=1
+out=$work/all
+cat "$work"/*.txt >"$out"
 if grep -qE '(warning|error):' "$out"; then
   grep -E '(warning|error):' "$out" | sort -u
   echo "clang_tidy.sh: $(grep -cE '(warning|error):' "$out") finding(s)" >&2
