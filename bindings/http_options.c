@@ -16,25 +16,8 @@ static const char *const kind_names[] = {
     [SE_OPTS_DEFAULTS] = "defaults", [SE_OPTS_BATCH] = "batch", [SE_OPTS_RECORDS] = "records",
 };
 
-/* The checker is require("salesengine.option_check").check(<table at t>,
- * option_check.HTTP[kind's name], fn, arg, 1, prefix): the Lua library's, so
- * http and the Lua modules report unknown options alike. */
 void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix) {
-  t = lua_absindex(L, t);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "salesengine.option_check");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "check");
-  lua_pushvalue(L, t);
-  lua_getfield(L, -3, "HTTP");
-  lua_getfield(L, -1, kind_names[kind]);
-  lua_remove(L, -2);
-  lua_pushstring(L, fn);
-  lua_pushinteger(L, arg);
-  lua_pushinteger(L, 1); /* level: the C function's, which has no position (as luaL_argerror) */
-  lua_pushstring(L, prefix);
-  lua_call(L, 6, 0);
-  lua_pop(L, 1);
+  se_check_options(L, t, "HTTP", kind_names[kind], fn, arg, prefix);
 }
 
 static int box_gc(lua_State *L) {

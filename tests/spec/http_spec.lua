@@ -349,7 +349,10 @@ describe("salesengine.http", function()
     it("raises on wrong argument types and unknown or invalid options", function()
       assert.has_error(function() http.get(42) end, "bad argument #1 to 'get' (string expected, got number)")
       assert.has_error(function() http.request("http://x") end)
-      assert.has_error(function() http.request({ url = 1 }) end, "option 'url' must be a string, got number")
+      assert.has_error(function() http.request({ url = 1 }) end,
+        "bad argument #1 to 'request' (option 'url': string expected, got number)")
+      assert.has_error(function() http.get("http://x/", { timeout = "soon" }) end,
+        "bad argument #2 to 'get' (option 'timeout': number expected, got string)")
       assert.has_error(function() http.get("http://x", { timout = 1 }) end,
         "bad argument #2 to 'get' (unknown option 'timout'); did you mean 'timeout'?")
       assert.has_error(function() http.get("http://x", { timeout = "slow" }) end)
