@@ -27,6 +27,14 @@ int se_push_failure(lua_State *L, const char *message, const char *code);
 void se_check_options(lua_State *L, int t, const char *group, const char *kind, const char *fn, int arg,
                       const char *prefix);
 
+/* Raises the one misuse form for a bad option value, as luaL_argerror:
+ *   bad argument #N to 'fn' (option 'key': <fmt...>)
+ * (key NULL: without "option 'key': "). N is the argument the value at t
+ * was passed as: the lowest stack slot below t holding the same value (t is
+ * a copy), else the lowest holding it as a value, or as a value of a table
+ * it holds (an option nested in the options), else t itself. */
+int se_option_error(lua_State *L, int t, const char *key, const char *fmt, ...);
+
 /* Checks that argument arg is a table or nil/none; returns 1 if a table. */
 int se_opt_table(lua_State *L, int arg);
 

@@ -214,10 +214,10 @@ static void accept_json(lua_State *L, se_http_request *req) {
 /* Pushes the selection table of the `json` option of the options at index
  * opts ({records = path, fields = {...}}) and returns its index; returns 0
  * when the option is absent or `true` (decode everything). */
-static int push_json_selection(lua_State *L, int opts, const char *fn) {
+static int push_json_selection(lua_State *L, int opts) {
   int t = lua_getfield(L, opts, "json");
   if (t == LUA_TTABLE) {
-    se_json_push_selection(L, -1, fn);
+    se_json_push_selection(L, -1, "json.");
     lua_remove(L, -2);
     return lua_gettop(L);
   }
@@ -231,9 +231,9 @@ static int http_get_json(lua_State *L) {
   int opts = push_opts(L, 2);
   se_http_check_keys(L, opts, SE_OPTS_GET_JSON, "get_json", 2, "");
   if (lua_getfield(L, opts, "json") != LUA_TNIL && !lua_istable(L, -1))
-    luaL_error(L, "http.get_json: option 'json' must be a table of decode options");
+    se_option_error(L, opts, "json", "a table of decode options expected, got %s", luaL_typename(L, -1));
   lua_pop(L, 1);
-  int sel = push_json_selection(L, opts, "http.get_json");
+  int sel = push_json_selection(L, opts);
   se_request_box *box = build(L, opts, "GET", url);
   accept_json(L, box->req);
   perform(L, box);
@@ -343,10 +343,10 @@ static int http_fetch_all(lua_State *L) {
   se_http_check_keys(L, opts, SE_OPTS_BATCH, "fetch_all", 2, "");
   lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
   if (conc < 1 || conc > MAX_CONCURRENCY)
-    luaL_error(L, "option 'concurrency' must be 1..%d", MAX_CONCURRENCY);
+    se_option_error(L, opts, "concurrency", "must be 1..%d", MAX_CONCURRENCY);
   int json = lua_getfield(L, opts, "json") == LUA_TTABLE || se_opt_bool_field(L, opts, "json", 0);
   lua_pop(L, 1);
-  int sel = push_json_selection(L, opts, "http.fetch_all");
+  int sel = push_json_selection(L, opts);
   int defs = push_batch_defaults(L, opts);
   lua_Integer n = luaL_len(L, 1);
   lua_createtable(L, (int)n, 0);
@@ -364,8 +364,8 @@ static int http_fetch_all(lua_State *L) {
       lua_pop(L, 1);
       lua_pushvalue(L, item);
     } else {
-      luaL_error(L, "http.fetch_all: item %d must be a URL or a request table, got %s", (int)i,
-                 luaL_typename(L, item));
+      luaL_argerror(L, 1, lua_pushfstring(L, "item %d: URL or request table expected, got %s", (int)i,
+                                          luaL_typename(L, item)));
     }
     se_request_box *box = se_http_push_request(L, -1, defs, "GET", url);
     if (json) accept_json(L, box->req);

@@ -81,28 +81,28 @@ int se_http_lua_records(lua_State *L) {
   se_http_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
   const char *records = se_opt_str_field(L, opts, "records", "");
   if (records[0] != '\0' && !se_json_valid_path(records, strlen(records)))
-    luaL_error(L, "http.records: option 'records' must be a dotted path like \"data.items\"");
+    se_option_error(L, opts, "records", "a dotted path like \"data.items\" expected");
   lua_Integer batch = se_opt_int_field(L, opts, "batch", DEFAULT_BATCH);
-  if (batch < 1) luaL_error(L, "http.records: option 'batch' must be at least 1");
+  if (batch < 1) se_option_error(L, opts, "batch", "must be at least 1");
   int project = se_opt_bool_field(L, opts, "project", 1);
   int fields = 0;
   int ft = lua_getfield(L, opts, "fields");
   if (ft == LUA_TTABLE) {
     lua_Integer n = luaL_len(L, -1);
-    if (n < 1) luaL_error(L, "http.records: option 'fields' must be a non-empty list of member names");
+    if (n < 1) se_option_error(L, opts, "fields", "a non-empty list of member names expected");
     for (lua_Integer i = 1; i <= n; i++) {
       if (lua_geti(L, -1, i) != LUA_TSTRING)
-        luaL_error(L, "http.records: option 'fields' must list strings (item %d is a %s)", (int)i,
-                   luaL_typename(L, -1));
+        se_option_error(L, opts, "fields", "item %d: string expected, got %s", (int)i, luaL_typename(L, -1));
       if (strchr(lua_tostring(L, -1), '.') != NULL)
-        luaL_error(L, "http.records: option 'fields' lists '%s': dotted names are not supported (list the "
-                      "record's top-level member, or leave 'fields' out: the engine learns them)",
-                   lua_tostring(L, -1));
+        se_option_error(L, opts, "fields",
+                        "'%s': dotted names are not supported (list the record's top-level member, or leave "
+                        "'fields' out: the engine learns them)",
+                        lua_tostring(L, -1));
       lua_pop(L, 1);
     }
     fields = lua_gettop(L);
   } else if (ft != LUA_TNIL) {
-    luaL_error(L, "http.records: option 'fields' must be a list of member names");
+    se_option_error(L, opts, "fields", "a list of member names expected, got %s", luaL_typename(L, -1));
   }
   stream_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   memset(u, 0, sizeof *u);

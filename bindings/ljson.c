@@ -33,7 +33,7 @@ static int json_decode(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &len);
   int sel = 0;
   if (se_opt_table(L, 2)) {
-    se_json_push_selection(L, 2, "json.decode");
+    se_json_push_selection(L, 2, "");
     sel = lua_gettop(L);
     if (lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) sel = 0; /* no fields: every member */
     lua_pop(L, 1);

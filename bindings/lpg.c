@@ -46,8 +46,9 @@ static int pg_connect(lua_State *L) {
     p->attempts = (int)se_opt_int_field(L, 2, "reconnect_attempts", p->attempts);
     p->base_delay = se_opt_num_field(L, 2, "reconnect_delay", p->base_delay);
     p->max_delay = se_opt_num_field(L, 2, "reconnect_max_delay", p->max_delay);
-    luaL_argcheck(L, p->attempts >= 1 && p->attempts <= 1000, 2, "reconnect_attempts must be 1..1000");
-    luaL_argcheck(L, p->base_delay >= 0 && p->max_delay >= 0, 2, "reconnect delays must not be negative");
+    if (p->attempts < 1 || p->attempts > 1000) se_option_error(L, 2, "reconnect_attempts", "must be 1..1000");
+    if (!(p->base_delay >= 0)) se_option_error(L, 2, "reconnect_delay", "must not be negative");
+    if (!(p->max_delay >= 0)) se_option_error(L, 2, "reconnect_max_delay", "must not be negative");
   }
   lpg_conn *box = lua_newuserdatauv(L, sizeof *box, 0);
   memset(box, 0, sizeof *box);

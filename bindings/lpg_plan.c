@@ -4,6 +4,8 @@
  * column) are returned as failures. */
 #include "lpg_plan.h"
 
+#include "common.h"
+
 #include <lauxlib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,12 +55,12 @@ static const char **string_list(lua_State *L, int opts, const char *name, size_t
     lua_pop(L, 1);
     return list;
   }
-  if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be a string or an array of strings", name);
+  if (t != LUA_TTABLE) se_option_error(L, opts, name, "string or array of strings expected, got %s", luaL_typename(L, -1));
   size_t len = lua_rawlen(L, -1);
   for (size_t i = 0; i < len; i++) { /* checked first: nothing is held when it raises */
     int elem = lua_rawgeti(L, -1, (lua_Integer)i + 1);
     lua_pop(L, 1);
-    if (elem != LUA_TSTRING) luaL_error(L, "option '%s' must be an array of strings", name);
+    if (elem != LUA_TSTRING) se_option_error(L, opts, name, "item %d: string expected, got %s", (int)i + 1, lua_typename(L, elem));
   }
   const char **list = alloc_array(L, len, sizeof *list);
   for (size_t i = 0; i < len; i++) {
@@ -69,13 +71,6 @@ static const char **string_list(lua_State *L, int opts, const char *name, size_t
   lua_pop(L, 1);
   *n = len;
   return list;
-}
-
-/* The index of name in names, or -1. */
-static long find(const char *const *names, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(names[i], name) == 0) return (long)i;
-  return -1;
 }
 
 int lpg_plan_load_catalog(lpg_plan *st, se_pg_conn *c) {
@@ -123,7 +118,7 @@ int lpg_plan_resolve_columns(lua_State *L, lpg_plan *st, se_pg_conn *c, int opts
     }
     for (size_t k = 0; k < j; k++)
       if (strcmp(st->columns[k], st->columns[j]) == 0)
-        luaL_error(L, "column '%s' is listed twice", st->columns[j]);
+        se_option_error(L, opts, "columns", "'%s' is listed twice", st->columns[j]);
     st->kinds[j] = se_pg_kind_of_type(st->cat.types[at]);
   }
   return 0;
@@ -136,15 +131,15 @@ static int compare_strings(const void *a, const void *b) {
 /* Reads key, set and update (raising on mistakes) once the columns are known. */
 void lpg_plan_resolve_keys(lua_State *L, lpg_plan *st, int opts) {
   st->key = string_list(L, opts, "key", &st->nkey, 1);
-  if (st->nkey == 0) luaL_error(L, "option 'key' must name at least one column");
+  if (st->nkey == 0) se_option_error(L, opts, "key", "must name at least one column");
   st->key_at = alloc_array(L, st->nkey, sizeof *st->key_at);
   for (size_t k = 0; k < st->nkey; k++) {
-    long at = find(st->columns, st->ncolumns, st->key[k]);
-    if (at < 0) luaL_error(L, "key column '%s' is not among the upserted columns", st->key[k]);
+    long at = se_pg_name_index(st->columns, st->ncolumns, st->key[k]);
+    if (at < 0) se_option_error(L, opts, "key", "column '%s' is not among the upserted columns", st->key[k]);
     st->key_at[k] = (size_t)at;
   }
   if (lua_getfield(L, opts, "set") != LUA_TNIL) {
-    luaL_argcheck(L, lua_istable(L, -1), 4, "option 'set' must be a table of column = SQL expression");
+    if (!lua_istable(L, -1)) se_option_error(L, opts, "set", "a table of column = SQL expression expected, got %s", luaL_typename(L, -1));
     size_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
@@ -156,7 +151,7 @@ void lpg_plan_resolve_keys(lua_State *L, lpg_plan *st, int opts) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "option 'set' must map column names to SQL expression strings");
+        se_option_error(L, opts, "set", "column names must map to SQL expression strings");
       st->set_names[st->nset++] = lua_tostring(L, -2);
       lua_pop(L, 1);
     }
@@ -173,17 +168,17 @@ void lpg_plan_resolve_keys(lua_State *L, lpg_plan *st, int opts) {
   if (st->update == NULL) {
     st->update = alloc_array(L, st->ncolumns, sizeof *st->update);
     for (size_t j = 0; j < st->ncolumns; j++)
-      if (find(st->key, st->nkey, st->columns[j]) < 0 &&
-          find(st->set_names, st->nset, st->columns[j]) < 0)
+      if (se_pg_name_index(st->key, st->nkey, st->columns[j]) < 0 &&
+          se_pg_name_index(st->set_names, st->nset, st->columns[j]) < 0)
         st->update[st->nupdate++] = st->columns[j];
   }
   for (size_t i = 0; i < st->nupdate; i++) {
-    if (find(st->columns, st->ncolumns, st->update[i]) < 0)
-      luaL_error(L, "update column '%s' is not among the upserted columns", st->update[i]);
-    if (find(st->key, st->nkey, st->update[i]) >= 0)
-      luaL_error(L, "update column '%s' is a key column", st->update[i]);
-    if (find(st->set_names, st->nset, st->update[i]) >= 0)
-      luaL_error(L, "column '%s' is both in 'update' and in 'set'", st->update[i]);
+    if (se_pg_name_index(st->columns, st->ncolumns, st->update[i]) < 0)
+      se_option_error(L, opts, "update", "column '%s' is not among the upserted columns", st->update[i]);
+    if (se_pg_name_index(st->key, st->nkey, st->update[i]) >= 0)
+      se_option_error(L, opts, "update", "column '%s' is a key column", st->update[i]);
+    if (se_pg_name_index(st->set_names, st->nset, st->update[i]) >= 0)
+      se_option_error(L, opts, "update", "column '%s' is also in 'set'", st->update[i]);
   }
 }
 

@@ -98,8 +98,10 @@ static void push_stats(lua_State *L, const se_pg_counts *n, long long batches) {
   lua_setfield(L, -2, "batches");
 }
 
-/* Returns nil, message, code for st->err and frees st. */
-static int fail(lua_State *L, lpg_plan *st) {
+/* Returns nil, message, code for st->err (a failure on c before the
+ * engine's driver ran) and frees st. */
+static int fail(lua_State *L, lpg_plan *st, se_pg_conn *c) {
+  se_pg_upsert_failed(c, &st->err);
   int n = lpg_push_error(L, &st->err);
   lpg_plan_free(st);
   return n;
@@ -125,14 +127,14 @@ int lpg_upsert(lua_State *L) {
   lua_Integer commit_every = se_opt_int_field(L, 4, "commit_every", 0);
   int skip_unchanged = se_opt_bool_field(L, 4, "skip_unchanged", 0);
   const char *empty_as = se_opt_str_field(L, 4, "empty_as", "object");
-  luaL_argcheck(L, batch_size >= 1, 4, "batch_size must be at least 1");
-  luaL_argcheck(L, commit_every >= 0, 4, "commit_every must not be negative");
+  if (batch_size < 1) se_option_error(L, 4, "batch_size", "must be at least 1");
+  if (commit_every < 0) se_option_error(L, 4, "commit_every", "must not be negative");
   int numbered = lua_getfield(L, 4, "first_row") != LUA_TNIL;
   lua_pop(L, 1);
   lua_Integer first_row = se_opt_int_field(L, 4, "first_row", 1);
-  luaL_argcheck(L, first_row >= 1, 4, "first_row must be at least 1");
-  luaL_argcheck(L, !strcmp(empty_as, "object") || !strcmp(empty_as, "array"), 4,
-                "empty_as must be \"object\" or \"array\"");
+  if (first_row < 1) se_option_error(L, 4, "first_row", "must be at least 1");
+  if (strcmp(empty_as, "object") != 0 && strcmp(empty_as, "array") != 0)
+    se_option_error(L, 4, "empty_as", "\"object\" or \"array\" expected, got '%s'", empty_as);
   lua_Integer nrows = (lua_Integer)lua_rawlen(L, 3);
 
   lpg_plan *st = lua_newuserdatauv(L, sizeof *st, 0); /* index 5 */
@@ -142,22 +144,26 @@ int lpg_upsert(lua_State *L) {
   st->skip_unchanged = skip_unchanged;
   lpg_plan_parse_table(L, st);
 
-  if (se_pg_upsert_ready(c, st->label, &st->err) != 0) return fail(L, st);
+  if (se_pg_upsert_ready(c, st->label, &st->err) != 0) return fail(L, st, c);
   if (commit_every > 0 && se_pg_in_transaction(c))
-    return luaL_error(L, "commit_every cannot be used inside a transaction");
+    return se_option_error(L, 4, "commit_every", "cannot be used inside a transaction");
   if (lpg_plan_load_catalog(st, c) != 0 || lpg_plan_resolve_columns(L, st, c, 4, 3, nrows) != 0)
-    return fail(L, st);
+    return fail(L, st, c);
   lpg_plan_resolve_keys(L, st, 4);
   se_upsert_spec spec = lpg_plan_spec(st);
   st->u = se_pg_upsert_new(c, &spec, &st->err);
-  if (st->u == NULL) return fail(L, st);
+  if (st->u == NULL) return fail(L, st, c);
 
   rows_view view = {L, st, 3, lpg_plan_push_column_names(L, st)};
   se_pg_row_source rows = {nrows, encode_row, describe_row, first_null_row, &view};
   se_pg_upsert_options o = {st->label, batch_size, commit_every, numbered ? first_row - 1 : -1};
   se_pg_counts total;
   long long batches;
-  if (se_pg_upsert_rows(st->u, &o, &rows, &total, &batches, &st->err) != 0) return fail(L, st);
+  if (se_pg_upsert_rows(st->u, &o, &rows, &total, &batches, &st->err) != 0) {
+    int n = lpg_push_error(L, &st->err);
+    lpg_plan_free(st);
+    return n;
+  }
   lpg_plan_free(st);
   push_stats(L, &total, batches);
   return 1;

@@ -334,13 +334,14 @@ int lpg_upsert_writer(lua_State *L) {
   lua_Integer batch_bytes = se_opt_int_field(L, 3, "batch_bytes", (lua_Integer)8 * 1024 * 1024);
   lua_Integer first_row = se_opt_int_field(L, 3, "first_row", 1);
   const char *empty_as = se_opt_str_field(L, 3, "empty_as", "object");
-  luaL_argcheck(L, batch_rows >= 1, 3, "batch_size must be at least 1");
-  luaL_argcheck(L, batch_bytes >= 1, 3, "batch_bytes must be at least 1");
-  luaL_argcheck(L, first_row >= 1, 3, "first_row must be at least 1");
-  luaL_argcheck(L, !strcmp(empty_as, "object") || !strcmp(empty_as, "array"), 3,
-                "empty_as must be \"object\" or \"array\"");
+  if (batch_rows < 1) se_option_error(L, 3, "batch_size", "must be at least 1");
+  if (batch_bytes < 1) se_option_error(L, 3, "batch_bytes", "must be at least 1");
+  if (first_row < 1) se_option_error(L, 3, "first_row", "must be at least 1");
+  if (strcmp(empty_as, "object") != 0 && strcmp(empty_as, "array") != 0)
+    se_option_error(L, 3, "empty_as", "\"object\" or \"array\" expected, got '%s'", empty_as);
   int on_refused = lua_getfield(L, 3, "on_refused"); /* index 4 */
-  luaL_argcheck(L, on_refused == LUA_TNIL || on_refused == LUA_TFUNCTION, 3, "on_refused must be a function");
+  if (on_refused != LUA_TNIL && on_refused != LUA_TFUNCTION)
+    se_option_error(L, 3, "on_refused", "function expected, got %s", lua_typename(L, on_refused));
 
   lpg_writer *lw = lua_newuserdatauv(L, sizeof *lw, UV_COUNT); /* index 5 */
   memset(lw, 0, sizeof *lw);

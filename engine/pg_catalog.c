@@ -16,10 +16,14 @@ void se_pg_catalog_free(se_pg_catalog *cat) {
   memset(cat, 0, sizeof *cat);
 }
 
-long se_pg_catalog_find(const se_pg_catalog *cat, const char *name) {
-  for (size_t i = 0; i < cat->n; i++)
-    if (strcmp(cat->names[i], name) == 0) return (long)i;
+long se_pg_name_index(const char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return (long)i;
   return -1;
+}
+
+long se_pg_catalog_find(const se_pg_catalog *cat, const char *name) {
+  return se_pg_name_index(cat->names, cat->n, name);
 }
 
 /* Copies the rows of the catalog query into cat. 0, or -1 when out of memory. */

@@ -26,4 +26,7 @@ void se_pg_catalog_free(se_pg_catalog *cat);
 /* The index of the column named name, or -1. */
 long se_pg_catalog_find(const se_pg_catalog *cat, const char *name);
 
+/* The index of name in names[0..n-1], or -1 (column lists of an upsert). */
+long se_pg_name_index(const char *const *names, size_t n, const char *name);
+
 #endif

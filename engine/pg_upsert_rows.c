@@ -4,14 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_catalog.h"
 #include "pg_upsert_impl.h"
-
-/* The index of name in names, or -1. */
-static long find(const char *const *names, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(names[i], name) == 0) return (long)i;
-  return -1;
-}
 
 int se_pg_upsert_ready(se_pg_conn *c, const char *label, se_pg_error *e) {
   if (se_pg_ready(c, e) != 0) return -1;
@@ -29,7 +23,7 @@ static void locate_error(se_pg_upsert *u, const se_pg_upsert_options *o, const s
   if (e->line > 0 && first + e->line - 1 <= last) {
     r = first + e->line - 1;
   } else if (strcmp(e->sqlstate, "23502") == 0 && column) {
-    long at = find(u->spec.columns, u->spec.ncolumns, column);
+    long at = se_pg_name_index(u->spec.columns, u->spec.ncolumns, column);
     r = at < 0 ? first : rows->first_null(rows->ctx, (size_t)at, first, last);
   }
   long long off = o->row_offset > 0 ? o->row_offset : 0;
@@ -88,17 +82,22 @@ static void give_up(se_pg_upsert *u, int own_tx, se_pg_error *e) {
     se_pg_upsert_drop_stage(u, &ignored);
     se_pg_error_clear(&ignored);
     c->lost_in_tx = 0;
-  } else if (e->connection_lost && c->lost_in_tx) {
-    char *msg = e->message;
-    char state[sizeof e->sqlstate];
-    memcpy(state, e->sqlstate, sizeof state);
-    e->message = NULL;
-    se_pg_error_set(e, c, state,
-                    "%s (the connection was lost inside the caller's transaction, which the server rolled back)",
-                    msg ? msg : "");
-    e->connection_lost = 1;
-    free(msg);
+  } else {
+    se_pg_upsert_failed(c, e);
   }
+}
+
+void se_pg_upsert_failed(se_pg_conn *c, se_pg_error *e) {
+  if (!e->connection_lost || !c->lost_in_tx) return;
+  char *msg = e->message;
+  char state[sizeof e->sqlstate];
+  memcpy(state, e->sqlstate, sizeof state);
+  e->message = NULL;
+  se_pg_error_set(e, c, state,
+                  "%s (the connection was lost inside the caller's transaction, which the server rolled back)",
+                  msg ? msg : "");
+  e->connection_lost = 1;
+  free(msg);
 }
 
 static void add_counts(se_pg_counts *to, const se_pg_counts *n) {

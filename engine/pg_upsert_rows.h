@@ -38,6 +38,11 @@ typedef struct se_pg_upsert_options {
  * transaction is aborted. 0, or -1 with e filled. */
 int se_pg_upsert_ready(se_pg_conn *c, const char *label, se_pg_error *e);
 
+/* For a failure of an upsert before se_pg_upsert_rows ran (the catalog
+ * lookup, the SQL): when the session was lost inside the caller's open
+ * transaction, e says so (the server rolled that transaction back). */
+void se_pg_upsert_failed(se_pg_conn *c, se_pg_error *e);
+
 /* Upserts rows through u (se_pg_upsert_new on the same connection); the
  * staging table is dropped at the end. 0 with *total and *batches, or -1
  * with e filled (located at a row when possible; its own transaction rolled

@@ -37,12 +37,17 @@ local SHARED = { "query", "headers", "timeout", "connect_timeout", "max_size", "
 -- argument), records; retry: the fields of the retry option.
 local RETRY = set({ "attempts", "base_delay", "multiplier", "max_delay", "budget", "jitter" })
 SHARED = set(SHARED, { retry = RETRY })
+--- The option names of salesengine.json's decode options (also http's
+-- `json` option) and of salesengine.log.configure.
+M.JSON = { decode = set({ "records", "fields", "reader" }) }
+M.LOG = { configure = set({ "level", "format", "progress_line" }) }
+
 M.HTTP = {
   request = set(SHARED, { "method", "url", "body" }),
   get = set(SHARED, { "body" }),
-  get_json = set(SHARED, { "body", "json" }),
+  get_json = set(SHARED, { "body", json = M.JSON.decode }),
   defaults = SHARED,
-  batch = set(SHARED, { "concurrency", "json" }),
+  batch = set(SHARED, { "concurrency", json = M.JSON.decode }),
   records = set(SHARED, { "records", "fields", "batch", "project" }),
 }
 
