@@ -1,4 +1,4 @@
-#include "http_options.h"
+#include "lhttp_options.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -17,12 +17,12 @@ static const char *const kind_names[] = {
     [SE_OPTS_DEFAULTS] = "defaults", [SE_OPTS_BATCH] = "batch", [SE_OPTS_RECORDS] = "records",
 };
 
-void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix) {
+void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, const char *fn, int arg, const char *prefix) {
   se_check_options(L, t, "HTTP", kind_names[kind], fn, arg, prefix);
 }
 
 static int box_gc(lua_State *L) {
-  se_request_box *b = luaL_checkudata(L, 1, BOX_MT);
+  lhttp_request_box *b = luaL_checkudata(L, 1, BOX_MT);
   se_http_request_free(b->req);
   se_http_response_free(b->resp);
   se_json_tape_free(b->tape);
@@ -32,8 +32,8 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
-se_request_box *se_http_push_box(lua_State *L) {
-  se_request_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+lhttp_request_box *lhttp_push_box(lua_State *L) {
+  lhttp_request_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->req = NULL;
   b->resp = NULL;
   b->tape = NULL;
@@ -339,10 +339,10 @@ static void read_basic(lua_State *L, se_http_request *req, int opts, int defs) {
   lua_pop(L, 3);
 }
 
-se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const char *method, const char *url) {
+lhttp_request_box *lhttp_push_request(lua_State *L, int opts, int defs, const char *method, const char *url) {
   opts = lua_absindex(L, opts);
   defs = lua_absindex(L, defs);
-  se_request_box *box = se_http_push_box(L);
+  lhttp_request_box *box = lhttp_push_box(L);
   int top = lua_gettop(L);
   char meth[32];
   read_method(L, opts, se_opt_str_field(L, opts, "method", method), meth, sizeof meth);
@@ -436,7 +436,7 @@ static void merge_map_field(lua_State *L, int dst, int src, const char *key, int
   lua_pop(L, 1);
 }
 
-void se_http_merge_defaults(lua_State *L, int dst, int src) {
+void lhttp_merge_defaults(lua_State *L, int dst, int src) {
   dst = lua_absindex(L, dst);
   src = lua_absindex(L, src);
   lua_pushnil(L);
