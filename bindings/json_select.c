@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "json_records.h"
 
 /* __index of projected records: nil for a listed member the record lacks,
@@ -27,16 +28,10 @@ int se_json_valid_path(const char *p, size_t n) {
   return 1;
 }
 
-void se_json_push_selection(lua_State *L, int opts, const char *fn) {
+void se_json_push_selection(lua_State *L, int opts, const char *prefix) {
   opts = lua_absindex(L, opts);
   luaL_checkstack(L, 8, "JSON fields");
-  lua_pushnil(L);
-  while (lua_next(L, opts)) {
-    lua_pop(L, 1);
-    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (k == NULL || (strcmp(k, "records") != 0 && strcmp(k, "fields") != 0 && strcmp(k, "reader") != 0))
-      luaL_error(L, "%s: unknown decode option %s", fn, luaL_tolstring(L, -1, NULL));
-  }
+  se_check_options(L, opts, "JSON", "decode", NULL, 2, prefix);
   lua_createtable(L, SE_JSON_SEL_SIZE, 0);
   int sel = lua_gettop(L);
   int t = lua_getfield(L, opts, "records");
@@ -44,7 +39,7 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
     size_t n;
     const char *p = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
     if (p == NULL || !se_json_valid_path(p, n))
-      luaL_error(L, "%s: decode option 'records' must be a dotted path like \"data.items\"", fn);
+      se_option_error(L, opts, lua_pushfstring(L, "%srecords", prefix), "a dotted path like \"data.items\" expected");
     lua_rawseti(L, sel, SE_JSON_SEL_RECORDS);
   } else {
     lua_pop(L, 1);
@@ -56,14 +51,14 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
       lua_pop(L, 1);
       se_json_records_push_reader(L, 0, 1);
     } else if (!se_json_records_is_reader(L, -1)) {
-      luaL_error(L, "%s: decode option 'reader' must be a reader made by json.reader()", fn);
+      se_option_error(L, opts, lua_pushfstring(L, "%sreader", prefix), "a reader made by json.reader() expected");
     }
     lua_rawseti(L, sel, SE_JSON_SEL_READER);
     lua_settop(L, sel);
     return;
   }
   if (ft != LUA_TTABLE || luaL_len(L, -1) < 1)
-    luaL_error(L, "%s: decode option 'fields' must be a non-empty list of member names", fn);
+    se_option_error(L, opts, lua_pushfstring(L, "%sfields", prefix), "a non-empty list of member names expected");
   int list = lua_gettop(L);
   lua_Integer n = luaL_len(L, list);
   lua_createtable(L, 0, (int)n);
@@ -72,8 +67,8 @@ void se_json_push_selection(lua_State *L, int opts, const char *fn) {
   luaL_buffinit(L, &shown);
   for (lua_Integer i = 1; i <= n; i++) {
     if (lua_geti(L, list, i) != LUA_TSTRING)
-      luaL_error(L, "%s: decode option 'fields' must list strings (item %d is a %s)", fn, (int)i,
-                 luaL_typename(L, -1));
+      se_option_error(L, opts, lua_pushfstring(L, "%sfields", prefix), "item %d: string expected, got %s", (int)i,
+                      luaL_typename(L, -1));
     if (i > 1) luaL_addstring(&shown, ", ");
     lua_pushvalue(L, -1);
     luaL_addvalue(&shown); /* the copy; the name stays on top */

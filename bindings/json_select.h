@@ -21,12 +21,14 @@ enum {
 int se_json_valid_path(const char *p, size_t n);
 
 /* Reads the decode options table at index opts and pushes its selection
- * table. Raises "<fn>: ..." on misuse: an unknown option, a records path that
+ * table. Raises in Lua's misuse form, naming each option with prefix in
+ * front ("" for json.decode, "json." for http's option): an unknown option
+ * (option_check.JSON.decode), a records path that
  * is not a dotted path of names, fields that are not a non-empty list of
  * strings. Without fields (but with records), the records are built as they
  * are read (bindings/json_records.h): with the reader given as option
  * `reader` (json.reader(), to go on learning across documents), or a new one. */
-void se_json_push_selection(lua_State *L, int opts, const char *fn);
+void se_json_push_selection(lua_State *L, int opts, const char *prefix);
 
 /* Applies the selection at index sel to the decoded value on top of the
  * stack, in place: every element of its records array that is a table with

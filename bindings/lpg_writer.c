@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "pg_internal.h"
-#include "pg_upsert_plan.h"
-#include "pg_values.h"
+#include "lpg.h"
+#include "lpg_plan.h"
+#include "lpg_values.h"
 
 #define WRITER_MT "salesengine.pg.Writer"
 
@@ -21,9 +21,9 @@
 enum { UV_CONN = 1, UV_OPTS, UV_SEGMENTS, UV_ON_REFUSED, UV_LABEL, UV_COUNT = UV_LABEL };
 
 typedef struct lpg_writer {
-  se_pg_upsert_state plan; /* table, columns, kinds, keys (plan.u unused) */
+  lpg_plan plan; /* table, columns, kinds, keys (plan.u unused) */
   se_pg_writer *w;         /* NULL before the first write without a columns option, and once closed */
-  se_pg_lua_conn *box;
+  lpg_conn *box;
   int explicit_columns, isolate, failed, closed;
   lua_Integer batch_rows, first_row, next_row;
   size_t batch_bytes;
@@ -65,7 +65,7 @@ static int writer_close(lua_State *L) {
   if (lw->box != NULL && lw->w != NULL && lw->box->busy == lw->w) lw->box->busy = NULL;
   se_pg_writer_free(lw->w);
   lw->w = NULL;
-  se_pg_upsert_state_free(&lw->plan);
+  lpg_plan_free(&lw->plan);
   lw->closed = 1;
   for (int i = UV_CONN; i <= UV_COUNT; i++) {
     lua_pushnil(L);
@@ -78,12 +78,12 @@ static int writer_close(lua_State *L) {
 static int fail(lua_State *L, lpg_writer *lw, se_pg_error *e) {
   lw->failed = 1;
   if (lw->w != NULL && lw->box->busy == lw->w) lw->box->busy = NULL;
-  return se_pg_lua_push_error(L, e);
+  return lpg_push_error(L, e);
 }
 
 /* Creates the engine writer for the plan; 0, or -1 with e filled. */
 static int start_engine_writer(lpg_writer *lw, se_pg_error *e) {
-  se_upsert_spec spec = se_pg_upsert_spec_of(&lw->plan);
+  se_upsert_spec spec = lpg_plan_spec(&lw->plan);
   se_pg_writer_options o = {lw->plan.label, lw->batch_rows, lw->batch_bytes, lw->isolate, lw->next_row};
   lw->w = se_pg_writer_new(lw->box->c, &spec, &o, e);
   return lw->w ? 0 : -1;
@@ -162,7 +162,7 @@ static int same_columns(const char *const *a, size_t na, const char *const *b, s
  * nrows long). When they differ from the engine writer's, that writer is
  * flushed and replaced. 0, or -1 with e filled. */
 static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_error *e) {
-  se_pg_upsert_state *p = &lw->plan;
+  lpg_plan *p = &lw->plan;
   const char **old = p->columns;
   size_t nold = p->ncolumns;
   p->columns = NULL;
@@ -171,7 +171,7 @@ static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_
   p->kinds = NULL;
   lua_getiuservalue(L, 1, UV_OPTS);
   int opts = lua_gettop(L);
-  int rc = se_pg_upsert_resolve_columns(L, p, lw->box->c, opts, 2, nrows);
+  int rc = lpg_plan_resolve_columns(L, p, lw->box->c, opts, 2, nrows);
   if (rc != 0) {
     free(old);
     se_pg_error_clear(e);
@@ -197,7 +197,7 @@ static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_
     p->key_at = NULL;
     p->key = p->update = p->set_names = p->set_exprs = NULL;
     p->nkey = p->nupdate = p->nset = 0;
-    se_pg_upsert_resolve_keys(L, p, opts);
+    lpg_plan_resolve_keys(L, p, opts);
     rc = start_engine_writer(lw, e);
   }
   lua_pop(L, 1);
@@ -207,7 +207,7 @@ static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_
 /* Encodes row r of the rows at index 2 into the writer (its column names
  * at names..): 0 when written or refused, -1 with e filled (fatal). */
 static int write_row(lua_State *L, lpg_writer *lw, lua_Integer r, int names, se_pg_error *e) {
-  se_pg_upsert_state *p = &lw->plan;
+  lpg_plan *p = &lw->plan;
   const char *why = NULL;
   size_t j; /* the column a value problem is about; ncolumns: the whole row */
   lua_Integer number = se_pg_writer_next_row(lw->w);
@@ -223,7 +223,7 @@ static int write_row(lua_State *L, lpg_writer *lw, lua_Integer r, int names, se_
     int exact;
     lua_pushvalue(L, names + (int)j);
     lua_rawget(L, row);
-    why = se_pg_encode_copy(L, -1, p->kinds[j], p->empty_array, b, &p->scratch, &exact);
+    why = lpg_encode_copy(L, -1, p->kinds[j], p->empty_array, b, &p->scratch, &exact);
     lua_pop(L, 1);
     if (why) break;
     if (se_pg_writer_field_end(lw->w, exact, e) != 0) {
@@ -234,7 +234,7 @@ static int write_row(lua_State *L, lpg_writer *lw, lua_Integer r, int names, se_
   lua_pop(L, 1);
   if (why == NULL) return 0;
   char key[256], message[1024];
-  se_pg_upsert_describe_key(L, p, 2, r, names, key, sizeof key);
+  lpg_plan_describe_key(L, p, 2, r, names, key, sizeof key);
   if (j < p->ncolumns)
     snprintf(message, sizeof message, "upsert into %s: row %lld (%s), column %s %s", p->label, (long long)number,
              key, p->columns[j], why);
@@ -264,7 +264,7 @@ static int writer_write(lua_State *L) {
   lua_rawseti(L, -2, lw->seg_tail + 2);
   lw->seg_tail += 2;
   lua_pop(L, 1);
-  int names = se_pg_upsert_push_column_names(L, &lw->plan);
+  int names = lpg_plan_push_column_names(L, &lw->plan);
   for (lua_Integer r = 1; r <= nrows; r++)
     if (write_row(L, lw, r, names, &e) != 0) return fail(L, lw, &e);
   lw->box->busy = se_pg_writer_busy(lw->w) ? lw->w : NULL;
@@ -324,26 +324,24 @@ static int writer_finish(lua_State *L) {
 }
 
 int lpg_upsert_writer(lua_State *L) {
-  static const char *const known[] = {"key",        "columns",     "update",    "set",        "skip_unchanged",
-                                      "batch_size", "batch_bytes", "empty_as",  "first_row",  "on_refused",
-                                      NULL};
-  se_pg_lua_conn *box = se_pg_lua_check(L, 1);
+  lpg_conn *box = lpg_check_conn(L, 1);
   luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
-  se_pg_lua_check_options(L, 3, known);
+  se_check_options(L, 3, "PG", "upsert_writer", NULL, 3, "");
   if (!se_pg_in_transaction(box->c))
     return luaL_error(L, "an upsert writer needs an open transaction (call begin() first)");
   lua_Integer batch_rows = se_opt_int_field(L, 3, "batch_size", 10000);
   lua_Integer batch_bytes = se_opt_int_field(L, 3, "batch_bytes", (lua_Integer)8 * 1024 * 1024);
   lua_Integer first_row = se_opt_int_field(L, 3, "first_row", 1);
   const char *empty_as = se_opt_str_field(L, 3, "empty_as", "object");
-  luaL_argcheck(L, batch_rows >= 1, 3, "batch_size must be at least 1");
-  luaL_argcheck(L, batch_bytes >= 1, 3, "batch_bytes must be at least 1");
-  luaL_argcheck(L, first_row >= 1, 3, "first_row must be at least 1");
-  luaL_argcheck(L, !strcmp(empty_as, "object") || !strcmp(empty_as, "array"), 3,
-                "empty_as must be \"object\" or \"array\"");
+  if (batch_rows < 1) se_option_error(L, 3, "batch_size", "must be at least 1");
+  if (batch_bytes < 1) se_option_error(L, 3, "batch_bytes", "must be at least 1");
+  if (first_row < 1) se_option_error(L, 3, "first_row", "must be at least 1");
+  if (strcmp(empty_as, "object") != 0 && strcmp(empty_as, "array") != 0)
+    se_option_error(L, 3, "empty_as", "\"object\" or \"array\" expected, got '%s'", empty_as);
   int on_refused = lua_getfield(L, 3, "on_refused"); /* index 4 */
-  luaL_argcheck(L, on_refused == LUA_TNIL || on_refused == LUA_TFUNCTION, 3, "on_refused must be a function");
+  if (on_refused != LUA_TNIL && on_refused != LUA_TFUNCTION)
+    se_option_error(L, 3, "on_refused", "function expected, got %s", lua_typename(L, on_refused));
 
   lpg_writer *lw = lua_newuserdatauv(L, sizeof *lw, UV_COUNT); /* index 5 */
   memset(lw, 0, sizeof *lw);
@@ -356,7 +354,6 @@ int lpg_upsert_writer(lua_State *L) {
   lw->seg_head = lw->seg_tail = 0;
   lw->plan.empty_array = strcmp(empty_as, "array") == 0;
   lw->plan.skip_unchanged = se_opt_bool_field(L, 3, "skip_unchanged", 0);
-  lw->plan.row_offset = -1;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, UV_CONN);
   lua_pushvalue(L, 3);
@@ -365,20 +362,20 @@ int lpg_upsert_writer(lua_State *L) {
   lua_setiuservalue(L, 5, UV_SEGMENTS);
   lua_pushvalue(L, 4);
   lua_setiuservalue(L, 5, UV_ON_REFUSED);
-  se_pg_upsert_parse_table(L, &lw->plan); /* argument 2; the label stays there */
+  lpg_plan_parse_table(L, &lw->plan); /* argument 2; the label stays there */
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 5, UV_LABEL);
   lua_settop(L, 5);
   lua_copy(L, 5, 1); /* the writer at 1, as in its methods */
   lua_settop(L, 3);
-  se_pg_upsert_state *p = &lw->plan;
-  if (se_pg_upsert_load_catalog(p, box->c) != 0) return fail(L, lw, &p->err);
+  lpg_plan *p = &lw->plan;
+  if (lpg_plan_load_catalog(p, box->c) != 0) return fail(L, lw, &p->err);
   lw->explicit_columns = lua_getfield(L, 3, "columns") != LUA_TNIL;
   lua_pop(L, 1);
   if (lw->explicit_columns) {
     se_pg_error e = {0};
-    if (se_pg_upsert_resolve_columns(L, p, box->c, 3, 3, 0) != 0) return fail(L, lw, &p->err);
-    se_pg_upsert_resolve_keys(L, p, 3);
+    if (lpg_plan_resolve_columns(L, p, box->c, 3, 3, 0) != 0) return fail(L, lw, &p->err);
+    lpg_plan_resolve_keys(L, p, 3);
     if (start_engine_writer(lw, &e) != 0) return fail(L, lw, &e);
   }
   lua_settop(L, 1);

@@ -2,7 +2,6 @@
  * under one protected call whose message handler adds a traceback; errors are
  * printed as "salesengine: pipeline.lua:12: message"; the state is always
  * closed so __gc and __close handlers run. */
-#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "http_global.h"
 #include "modules.h"
 #include "secrets.h"
 #include "signals.h"
@@ -518,7 +518,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
   if (o.version) {
-    printf(PROGNAME " %s (%s, %s)\n", SE_VERSION, LUA_RELEASE, curl_version());
+    printf(PROGNAME " %s (%s, %s)\n", SE_VERSION, LUA_RELEASE, se_http_library_version());
     if (o.script == 0 && o.n_exec == 0) return EXIT_OK;
   }
   if (o.script == 0 && o.n_exec == 0) {
@@ -544,7 +544,7 @@ int main(int argc, char **argv) {
    * 6 MiB more peak RSS in the benchmark of docs/performance.md. */
   mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 #endif
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+  if (se_http_global_init() != 0) {
     fputs(PROGNAME ": cannot initialise libcurl\n", stderr);
     set_outcome(&out, EXIT_SCRIPT, "script", "cannot initialise libcurl", NULL);
     return early_exit(&o, &out, started);
@@ -552,7 +552,7 @@ int main(int argc, char **argv) {
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fputs(PROGNAME ": cannot create the Lua state: not enough memory\n", stderr);
-    curl_global_cleanup();
+    se_http_global_cleanup();
     free(out.message);
     return EXIT_SCRIPT;
   }
@@ -572,7 +572,7 @@ int main(int argc, char **argv) {
   if (o.summary_json) write_summary(L, o.summary_json, &out, seconds);
   if (o.metrics_file) write_metrics(L, o.metrics_file, code, seconds);
   lua_close(L);
-  curl_global_cleanup();
+  se_http_global_cleanup();
   free(out.message);
   return code;
 }

@@ -1,4 +1,4 @@
-#include "pg_conn.h"
+#include "pg_conn_impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +54,23 @@ void se_pg_error_set(se_pg_error *e, const se_pg_conn *c, const char *sqlstate, 
   e->message = redacted(c, buf);
   snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate);
   e->connection_lost = se_pg_is_connection_state(sqlstate);
+}
+
+void se_pg_error_prefix(se_pg_error *e, const se_pg_conn *c, const char *fmt, ...) {
+  char where[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(where, sizeof where, fmt, ap);
+  va_end(ap);
+  se_pg_error old = *e;
+  memset(e, 0, sizeof *e);
+  se_pg_error_set(e, c, old.sqlstate, "%s: %s", where, old.message ? old.message : "error");
+  e->detail = old.detail;
+  e->column = old.column;
+  e->line = old.line;
+  e->connection_lost = old.connection_lost;
+  old.detail = old.column = NULL;
+  se_pg_error_clear(&old);
 }
 
 int se_pg_is_connection_state(const char *sqlstate) {
@@ -132,6 +149,85 @@ static int connect_failure_is_transient(const PGconn *pg) {
   return strstr(msg, "FATAL:") == NULL || strstr(msg, "the database system is") != NULL;
 }
 
+static void real_sleep(void *ctx, double seconds) {
+  (void)ctx;
+  se_pg_sleep(seconds);
+}
+
+se_pg_retry se_pg_retry_default(void) {
+  se_pg_retry r = {{5, 0.25, 2.0, 5.0, 0, SE_JITTER_NONE}, se_clock_monotonic(), se_random_system(), real_sleep,
+                   NULL};
+  return r;
+}
+
+/* One try of se_pg_connect: a new session. 0 when it is up; -1 with e
+ * filled, and *again set when trying again may help. */
+static int first_connect(se_pg_conn *c, const char *dsn, int attempt, int *again, se_pg_error *e) {
+  PQfinish(c->pg);
+  c->pg = PQconnectdb(dsn);
+  if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+    remember_password(c, 1, PQconninfo(c->pg));
+    PQsetNoticeReceiver(c->pg, log_notice, c);
+    se_pg_cancel_register(c->pg, &c->cancel_slot);
+    return 0;
+  }
+  se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL (attempt %d/%d): %s", attempt,
+                  c->retry.policy.attempts, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+  *again = c->pg != NULL && connect_failure_is_transient(c->pg);
+  return -1;
+}
+
+/* One try of se_pg_reconnect: the same session parameters, a new session. */
+static int reset_session(se_pg_conn *c, const char *dsn, int attempt, int *again, se_pg_error *e) {
+  (void)dsn;
+  PQreset(c->pg);
+  if (PQstatus(c->pg) == CONNECTION_OK) {
+    se_pg_cancel_register(c->pg, &c->cancel_slot);
+    se_logf(c->lg, SE_LOG_INFO, "postgres: reconnected after %d attempt%s", attempt, attempt == 1 ? "" : "s");
+    return 0;
+  }
+  se_pg_error_set(e, c, "08001", "could not reconnect to PostgreSQL after %d attempt%s: %s", attempt,
+                  attempt == 1 ? "" : "s", PQerrorMessage(c->pg));
+  se_log_field f[] = {{"error", e->message}};
+  se_log(c->lg, SE_LOG_WARN, "postgres: reconnect failed", f, 1);
+  *again = 1;
+  return -1;
+}
+
+/* The one signature of a try: connects (dsn) or reconnects c; 0 when the
+ * session is up, else -1 with e filled and *again set when trying again may help. */
+typedef int (*session_try)(se_pg_conn *c, const char *dsn, int attempt, int *again, se_pg_error *e);
+
+/* Runs try_once until it succeeds, the policy of c->retry gives up, a try
+ * says trying again cannot help, or a stop is requested; waits the policy's
+ * backoff between tries, and also before the first when wait_first (a
+ * session that just broke). retrying, when not NULL, is logged at warn
+ * level before each wait after a failed try. 0 on success, else -1 with
+ * the last try's error in e (untouched when a stop came before any try). */
+static int with_retries(se_pg_conn *c, session_try try_once, const char *dsn, int wait_first,
+                        const char *retrying, se_pg_error *e) {
+  const se_pg_retry *r = &c->retry;
+  se_retry_state st;
+  se_retry_start(&st, &r->policy, &r->clock);
+  double wait = wait_first ? se_retry_backoff(&r->policy, 1, r->random.uniform(r->random.ctx)) : 0;
+  for (;;) {
+    if (wait > 0) {
+      if (se_stop_requested()) return -1;
+      r->sleep(r->sleep_ctx, wait);
+    }
+    int attempt = se_retry_begin_attempt(&st), again = 0;
+    if (try_once(c, dsn, attempt, &again, e) == 0) return 0;
+    if (!again || se_stop_requested()) return -1;
+    se_retry_decision d = se_retry_next(&st, -1, &r->clock, &r->random);
+    if (d.verdict != SE_RETRY_AGAIN) return -1;
+    if (retrying != NULL) {
+      se_log_field f[] = {{"error", e->message}};
+      se_log(c->lg, SE_LOG_WARN, retrying, f, 1);
+    }
+    wait = d.wait;
+  }
+}
+
 se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *lg, se_pg_error *e) {
   se_pg_conn *c = calloc(1, sizeof *c);
   if (c == NULL) {
@@ -151,27 +247,7 @@ se_pg_conn *se_pg_connect(const char *dsn, se_pg_retry retry, const se_logger *l
     return NULL;
   }
   remember_password(c, 0, parsed);
-  int attempts = retry.attempts > 0 ? retry.attempts : 1;
-  double delay = retry.delay;
-  for (int attempt = 1;; attempt++) {
-    c->pg = PQconnectdb(dsn);
-    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
-      remember_password(c, 1, PQconninfo(c->pg));
-      PQsetNoticeReceiver(c->pg, log_notice, c);
-      se_pg_cancel_register(c->pg, &c->cancel_slot);
-      return c;
-    }
-    se_pg_error_set(e, c, "08001", "could not connect to PostgreSQL (attempt %d/%d): %s", attempt, attempts,
-                    c->pg ? PQerrorMessage(c->pg) : "out of memory");
-    if (attempt == attempts || c->pg == NULL || !connect_failure_is_transient(c->pg) || se_stop_requested())
-      break;
-    se_log_field f[] = {{"error", e->message}};
-    se_log(lg, SE_LOG_WARN, "postgres: connection failed, retrying", f, 1);
-    PQfinish(c->pg);
-    c->pg = NULL;
-    se_pg_sleep(delay);
-    delay = delay * 2 > retry.max_delay ? retry.max_delay : delay * 2;
-  }
+  if (with_retries(c, first_connect, dsn, 0, "postgres: connection failed, retrying", e) == 0) return c;
   se_pg_close(c);
   return NULL;
 }
@@ -213,28 +289,14 @@ void se_pg_sleep(double seconds) {
 }
 
 int se_pg_reconnect(se_pg_conn *c, se_pg_error *e) {
-  double delay = c->retry.delay;
-  int attempts = c->retry.attempts > 0 ? c->retry.attempts : 1;
-  for (int attempt = 1; attempt <= attempts && !se_stop_requested(); attempt++) {
-    se_pg_sleep(delay);
-    PQreset(c->pg);
-    if (PQstatus(c->pg) == CONNECTION_OK) {
-      c->lost_in_tx = 0;
-      se_pg_cancel_register(c->pg, &c->cancel_slot);
-      se_logf(c->lg, SE_LOG_INFO, "postgres: reconnected after %d attempt%s", attempt,
-              attempt == 1 ? "" : "s");
-      return 0;
-    }
-    se_pg_error_set(e, c, "08001", "could not reconnect to PostgreSQL after %d attempt%s: %s", attempt,
-                    attempt == 1 ? "" : "s", PQerrorMessage(c->pg));
+  se_pg_error_clear(e);
+  if (with_retries(c, reset_session, NULL, 1, NULL, e) != 0) {
+    if (e->message == NULL) se_pg_error_set(e, c, "57014", "not reconnecting to PostgreSQL: the run is stopping");
     e->connection_lost = 1;
-    se_log_field f[] = {{"error", e->message}};
-    se_log(c->lg, SE_LOG_WARN, "postgres: reconnect failed", f, 1);
-    delay = delay * 2 > c->retry.max_delay ? c->retry.max_delay : delay * 2;
+    return -1;
   }
-  if (e->message == NULL)
-    se_pg_error_set(e, c, "57014", "not reconnecting to PostgreSQL: the run is stopping");
-  return -1;
+  c->lost_in_tx = 0;
+  return 0;
 }
 
 int se_pg_ready(se_pg_conn *c, se_pg_error *e) {
@@ -284,9 +346,4 @@ int se_pg_command(se_pg_conn *c, const char *sql, se_pg_error *e) {
   PGresult *res = se_pg_run(c, sql, 0, NULL, e);
   PQclear(res);
   return res ? 0 : -1;
-}
-
-int se_pg_in_transaction(const se_pg_conn *c) {
-  PGTransactionStatusType tx = PQtransactionStatus(c->pg);
-  return tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR;
 }

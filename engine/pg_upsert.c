@@ -1,8 +1,7 @@
-#include "pg_upsert.h"
+#include "pg_upsert_impl.h"
 
 #include "pg_copy.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +81,23 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   se_pg_buf_free(&u->merged);
   se_pg_keys_free(&u->keys);
   memset(u, 0, sizeof *u);
+}
+
+se_pg_upsert *se_pg_upsert_new(se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
+  se_pg_upsert *u = malloc(sizeof *u);
+  if (u == NULL) {
+    se_pg_error_set(e, NULL, "53200", "out of memory");
+    return NULL;
+  }
+  if (se_pg_upsert_init(u, c, spec, e) == 0) return u;
+  free(u);
+  return NULL;
+}
+
+void se_pg_upsert_delete(se_pg_upsert *u) {
+  if (u == NULL) return;
+  se_pg_upsert_free(u);
+  free(u);
 }
 
 /* Fills e from res (NULL: from the connection) and returns -1; a lost

@@ -1,7 +1,6 @@
 #ifndef SE_PG_UPSERT_H
 #define SE_PG_UPSERT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,46 +24,14 @@ typedef struct se_pg_counts {
   long long unchanged; /* rows whose key existed and that were left as they were */
 } se_pg_counts;
 
-typedef struct se_pg_upsert {
-  se_pg_conn *conn;
-  se_upsert_spec spec; /* its strings belong to the caller */
-  char stage[32];
-  int stage_pid; /* backend that holds the staging table; 0: none */
-  char *sql_create, *sql_copy, *sql_truncate, *sql_drop, *sql_merge, *sql_merge_dedupe;
-  unsigned char *is_key, *is_update; /* per column */
-  se_pg_buf copy;                    /* encoded rows not yet sent */
-  se_pg_batch_keys keys;             /* this batch's keys */
-  size_t field, field_start, row_start;
-  long long rows;  /* rows of the current batch */
-  int must_dedupe; /* the server must merge repeated keys: a repeat while streaming, or a key
-                      whose text may not be canonical */
-  /* a held batch with repeated keys is merged by key before it is sent */
-  se_pg_buf merged;
-  uint32_t *line_row; /* per COPY line of the merged data: the batch row (from 1) */
-  long long lines;    /* rows sent: the batch's rows, or its keys when merged */
-  int held;           /* the batch is gathered in memory, no COPY open (se_pg_upsert_batch_hold) */
-  int savepoint;      /* each batch runs under SAVEPOINT se_batch, released after its merge */
-  long long numbered; /* row numbers given in this batch (se_pg_upsert_row_drop leaves a gap) */
-  size_t *line_off;   /* held batches: where each complete row's COPY line starts */
-  size_t line_cap;
-  /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
-   * connection and everything above until se_pg_upsert_batch_wait */
-  pthread_t async_thread;
-  int async_running, async_rc;
-  se_pg_counts async_counts;
-  se_pg_error async_err;
-} se_pg_upsert;
+/* One upsert's SQL, staging table and current batch. Opaque; its fields
+ * are the engine's (pg_upsert_impl.h). */
+typedef struct se_pg_upsert se_pg_upsert;
 
-/* Prepares the SQL of an upsert (the staging table is named after a
- * per-connection counter). 0, or -1 with e filled. */
-int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e);
-
-/* Prepares u as another upsert with from's SQL and staging table name, for
- * spec (the same as from's, in memory of its own), without using the
- * connection: for a batch encoded while from's thread still loads, started
- * after from is waited for. 0, or -1 when out of memory. */
-int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_upsert_spec *spec);
-void se_pg_upsert_free(se_pg_upsert *u);
+/* A new upsert of spec on c (its strings must outlive it). NULL with e
+ * filled. se_pg_upsert_delete waits for a running batch and frees it. */
+se_pg_upsert *se_pg_upsert_new(se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e);
+void se_pg_upsert_delete(se_pg_upsert *u);
 
 /* Creates (once per session) or empties the staging table and starts the
  * COPY. 0, or -1 with e filled. */

@@ -1,5 +1,7 @@
 #include "pg_writer.h"
 
+#include "pg_upsert_impl.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -35,13 +35,7 @@ etl.run {
   }),
   transform = transform.transform,
   key = "id",
-  sink = {
-    table = "fact_sales",
-    key = { "sale_id" },
-    columns = { "sale_id", "sale_date", "revenue", "region" },
-    update = { "revenue" },
-    set = { loaded_at = "now()" },
-  },
+  sink = require("sales_sink")(), -- fact_sales keyed by sale_id: scripts/sales_sink.lua
   db = dsn,
   setup = etl.read_beside("schema.sql"),
   max_rejects = max_rejects,

@@ -9,3 +9,5 @@ __attribute__((noreturn)) int luaL_error(lua_State *L, const char *fmt, ...);
 __attribute__((noreturn)) int lua_error(lua_State *L);
 __attribute__((noreturn)) int luaL_argerror(lua_State *L, int arg, const char *extramsg);
 __attribute__((noreturn)) int luaL_typeerror(lua_State *L, int arg, const char *tname);
+/* bindings/common.h: raises through luaL_argerror */
+__attribute__((noreturn)) int se_option_error(lua_State *L, int t, const char *key, const char *fmt, ...);

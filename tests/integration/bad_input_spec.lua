@@ -5,7 +5,7 @@
 -- good record loads exactly. Never a crash, never a hang (every run is
 -- bounded by a timeout).
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 local cjson = require "cjson"
 
 local PIPELINE = "scripts/pipeline.lua"
@@ -24,15 +24,13 @@ end
 describe("bad input", function()
   local dir, api, dsn
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("bad_input")
+    site = sales_site.start("bad_input")
+    dir, api, dsn = site.dir, site.api, site.dsn
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   before_each(function()

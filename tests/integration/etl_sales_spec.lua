@@ -3,7 +3,7 @@
 -- row PostgreSQL refuses, --dry-run, the progress line, JSON logs and
 -- --summary-json.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 local cjson = require "cjson"
 
 -- n sales S1..Sn as JSON text; overrides[i] replaces fields of record i.
@@ -35,15 +35,13 @@ end
 describe("the etl runner on scripts/pipeline.lua", function()
   local dir, api, dsn
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("etl_sales")
+    site = sales_site.start("etl_sales")
+    dir, api, dsn = site.dir, site.api, site.dsn
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   before_each(function()
@@ -51,10 +49,7 @@ describe("the etl runner on scripts/pipeline.lua", function()
   end)
 
   local function run(file, args, env)
-    env = env or {}
-    env.SALES_API_URL = api.url .. "/" .. file
-    env.WAREHOUSE_DSN = dsn
-    env.SALES_RETRY_DELAY = "0.05"
+    env = site.env(api.url .. "/" .. file, env)
     local argv = {}
     for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
     argv[#argv + 1] = "scripts/pipeline.lua"

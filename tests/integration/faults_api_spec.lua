@@ -4,7 +4,7 @@
 -- the expected table exactly, or the run fails clearly and leaves it exactly
 -- as it was (loaded_at included), and a re-run makes it exact.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 local F = dofile("tests/lib/fault_helpers.lua")
 local cjson = require "cjson"
 
@@ -18,17 +18,15 @@ describe("API faults", function()
   -- occurrence and some come a batch later; the paged runs use 100 per page.
   local v1, v2 = F.records(1100, 1), F.records(1100, 2)
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("faults_api")
+    site = sales_site.start("faults_api")
+    dir, api, dsn = site.dir, site.api, site.dsn
     testenv.write_file(dir .. "/v1.json", F.feed(v1))
     testenv.write_file(dir .. "/v2.json", F.feed(v2))
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   --- Starts each case from fact_sales = v1 loaded; returns its snapshot.

@@ -7,7 +7,7 @@
 -- SIGKILL cannot, but the server rolls back what was not committed. In
 -- every case a re-run makes the table exact.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 local F = dofile("tests/lib/fault_helpers.lua")
 local cjson = require "cjson"
 
@@ -23,17 +23,15 @@ describe("the engine stopped mid-load", function()
   local v1, v2 = F.records(25000, 11), F.records(25000, 12)
   local p1, p2 = F.records(400, 13), F.records(400, 14)
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("faults_engine")
+    site = sales_site.start("faults_engine")
+    dir, api, dsn = site.dir, site.api, site.dsn
     testenv.write_file(dir .. "/v1.json", F.feed(v1))
     testenv.write_file(dir .. "/v2.json", F.feed(v2))
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   local function env_for(url, extra)

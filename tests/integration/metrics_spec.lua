@@ -2,7 +2,7 @@
 -- accepted by promtool, written atomically on every exit, with the last
 -- success time kept across failed runs.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 
 -- A feed of n sales with ids S1..Sn, the last `bad` of them with an invalid date.
 local function feed(n, bad)
@@ -28,20 +28,18 @@ end
 describe("--metrics-file", function()
   local dir, api, dsn, prom
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("metrics")
+    site = sales_site.start("metrics")
+    dir, api, dsn = site.dir, site.api, site.dsn
     prom = dir .. "/sales.prom"
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   local function run(url, env)
-    local e = { SALES_API_URL = url, WAREHOUSE_DSN = dsn, SALES_RETRY_DELAY = "0.01", SALES_MAX_REJECTS = "10" }
+    local e = site.env(url, { SALES_RETRY_DELAY = "0.01", SALES_MAX_REJECTS = "10" })
     for k, v in pairs(env or {}) do
       e[k] = v
     end

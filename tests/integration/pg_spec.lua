@@ -114,10 +114,18 @@ describe("salesengine.pg connections", function()
   end)
 
   it("raises on programmer mistakes", function()
-    assert.has_error(function() pg.connect(dsn, { retries = 3 }) end, "unknown option 'retries'")
+    assert.has_error(function() pg.connect(dsn, { retries = 3 }) end,
+      "bad argument #2 to 'connect' (unknown option 'retries')")
+    assert.has_error(function() pg.connect(dsn, { reconnect_delay = "1s" }) end,
+      "bad argument #2 to 'connect' (option 'reconnect_delay': number expected, got string)")
     local conn = assert(pg.connect(dsn))
     assert.has_error(function() conn:exec({}) end)
-    assert.has_error(function() conn:upsert("t", {}, { key = "id", batchsize = 5 }) end, "unknown option 'batchsize'")
+    assert.has_error(function() conn:upsert("t", {}, { key = "id", batchsize = 5 }) end,
+      "bad argument #3 to 'upsert' (unknown option 'batchsize'); did you mean 'batch_size'?")
+    assert.has_error(function() conn:upsert("t", {}, { key = "id", batch_size = "5" }) end,
+      "bad argument #3 to 'upsert' (option 'batch_size': number expected, got string)")
+    assert.has_error(function() conn:upsert_writer("t", { key = "id", on_refuse = print }) end,
+      "bad argument #2 to 'upsert_writer' (unknown option 'on_refuse'); did you mean 'on_refused'?")
     assert.has_error(function() conn:upsert("a.b.c", {}, { key = "id" }) end)
     assert.has_error(function() conn:transaction("not a function") end)
     conn:close()

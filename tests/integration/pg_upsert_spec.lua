@@ -185,10 +185,14 @@ describe("conn:upsert", function()
     assert.are.equal("S1|1767225600|11.00|EMEA|1\nS2|1767304800|20.50|APAC|1\n", testenv.psql(dsn,
       "SELECT sale_id, extract(epoch FROM sale_date)::bigint, revenue, region, touched FROM fact_sales ORDER BY 1"))
     assert.has_error(function() conn:upsert("fact_sales", rows, { key = "sale_id", update = { "sale_id" } }) end,
-      "update column 'sale_id' is a key column")
+      "bad argument #3 to 'upsert' (option 'update': column 'sale_id' is a key column)")
     assert.has_error(function()
       conn:upsert("fact_sales", rows, { key = "sale_id", update = { "revenue" }, set = { revenue = "0" } })
-    end, "column 'revenue' is both in 'update' and in 'set'")
+    end, "bad argument #3 to 'upsert' (option 'update': column 'revenue' is also in 'set')")
+    assert.has_error(function() conn:upsert("fact_sales", rows, { key = "sale_id", update = { 1 } }) end,
+      "bad argument #3 to 'upsert' (option 'update': item 1: string expected, got number)")
+    assert.has_error(function() conn:upsert("fact_sales", rows, { key = "sale_id", empty_as = "list" }) end,
+      "bad argument #3 to 'upsert' (option 'empty_as': \"object\" or \"array\" expected, got 'list')")
   end)
 
   it("skips unchanged rows: no update reported, no row rewritten", function()
@@ -324,7 +328,7 @@ describe("conn:upsert", function()
     assert.are.equal("100|5050\n", testenv.psql(dsn, "SELECT count(*), sum(v) FROM chunks"))
     assert(conn:begin())
     assert.has_error(function() conn:upsert("chunks", rows, { key = "id", commit_every = 1 }) end,
-      "commit_every cannot be used inside a transaction")
+      "bad argument #3 to 'upsert' (option 'commit_every': cannot be used inside a transaction)")
     assert(conn:rollback())
   end)
 end)

@@ -1,7 +1,7 @@
 -- End to end: the sales job (scripts/pipeline.lua) over loopback against a
 -- fixture API and a real PostgreSQL database.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 
 local REGIONS = { "emea", " EMEA ", "Apac", "  amer", "AMER  ", "LatAm", "\tapac\n" }
 
@@ -89,15 +89,13 @@ end
 describe("the sales pipeline end to end", function()
   local dir, api, dsn, password_dsn, password
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn, password_dsn, password = testenv.fresh_db("sales_pipeline")
+    site = sales_site.start("sales_pipeline")
+    dir, api, dsn, password_dsn, password = site.dir, site.api, site.dsn, site.password_dsn, site.password
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   before_each(function()

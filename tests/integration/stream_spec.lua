@@ -3,7 +3,7 @@
 -- without their key. tests/integration/pipelines/stream_sales.lua and
 -- scripts/pipeline.lua against the fixture API and a real PostgreSQL.
 local testenv = dofile("tests/lib/testenv.lua")
-local api_fixture = dofile("tests/lib/api_fixture.lua")
+local sales_site = dofile("tests/lib/sales_site.lua")
 local cjson = require "cjson"
 
 local PIPELINE = "tests/integration/pipelines/stream_sales.lua"
@@ -35,15 +35,13 @@ end
 describe("a streamed body", function()
   local dir, api, dsn
 
+  local site
   setup(function()
-    dir = testenv.tmpdir()
-    api = api_fixture.start({ root = dir })
-    dsn = testenv.fresh_db("stream")
+    site = sales_site.start("stream")
+    dir, api, dsn = site.dir, site.api, site.dsn
   end)
-
   teardown(function()
-    api.stop()
-    testenv.rm_rf(dir)
+    site.stop()
   end)
 
   before_each(function()
@@ -52,10 +50,7 @@ describe("a streamed body", function()
   end)
 
   local function run(url, env, script)
-    env = env or {}
-    env.SALES_API_URL = url
-    env.WAREHOUSE_DSN = dsn
-    env.SALES_RETRY_DELAY = "0.05"
+    env = site.env(url, env)
     return testenv.salesengine({ script or PIPELINE }, { env = env, timeout = 120 })
   end
 

@@ -92,10 +92,10 @@ describe("salesengine.http", function()
       end
       assert.has_error(function()
         http.get_json(api.url .. "/sales.json", { json = true })
-      end, "http.get_json: option 'json' must be a table of decode options")
+      end, "bad argument #2 to 'get_json' (option 'json': a table of decode options expected, got boolean)")
       assert.has_error(function()
         http.get_json(api.url .. "/sales.json", { json = { fields = { "id" }, path = "sales" } })
-      end, "http.get_json: unknown decode option path")
+      end, "bad argument #2 to 'get_json' (unknown option 'json.path')")
       -- without fields, the records are built as they are read: the same values
       for _, resp in http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } }) do
         assert.are.same({ 1, "12.50", 2, 3 }, { resp.data.sales[1].id, resp.data.sales[1].amount_usd,
@@ -103,7 +103,7 @@ describe("salesengine.http", function()
       end
       assert.has_error(function()
         http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales", reader = {} } })
-      end, "http.fetch_all: decode option 'reader' must be a reader made by json.reader()")
+      end, "bad argument #2 to 'fetch_all' (option 'json.reader': a reader made by json.reader() expected)")
     end)
 
     it("lets a non-string error raised during decoding (an interruption) go up unchanged", function()
@@ -349,7 +349,10 @@ describe("salesengine.http", function()
     it("raises on wrong argument types and unknown or invalid options", function()
       assert.has_error(function() http.get(42) end, "bad argument #1 to 'get' (string expected, got number)")
       assert.has_error(function() http.request("http://x") end)
-      assert.has_error(function() http.request({ url = 1 }) end, "option 'url' must be a string, got number")
+      assert.has_error(function() http.request({ url = 1 }) end,
+        "bad argument #1 to 'request' (option 'url': string expected, got number)")
+      assert.has_error(function() http.get("http://x/", { timeout = "soon" }) end,
+        "bad argument #2 to 'get' (option 'timeout': number expected, got string)")
       assert.has_error(function() http.get("http://x", { timout = 1 }) end,
         "bad argument #2 to 'get' (unknown option 'timout'); did you mean 'timeout'?")
       assert.has_error(function() http.get("http://x", { timeout = "slow" }) end)
@@ -360,12 +363,24 @@ describe("salesengine.http", function()
       assert.has_error(function() http.fetch_all({ "http://x", { url = "http://y", bdy = "" } }) end,
         "bad argument #1 to 'fetch_all' (unknown option '[2].bdy'); did you mean '[2].body'?")
       assert.has_error(function() http.get("http://x", { retry = { attempts = 0 } }) end,
-        "retry.attempts must be at least 1")
-      assert.has_error(function() http.get("http://x", { retry = { jitter = "half" } }) end)
-      assert.has_error(function() http.get("http://x", { headers = { ["Bad Name"] = "v" } }) end)
-      assert.has_error(function() http.get("http://x", { headers = { X = "a\r\nInjected: 1" } }) end)
+        "bad argument #2 to 'get' (option 'retry.attempts': must be at least 1)")
+      assert.has_error(function() http.get("http://x", { retry = { jitter = "half" } }) end,
+        "bad argument #2 to 'get' (option 'retry.jitter': \"full\" or \"none\" expected, got 'half')")
+      assert.has_error(function() http.get("http://x", { headers = { ["Bad Name"] = "v" } }) end,
+        "bad argument #2 to 'get' (option 'headers': name 'Bad Name' is not a valid HTTP token)")
+      assert.has_error(function() http.get("http://x", { headers = { X = "a\r\nInjected: 1" } }) end,
+        "bad argument #2 to 'get' (option 'headers': 'X' contains a line break)")
+      assert.has_error(function() http.request({ url = "http://x", method = "GE T" }) end,
+        "bad argument #1 to 'request' (option 'method': an HTTP method expected, got 'GE T')")
+      assert.has_error(function() http.get("http://x", { retry = 3 }) end,
+        "bad argument #2 to 'get' (option 'retry': table or false expected, got number)")
+      assert.has_error(function() http.get("http://x", { timeout = -1 }) end,
+        "bad argument #2 to 'get' (option 'timeout': must be >= 0)")
       assert.has_error(function() http.set_defaults({ url = "http://x" }) end)
-      assert.has_error(function() http.fetch_all({ 42 }) end)
+      assert.has_error(function() http.fetch_all({ 42 }) end,
+        "bad argument #1 to 'fetch_all' (item 1: URL or request table expected, got number)")
+      assert.has_error(function() http.fetch_all({ "http://x" }, { concurrency = 0 }) end,
+        "bad argument #2 to 'fetch_all' (option 'concurrency': must be 1..64)")
       assert.has_error(function() paginate.cursor({ url = "http://x" }) end)
     end)
   end)

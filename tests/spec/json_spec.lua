@@ -369,12 +369,16 @@ describe("salesengine.json", function()
         return err
       end
       assert.are.same({ a = { { x = 1, y = 2 } } }, json.decode('{"a":[{"x":1,"y":2}]}', { records = "a" }))
-      assert.matches("'fields' must be a non%-empty list", err_of({ fields = {} }))
-      assert.matches("'fields' must list strings %(item 2 is a number%)", err_of({ fields = { "a", 2 } }))
-      assert.matches("'records' must be a dotted path", err_of({ records = "a..b", fields = { "a" } }))
-      assert.matches("'records' must be a dotted path", err_of({ records = ".a", fields = { "a" } }))
-      assert.matches("'records' must be a dotted path", err_of({ records = 3, fields = { "a" } }))
-      assert.matches("unknown decode option items", err_of({ items = "a", fields = { "a" } }))
+      local function misuse(what)
+        return "bad argument #2 to 'salesengine.json.decode' (" .. what .. ")"
+      end
+      assert.are.equal(misuse("option 'fields': a non-empty list of member names expected"), err_of({ fields = {} }))
+      assert.are.equal(misuse("option 'fields': item 2: string expected, got number"), err_of({ fields = { "a", 2 } }))
+      local not_a_path = misuse("option 'records': a dotted path like \"data.items\" expected")
+      assert.are.equal(not_a_path, err_of({ records = "a..b", fields = { "a" } }))
+      assert.are.equal(not_a_path, err_of({ records = ".a", fields = { "a" } }))
+      assert.are.equal(not_a_path, err_of({ records = 3, fields = { "a" } }))
+      assert.are.equal(misuse("unknown option 'items'"), err_of({ items = "a", fields = { "a" } }))
       assert.has_error(function()
         json.decode("[]", 5)
       end)

@@ -159,10 +159,10 @@ describe("http.records", function()
       "record field 'b' is not decoded: the source's fields (id, a) do not list it")
     assert.are.equal(3, json.member(batch[1], "b"))
     assert.has_error(function() http.records(api.url .. "/doc.json", { fields = { "a.b" } }) end,
-      "http.records: option 'fields' lists 'a.b': dotted names are not supported (list the record's " ..
-      "top-level member, or leave 'fields' out: the engine learns them)")
+      "bad argument #2 to 'records' (option 'fields': 'a.b': dotted names are not supported (list the record's " ..
+      "top-level member, or leave 'fields' out: the engine learns them))")
     assert.has_error(function() http.records(api.url .. "/doc.json", { records = "a..b" }) end,
-      'http.records: option \'records\' must be a dotted path like "data.items"')
+      'bad argument #2 to \'records\' (option \'records\': a dotted path like "data.items" expected)')
     assert.has_error(function() http.records(api.url .. "/doc.json", { bogus = 1 }) end,
       "bad argument #2 to 'records' (unknown option 'bogus')")
   end)

@@ -26,6 +26,7 @@ local etl_summary = require "salesengine.etl_summary"
 local metrics = require "salesengine.metrics"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
+local path_of = require "salesengine.path"
 local script_bug = require "salesengine.script_bug"
 local etl_evolve = require "salesengine.etl_evolve"
 
@@ -103,36 +104,21 @@ function M.read_beside(name)
   return text
 end
 
--- The steps of a dotted path ("customer.id" -> {"customer", "id"}), made once per path.
-local steps_of = setmetatable({}, { __index = function(cache, path)
-  local steps = {}
-  for step in path:gmatch("[^.]+") do
-    steps[#steps + 1] = step
+-- One member for salesengine.path: records of http.records are read through
+-- json.member, so a source that lists its fields never makes the runner's
+-- own reads (the key) fail; a member already built is read raw (the runner
+-- does this for every record).
+local function member(t, name)
+  local v = rawget(t, name)
+  if v == nil and type(name) == "string" then
+    v = json.member(t, name)
   end
-  cache[path] = steps
-  return steps
-end })
+  return v
+end
 
--- Follows a dotted path ("customer.id") in t; nil when a step is missing. A
--- step that is a number also finds an array item. Records of http.records
--- are read through json.member, so a source that lists its fields never
--- makes the runner's own reads (the key) fail; a member already built is
--- read raw (the runner does this for every record).
+-- Follows a dotted path ("customer.id") in t by salesengine.path's rule.
 local function get_path(t, path)
-  for _, step in ipairs(steps_of[path]) do
-    if type(t) ~= "table" then
-      return nil
-    end
-    local v = rawget(t, step)
-    if v == nil then
-      v = json.member(t, step)
-    end
-    if v == nil and tonumber(step) then
-      v = t[tonumber(step)]
-    end
-    t = v
-  end
-  return t
+  return path_of.get(t, path, member)
 end
 
 -- The option names of etl.run's spec (with those of a sink, `rejects` and

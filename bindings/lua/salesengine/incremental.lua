@@ -12,6 +12,7 @@ local tx = require "salesengine.transform"
 local cjson = require "cjson"
 local state = require "salesengine.state"
 local option_check = require "salesengine.option_check"
+local dotted = require "salesengine.path"
 
 local M = {}
 
@@ -169,14 +170,7 @@ function M.config(spec)
   local get = field
   if type(field) == "string" then
     get = function(record)
-      local v = record
-      for step in field:gmatch("[^.]+") do
-        if type(v) ~= "table" then
-          return nil
-        end
-        v = v[step]
-      end
-      return v
+      return dotted.get(record, field)
     end
   end
   return {
@@ -382,10 +376,7 @@ end
 local function page_records(spec, page)
   local sel = spec.records
   if type(sel) == "string" then
-    for step in sel:gmatch("[^.]+") do
-      page = type(page) == "table" and page[step] or nil
-    end
-    return page
+    return dotted.get(page, sel)
   elseif type(sel) == "function" then
     return (sel(page))
   end

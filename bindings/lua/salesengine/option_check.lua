@@ -1,6 +1,6 @@
 --- salesengine.option_check: the one checker of option names, for the Lua
 -- library (etl.run and its sink, incremental, salesengine.paginate) and for
--- the C http binding, which calls it too. A name a function does not know
+-- the C modules (http, pg), which call it through se_check_options. A name a function does not know
 -- raises in Lua's own misuse form:
 --
 --   pipeline.lua:12: bad argument #1 to 'run' (unknown option 'max_reject'); did you mean 'max_rejects'?
@@ -37,13 +37,27 @@ local SHARED = { "query", "headers", "timeout", "connect_timeout", "max_size", "
 -- argument), records; retry: the fields of the retry option.
 local RETRY = set({ "attempts", "base_delay", "multiplier", "max_delay", "budget", "jitter" })
 SHARED = set(SHARED, { retry = RETRY })
+--- The option names of salesengine.json's decode options (also http's
+-- `json` option) and of salesengine.log.configure.
+M.JSON = { decode = set({ "records", "fields", "reader" }) }
+M.LOG = { configure = set({ "level", "format", "progress_line" }) }
+
 M.HTTP = {
   request = set(SHARED, { "method", "url", "body" }),
   get = set(SHARED, { "body" }),
-  get_json = set(SHARED, { "body", "json" }),
+  get_json = set(SHARED, { "body", json = M.JSON.decode }),
   defaults = SHARED,
-  batch = set(SHARED, { "concurrency", "json" }),
+  batch = set(SHARED, { "concurrency", json = M.JSON.decode }),
   records = set(SHARED, { "records", "fields", "batch", "project" }),
+}
+
+--- The option names of salesengine.pg: connect, a connection's upsert and
+-- upsert_writer.
+local UPSERT = { "key", "columns", "update", "set", "skip_unchanged", "batch_size", "empty_as", "first_row" }
+M.PG = {
+  connect = set({ "reconnect_attempts", "reconnect_delay", "reconnect_max_delay" }),
+  upsert = set(UPSERT, { "commit_every" }),
+  upsert_writer = set(UPSERT, { "batch_bytes", "on_refused" }),
 }
 
 -- Levenshtein distance between a and b, giving up (math.huge) past limit.

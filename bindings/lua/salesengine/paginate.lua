@@ -22,6 +22,7 @@ local http = require "salesengine.http"
 local cjson = require "cjson"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
+local dotted = require "salesengine.path"
 
 local M = {}
 
@@ -61,17 +62,7 @@ function M.get_path(doc, path)
   if type(path) == "function" then
     return path(doc)
   end
-  local v = doc
-  for part in path:gmatch("[^.]+") do
-    if type(v) ~= "table" then
-      return nil
-    end
-    v = v[part]
-  end
-  if v == cjson.null then
-    return nil
-  end
-  return v
+  return dotted.value(doc, path)
 end
 
 -- Splits opts into the pagination settings and the request options.

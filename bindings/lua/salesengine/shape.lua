@@ -5,6 +5,7 @@
 -- fails naming the path and what the response has, instead of reading as an
 -- empty page or the last one.
 local cjson = require "cjson"
+local dotted = require "salesengine.path"
 
 local M = {}
 
@@ -42,32 +43,26 @@ local function members(t)
   return "it has: " .. table.concat(names, ", ", 1, math.min(#names, MAX_MEMBERS)) .. more
 end
 
---- The value at the dotted path ("meta.next_cursor") in doc: a value
--- (cjson.null when the path ends at, or passes through, a JSON null), or nil
--- and what is there instead:
+--- The value at the dotted path ("meta.next_cursor") in doc, by
+-- salesengine.path's rule: a value (cjson.null when the path ends at, or
+-- runs into, a JSON null), or nil and what is there instead:
 --   "the response has no member 'orders' (it has: data, next)"
 --   "'meta' in the response is a string, not an object"
 -- whole: how the message calls doc (default "the response").
 function M.lookup(doc, path, whole)
-  whole = whole or "the response"
-  local v, walked = doc, nil
-  for part in path:gmatch("[^.]+") do
-    local here = walked and string.format("'%s' in %s", walked, whole) or whole
-    if v == cjson.null then
-      return cjson.null
-    elseif type(v) ~= "table" then
-      return nil, string.format("%s is %s, not an object", here, M.kind(v))
-    end
-    local inner = v[part]
-    if inner == nil and tonumber(part) then -- a step of digits also finds an array item
-      inner = v[tonumber(part)]
-    end
-    if inner == nil then
-      return nil, string.format("%s has no member '%s' (%s)", here, part, members(v))
-    end
-    v, walked = inner, walked and walked .. "." .. part or part
+  local v, failed = dotted.walk(doc, path)
+  if v ~= nil or failed == nil then
+    return v
   end
-  return v
+  local names = dotted.names(path)
+  local walked = table.concat(names, ".", 1, failed - 1)
+  local at = failed > 1 and dotted.get(doc, walked) or doc
+  local here = failed > 1 and string.format("'%s' in %s", walked, whole or "the response") or
+    (whole or "the response")
+  if type(at) ~= "table" then
+    return nil, string.format("%s is %s, not an object", here, M.kind(at))
+  end
+  return nil, string.format("%s has no member '%s' (%s)", here, names[failed], members(at))
 end
 
 return M

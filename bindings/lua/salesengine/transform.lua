@@ -5,6 +5,8 @@
 -- plain string errors. Missing means nil or cjson.null. API: docs/lua-api.md.
 local M = {}
 
+local dotted = require "salesengine.path" -- the one dotted-path rule
+
 local MAX_EXPONENT = 1000 -- largest |exponent| accepted in a numeric string
 local MAX_RENDER = 60     -- longest rendering of a string value in a message
 
@@ -275,24 +277,11 @@ end
 -- The value at a dotted path, or nil when a step before the last is not a table. The leaf
 -- may be cjson.null. fname names the public function for argument errors.
 local function lookup(rec, path, fname)
-  if type(path) ~= "string" or path == "" then
-    error("bad argument #2 to '" .. fname .. "' (path must be a non-empty string)", 3)
+  local ok, why = dotted.valid(path)
+  if not ok then
+    error("bad argument #2 to '" .. fname .. "' (" .. why .. ")", 3)
   end
-  local node = rec
-  for segment in (path .. "."):gmatch("(.-)%.") do
-    if segment == "" then
-      error("bad argument #2 to '" .. fname .. "' (empty segment in path '" .. path .. "')", 3)
-    end
-    if type(node) ~= "table" then
-      return nil
-    end
-    local v = node[segment]
-    if v == nil and segment:match("^%d+$") then
-      v = node[math.tointeger(tonumber(segment))]
-    end
-    node = v
-  end
-  return node
+  return dotted.get(rec, path)
 end
 
 --- Nested lookup by a dotted path ("customer.id", "items.1.sku"): nil when any step is

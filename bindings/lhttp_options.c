@@ -1,6 +1,7 @@
-#include "http_options.h"
+#include "lhttp_options.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,29 +17,12 @@ static const char *const kind_names[] = {
     [SE_OPTS_DEFAULTS] = "defaults", [SE_OPTS_BATCH] = "batch", [SE_OPTS_RECORDS] = "records",
 };
 
-/* The checker is require("salesengine.option_check").check(<table at t>,
- * option_check.HTTP[kind's name], fn, arg, 1, prefix): the Lua library's, so
- * http and the Lua modules report unknown options alike. */
-void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix) {
-  t = lua_absindex(L, t);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "salesengine.option_check");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "check");
-  lua_pushvalue(L, t);
-  lua_getfield(L, -3, "HTTP");
-  lua_getfield(L, -1, kind_names[kind]);
-  lua_remove(L, -2);
-  lua_pushstring(L, fn);
-  lua_pushinteger(L, arg);
-  lua_pushinteger(L, 1); /* level: the C function's, which has no position (as luaL_argerror) */
-  lua_pushstring(L, prefix);
-  lua_call(L, 6, 0);
-  lua_pop(L, 1);
+void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, const char *fn, int arg, const char *prefix) {
+  se_check_options(L, t, "HTTP", kind_names[kind], fn, arg, prefix);
 }
 
 static int box_gc(lua_State *L) {
-  se_request_box *b = luaL_checkudata(L, 1, BOX_MT);
+  lhttp_request_box *b = luaL_checkudata(L, 1, BOX_MT);
   se_http_request_free(b->req);
   se_http_response_free(b->resp);
   se_json_tape_free(b->tape);
@@ -48,8 +32,8 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
-se_request_box *se_http_push_box(lua_State *L) {
-  se_request_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+lhttp_request_box *lhttp_push_box(lua_State *L) {
+  lhttp_request_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->req = NULL;
   b->resp = NULL;
   b->tape = NULL;
@@ -78,7 +62,7 @@ static void push_lower(lua_State *L, int idx) {
 static void apply_map(lua_State *L, int merged, int src, const char *what, int fold) {
   lua_pushnil(L);
   while (lua_next(L, src)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "%s names must be strings", what);
+    if (lua_type(L, -2) != LUA_TSTRING) se_option_error(L, src, what, "names must be strings");
     if (fold)
       push_lower(L, -2);
     else
@@ -107,7 +91,7 @@ static int push_merged_map(lua_State *L, int opts, int defs, const char *key, in
     if (type == LUA_TTABLE)
       apply_map(L, merged, lua_gettop(L), key, fold);
     else if (type != LUA_TNIL)
-      luaL_error(L, "option '%s' must be a table, got %s", key, luaL_typename(L, -1));
+      se_option_error(L, tables[i], key, "table expected, got %s", luaL_typename(L, -1));
     lua_pop(L, 1);
   }
   return merged;
@@ -150,7 +134,7 @@ static void add_query_values(lua_State *L, int list, const char *name, int idx) 
     lua_Integer n = luaL_len(L, idx);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_geti(L, idx, i);
-      if (lua_type(L, -1) == LUA_TTABLE) luaL_error(L, "query value for '%s' nests tables", name);
+      if (lua_type(L, -1) == LUA_TTABLE) se_option_error(L, -1, "query", "the value of '%s' nests tables", name);
       add_query_values(L, list, name, -1);
       lua_pop(L, 1);
     }
@@ -168,8 +152,8 @@ static void add_query_values(lua_State *L, int list, const char *name, int idx) 
     lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
     break;
   default:
-    luaL_error(L, "query value for '%s' must be a string, number, boolean or array, got %s", name,
-               luaL_typename(L, idx));
+    se_option_error(L, idx, "query", "the value of '%s': string, number, boolean or array expected, got %s", name,
+                    luaL_typename(L, idx));
   }
   lua_rawseti(L, list, at + 2);
 }
@@ -208,13 +192,13 @@ static int is_token_char(unsigned char c) {
          strchr("!#$%&'*+-.^_`|~", c);
 }
 
-/* Checks the method (an HTTP token) and copies it upper-cased into out. */
-static void read_method(lua_State *L, const char *method, char *out, size_t out_size) {
+/* Checks the method (an HTTP token; option of the table at opts) and copies it upper-cased into out. */
+static void read_method(lua_State *L, int opts, const char *method, char *out, size_t out_size) {
   size_t n = strlen(method);
-  if (n == 0 || n >= out_size) luaL_error(L, "option 'method' must be an HTTP method, got '%s'", method);
+  if (n == 0 || n >= out_size) se_option_error(L, opts, "method", "an HTTP method expected, got '%s'", method);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)method[i];
-    if (!is_token_char(c)) luaL_error(L, "option 'method' must be an HTTP method, got '%s'", method);
+    if (!is_token_char(c)) se_option_error(L, opts, "method", "an HTTP method expected, got '%s'", method);
     out[i] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
   }
   out[n] = '\0';
@@ -232,13 +216,13 @@ static void add_headers(lua_State *L, se_http_request *req, int opts, int defs) 
     const char *name = lua_tostring(L, -2);
     for (const char *p = name; *p; p++)
       if (!is_token_char((unsigned char)*p))
-        luaL_error(L, "header name '%s' is not a valid HTTP token", name);
-    if (*name == '\0') luaL_error(L, "header names must not be empty");
+        se_option_error(L, opts, "headers", "name '%s' is not a valid HTTP token", name);
+    if (*name == '\0') se_option_error(L, opts, "headers", "names must not be empty");
     int t = lua_type(L, -1);
     if (t != LUA_TSTRING && t != LUA_TNUMBER)
-      luaL_error(L, "header '%s' must be a string or number, got %s", name, luaL_typename(L, -1));
+      se_option_error(L, opts, "headers", "'%s': string or number expected, got %s", name, luaL_typename(L, -1));
     const char *value = lua_tostring(L, -1);
-    if (strpbrk(value, "\r\n") != NULL) luaL_error(L, "header '%s' contains a line break", name);
+    if (strpbrk(value, "\r\n") != NULL) se_option_error(L, opts, "headers", "'%s' contains a line break", name);
     if (se_http_request_add_header(req, name, value) != 0) luaL_error(L, "out of memory");
     lua_pop(L, 3);
   }
@@ -257,12 +241,12 @@ static void read_credential_headers(lua_State *L, se_http_request *req, int opts
     return;
   }
   if (!lua_istable(L, -1))
-    luaL_error(L, "option 'credential_headers' must be a list of header names, got %s", luaL_typename(L, -1));
+    se_option_error(L, opts, "credential_headers", "list of header names expected, got %s", luaL_typename(L, -1));
   size_t n = (size_t)lua_rawlen(L, -1);
   const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof *names, 0);
   for (size_t i = 0; i < n; i++) {
     if (lua_rawgeti(L, -2, (lua_Integer)i + 1) != LUA_TSTRING)
-      luaL_error(L, "option 'credential_headers' must be a list of header names (item %d)", (int)i + 1);
+      se_option_error(L, opts, "credential_headers", "item %d is not a header name", (int)i + 1);
     names[i] = lua_tostring(L, -1);
     lua_pop(L, 1); /* still referenced by the list */
   }
@@ -278,7 +262,7 @@ static void apply_retry(lua_State *L, int idx, se_retry_policy *p) {
   }
   if (lua_isnil(L, idx)) return;
   if (!lua_istable(L, idx))
-    luaL_error(L, "option 'retry' must be a table or false, got %s", luaL_typename(L, idx));
+    se_option_error(L, idx, "retry", "table or false expected, got %s", luaL_typename(L, idx));
   idx = lua_absindex(L, idx);
   p->attempts = (int)se_opt_int_field(L, idx, "attempts", p->attempts);
   p->base_delay = se_opt_num_field(L, idx, "base_delay", p->base_delay);
@@ -288,7 +272,7 @@ static void apply_retry(lua_State *L, int idx, se_retry_policy *p) {
   const char *jitter = se_opt_str_field(L, idx, "jitter", NULL);
   if (jitter != NULL) {
     int j = se_jitter_parse(jitter);
-    if (j < 0) luaL_error(L, "retry.jitter must be \"full\" or \"none\", got '%s'", jitter);
+    if (j < 0) se_option_error(L, idx, "retry.jitter", "\"full\" or \"none\" expected, got '%s'", jitter);
     p->jitter = (se_jitter)j;
   }
 }
@@ -301,20 +285,27 @@ static void read_retry(lua_State *L, int opts, int defs, se_retry_policy *p) {
     lua_pop(L, 1);
   }
   const char *bad = se_retry_policy_invalid(p);
-  if (bad != NULL) luaL_error(L, "%s", bad);
+  if (bad != NULL) { /* "retry.attempts must be at least 1": the field, then what is wrong */
+    const char *space = strchr(bad, ' ');
+    se_option_error(L, opts, lua_pushlstring(L, bad, (size_t)(space - bad)), "%s", space + 1);
+  }
 }
 
 /* A number option from the call, else the defaults, else def; at least min. */
 static double num_option(lua_State *L, int opts, int defs, const char *key, double def, double min) {
   double v = se_opt_num_field(L, opts, key, se_opt_num_field(L, defs, key, def));
-  if (!(v >= min)) luaL_error(L, "option '%s' must be >= %g", key, min);
+  if (!(v >= min)) {
+    char shown[32];
+    snprintf(shown, sizeof shown, "%g", min);
+    se_option_error(L, opts, key, "must be >= %s", shown);
+  }
   return v;
 }
 
 static lua_Integer int_option(lua_State *L, int opts, int defs, const char *key, lua_Integer def,
                               lua_Integer min) {
   lua_Integer v = se_opt_int_field(L, opts, key, se_opt_int_field(L, defs, key, def));
-  if (v < min) luaL_error(L, "option '%s' must be >= %d", key, (int)min);
+  if (v < min) se_option_error(L, opts, key, "must be >= %d", (int)min);
   return v;
 }
 
@@ -332,7 +323,7 @@ static void read_basic(lua_State *L, se_http_request *req, int opts, int defs) {
     lua_pop(L, 1);
     return;
   }
-  if (!lua_istable(L, -1)) luaL_error(L, "option 'basic' must be a table {user, password}");
+  if (!lua_istable(L, -1)) se_option_error(L, opts, "basic", "table {user, password} expected, got %s", luaL_typename(L, -1));
   if (lua_getfield(L, -1, "user") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_rawgeti(L, -1, 1);
@@ -342,21 +333,24 @@ static void read_basic(lua_State *L, se_http_request *req, int opts, int defs) {
     lua_rawgeti(L, -2, 2);
   }
   if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-    luaL_error(L, "option 'basic' must hold a user and a password (strings)");
+    se_option_error(L, opts, "basic", "a user and a password (strings) expected");
   if (se_http_request_set_basic(req, lua_tostring(L, -2), lua_tostring(L, -1)) != 0)
     luaL_error(L, "out of memory");
   lua_pop(L, 3);
 }
 
-se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const char *method, const char *url) {
+lhttp_request_box *lhttp_push_request(lua_State *L, int opts, int defs, const char *method, const char *url) {
   opts = lua_absindex(L, opts);
   defs = lua_absindex(L, defs);
-  se_request_box *box = se_http_push_box(L);
+  lhttp_request_box *box = lhttp_push_box(L);
   int top = lua_gettop(L);
   char meth[32];
-  read_method(L, se_opt_str_field(L, opts, "method", method), meth, sizeof meth);
+  read_method(L, opts, se_opt_str_field(L, opts, "method", method), meth, sizeof meth);
   url = se_opt_str_field(L, opts, "url", url);
-  if (url == NULL) luaL_error(L, "option 'url' (a string) is required");
+  if (url == NULL) {
+    se_option_error(L, opts, "url", "a string is required");
+    return NULL; /* not reached: se_option_error raises */
+  }
   char *full = url_with_query(L, url, opts, defs);
   box->req = full ? se_http_request_new(meth, full) : NULL;
   free(full);
@@ -366,7 +360,7 @@ se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const cha
   size_t body_len;
   if (lua_getfield(L, opts, "body") != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "option 'body' must be a string, got %s", luaL_typename(L, -1));
+      se_option_error(L, opts, "body", "string expected, got %s", luaL_typename(L, -1));
     const char *body = lua_tolstring(L, -1, &body_len);
     if (se_http_request_set_body(req, body, body_len) != 0) luaL_error(L, "out of memory");
   }
@@ -418,7 +412,7 @@ static void merge_map_field(lua_State *L, int dst, int src, const char *key, int
   int merged = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, src)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "%s names must be strings", key);
+    if (lua_type(L, -2) != LUA_TSTRING) se_option_error(L, src, key, "names must be strings");
     if (fold) { /* drop entries whose name differs only in case */
       lua_pushnil(L);
       while (lua_next(L, merged)) {
@@ -442,7 +436,7 @@ static void merge_map_field(lua_State *L, int dst, int src, const char *key, int
   lua_pop(L, 1);
 }
 
-void se_http_merge_defaults(lua_State *L, int dst, int src) {
+void lhttp_merge_defaults(lua_State *L, int dst, int src) {
   dst = lua_absindex(L, dst);
   src = lua_absindex(L, src);
   lua_pushnil(L);

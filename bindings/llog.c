@@ -52,7 +52,8 @@ static int log_at(lua_State *L, se_log_level level) {
      * luaL_tolstring and kept on the stack until the line is written. */
     lua_pushnil(L);
     while (lua_next(L, 2)) {
-      if (lua_type(L, -2) != LUA_TSTRING) return luaL_error(L, "log field names must be strings");
+      if (lua_type(L, -2) != LUA_TSTRING)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "field names must be strings, got %s", luaL_typename(L, -2)));
       if (n == MAX_FIELDS) return luaL_error(L, "too many log fields (at most %d)", MAX_FIELDS);
       luaL_checkstack(L, 3, "too many log fields");
       fields[n].key = lua_tostring(L, -2);
@@ -78,14 +79,15 @@ static int log_error(lua_State *L) { return log_at(L, SE_LOG_ERROR); }
  * line (the engine's too) erases it first. */
 static int log_configure(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  se_check_options(L, 1, "LOG", "configure", NULL, 1, "");
   se_logger *lg = se_lua_logger(L);
   lg->progress_line = se_opt_bool_field(L, 1, "progress_line", lg->progress_line);
   const char *level = se_opt_str_field(L, 1, "level", NULL);
   const char *format = se_opt_str_field(L, 1, "format", NULL);
   int lv = level ? se_log_level_parse(level) : (int)lg->min_level;
   int fm = format ? se_log_format_parse(format) : (int)lg->format;
-  if (lv < 0) return luaL_error(L, "unknown log level '%s' (debug, info, warn, error or off)", level);
-  if (fm < 0) return luaL_error(L, "unknown log format '%s' (logfmt or json)", format);
+  if (lv < 0) return se_option_error(L, 1, "level", "unknown log level '%s' (debug, info, warn, error or off)", level);
+  if (fm < 0) return se_option_error(L, 1, "format", "unknown log format '%s' (logfmt or json)", format);
   lg->min_level = (se_log_level)lv;
   lg->format = (se_log_format)fm;
   return 0;

@@ -1,8 +1,10 @@
-/* The plan of conn:upsert (not a module itself): which table, columns,
+/* The plan of conn:upsert and of an upsert writer (not a module itself): which table, columns,
  * key, updates and SQL expressions, read from the options and the catalog.
  * Mistakes in the options raise; facts of the database (a missing table or
  * column) are returned as failures. */
-#include "pg_upsert_plan.h"
+#include "lpg_plan.h"
+
+#include "common.h"
 
 #include <lauxlib.h>
 #include <stdarg.h>
@@ -12,19 +14,14 @@
 
 #include "pg_copy.h"
 #include "pg_sql.h"
-#include "pg_values.h"
 
-void se_pg_upsert_state_free(se_pg_upsert_state *st) {
-  if (st->u_live) se_pg_upsert_free(&st->u);
-  st->u_live = 0;
+void lpg_plan_free(lpg_plan *st) {
+  se_pg_upsert_delete(st->u);
   se_pg_error_clear(&st->err);
   se_pg_buf_free(&st->scratch);
-  se_pg_buf_free(&st->cat_text);
+  se_pg_catalog_free(&st->cat);
   free(st->schema);
   free(st->table);
-  free(st->cat_names);
-  free(st->cat_types);
-  free(st->cat_generated);
   free(st->columns);
   free(st->kinds);
   free(st->key_at);
@@ -58,12 +55,12 @@ static const char **string_list(lua_State *L, int opts, const char *name, size_t
     lua_pop(L, 1);
     return list;
   }
-  if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be a string or an array of strings", name);
+  if (t != LUA_TTABLE) se_option_error(L, opts, name, "string or array of strings expected, got %s", luaL_typename(L, -1));
   size_t len = lua_rawlen(L, -1);
   for (size_t i = 0; i < len; i++) { /* checked first: nothing is held when it raises */
     int elem = lua_rawgeti(L, -1, (lua_Integer)i + 1);
     lua_pop(L, 1);
-    if (elem != LUA_TSTRING) luaL_error(L, "option '%s' must be an array of strings", name);
+    if (elem != LUA_TSTRING) se_option_error(L, opts, name, "item %d: string expected, got %s", (int)i + 1, lua_typename(L, elem));
   }
   const char **list = alloc_array(L, len, sizeof *list);
   for (size_t i = 0; i < len; i++) {
@@ -76,64 +73,8 @@ static const char **string_list(lua_State *L, int opts, const char *name, size_t
   return list;
 }
 
-long se_pg_upsert_find(const char *const *names, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(names[i], name) == 0) return (long)i;
-  return -1;
-}
-
-void se_pg_upsert_error_prefix(se_pg_upsert_state *st, const se_pg_conn *c, const char *fmt, ...) {
-  char where[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(where, sizeof where, fmt, ap);
-  va_end(ap);
-  se_pg_error old = st->err;
-  memset(&st->err, 0, sizeof st->err);
-  se_pg_error_set(&st->err, c, old.sqlstate, "upsert into %s%s: %s", st->label, where,
-                  old.message ? old.message : "error");
-  st->err.detail = old.detail;
-  st->err.line = old.line;
-  st->err.connection_lost = old.connection_lost;
-  old.detail = NULL;
-  se_pg_error_clear(&old);
-}
-
-/* Reads the target's columns from the catalog into st. 0, or -1 with st->err set. */
-int se_pg_upsert_load_catalog(se_pg_upsert_state *st, se_pg_conn *c) {
-  se_pg_buf_clear(&st->scratch);
-  if (se_sql_qualified(&st->scratch, c->pg, st->schema, st->table) != 0 ||
-      se_pg_buf_putc(&st->scratch, '\0') != 0) {
-    se_pg_error_set(&st->err, c, "22021", "upsert into %s: the table name is not valid text", st->label);
-    return -1;
-  }
-  const char *param = st->scratch.data;
-  PGresult *res = se_pg_run(c, se_sql_table_columns, 1, &param, &st->err);
-  if (res == NULL) {
-    se_pg_upsert_error_prefix(st, c, "%s", "");
-    return -1;
-  }
-  size_t n = (size_t)PQntuples(res);
-  size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
-  st->cat_names = calloc(n ? n : 1, sizeof *st->cat_names);
-  st->cat_types = calloc(n ? n : 1, sizeof *st->cat_types);
-  st->cat_generated = calloc(n ? n : 1, 1);
-  int ok = offsets && st->cat_names && st->cat_types && st->cat_generated;
-  for (size_t i = 0; ok && i < n; i++) {
-    offsets[i] = st->cat_text.len;
-    ok = se_pg_buf_puts(&st->cat_text, PQgetvalue(res, (int)i, 0)) == 0 &&
-         se_pg_buf_putc(&st->cat_text, '\0') == 0;
-    st->cat_types[i] = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
-    st->cat_generated[i] = PQgetvalue(res, (int)i, 2)[0] == 't';
-  }
-  PQclear(res);
-  for (size_t i = 0; ok && i < n; i++)
-    st->cat_names[i] = st->cat_text.data + offsets[i];
-  free(offsets);
-  st->ncat = n;
-  if (ok) return 0;
-  se_pg_error_set(&st->err, c, "53200", "out of memory");
-  return -1;
+int lpg_plan_load_catalog(lpg_plan *st, se_pg_conn *c) {
+  return se_pg_catalog_load(c, st->schema, st->table, st->label, &st->cat, &st->err);
 }
 
 /* 1 if some row has a non-nil value for name. */
@@ -155,18 +96,18 @@ static int appears_in_rows(lua_State *L, int rows, lua_Integer nrows, const char
 /* Decides the columns sent (opts.columns, or the table's non-generated
  * columns present in the rows) and their kinds. 0, or -1 with st->err set
  * when a column is not in the table. */
-int se_pg_upsert_resolve_columns(lua_State *L, se_pg_upsert_state *st, se_pg_conn *c, int opts, int rows,
+int lpg_plan_resolve_columns(lua_State *L, lpg_plan *st, se_pg_conn *c, int opts, int rows,
                                  lua_Integer nrows) {
   st->columns = string_list(L, opts, "columns", &st->ncolumns, 0);
   if (st->columns == NULL) {
-    st->columns = alloc_array(L, st->ncat, sizeof *st->columns);
-    for (size_t i = 0; i < st->ncat; i++)
-      if (!st->cat_generated[i] && appears_in_rows(L, rows, nrows, st->cat_names[i]))
-        st->columns[st->ncolumns++] = st->cat_names[i];
+    st->columns = alloc_array(L, st->cat.n, sizeof *st->columns);
+    for (size_t i = 0; i < st->cat.n; i++)
+      if (!st->cat.generated[i] && appears_in_rows(L, rows, nrows, st->cat.names[i]))
+        st->columns[st->ncolumns++] = st->cat.names[i];
   }
   st->kinds = alloc_array(L, st->ncolumns, sizeof *st->kinds);
   for (size_t j = 0; j < st->ncolumns; j++) {
-    long at = se_pg_upsert_find(st->cat_names, st->ncat, st->columns[j]);
+    long at = se_pg_catalog_find(&st->cat, st->columns[j]);
     /* the analyzer loses track of st->ncolumns across the Lua calls above and
      * assumes an entry of the calloc'd fallback array past ncolumns */
     /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
@@ -177,8 +118,8 @@ int se_pg_upsert_resolve_columns(lua_State *L, se_pg_upsert_state *st, se_pg_con
     }
     for (size_t k = 0; k < j; k++)
       if (strcmp(st->columns[k], st->columns[j]) == 0)
-        luaL_error(L, "column '%s' is listed twice", st->columns[j]);
-    st->kinds[j] = se_pg_kind_of_type(st->cat_types[at]);
+        se_option_error(L, opts, "columns", "'%s' is listed twice", st->columns[j]);
+    st->kinds[j] = se_pg_kind_of_type(st->cat.types[at]);
   }
   return 0;
 }
@@ -188,17 +129,17 @@ static int compare_strings(const void *a, const void *b) {
 }
 
 /* Reads key, set and update (raising on mistakes) once the columns are known. */
-void se_pg_upsert_resolve_keys(lua_State *L, se_pg_upsert_state *st, int opts) {
+void lpg_plan_resolve_keys(lua_State *L, lpg_plan *st, int opts) {
   st->key = string_list(L, opts, "key", &st->nkey, 1);
-  if (st->nkey == 0) luaL_error(L, "option 'key' must name at least one column");
+  if (st->nkey == 0) se_option_error(L, opts, "key", "must name at least one column");
   st->key_at = alloc_array(L, st->nkey, sizeof *st->key_at);
   for (size_t k = 0; k < st->nkey; k++) {
-    long at = se_pg_upsert_find(st->columns, st->ncolumns, st->key[k]);
-    if (at < 0) luaL_error(L, "key column '%s' is not among the upserted columns", st->key[k]);
+    long at = se_pg_name_index(st->columns, st->ncolumns, st->key[k]);
+    if (at < 0) se_option_error(L, opts, "key", "column '%s' is not among the upserted columns", st->key[k]);
     st->key_at[k] = (size_t)at;
   }
   if (lua_getfield(L, opts, "set") != LUA_TNIL) {
-    luaL_argcheck(L, lua_istable(L, -1), 4, "option 'set' must be a table of column = SQL expression");
+    if (!lua_istable(L, -1)) se_option_error(L, opts, "set", "a table of column = SQL expression expected, got %s", luaL_typename(L, -1));
     size_t n = 0;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
@@ -210,7 +151,7 @@ void se_pg_upsert_resolve_keys(lua_State *L, se_pg_upsert_state *st, int opts) {
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "option 'set' must map column names to SQL expression strings");
+        se_option_error(L, opts, "set", "column names must map to SQL expression strings");
       st->set_names[st->nset++] = lua_tostring(L, -2);
       lua_pop(L, 1);
     }
@@ -227,22 +168,22 @@ void se_pg_upsert_resolve_keys(lua_State *L, se_pg_upsert_state *st, int opts) {
   if (st->update == NULL) {
     st->update = alloc_array(L, st->ncolumns, sizeof *st->update);
     for (size_t j = 0; j < st->ncolumns; j++)
-      if (se_pg_upsert_find(st->key, st->nkey, st->columns[j]) < 0 &&
-          se_pg_upsert_find(st->set_names, st->nset, st->columns[j]) < 0)
+      if (se_pg_name_index(st->key, st->nkey, st->columns[j]) < 0 &&
+          se_pg_name_index(st->set_names, st->nset, st->columns[j]) < 0)
         st->update[st->nupdate++] = st->columns[j];
   }
   for (size_t i = 0; i < st->nupdate; i++) {
-    if (se_pg_upsert_find(st->columns, st->ncolumns, st->update[i]) < 0)
-      luaL_error(L, "update column '%s' is not among the upserted columns", st->update[i]);
-    if (se_pg_upsert_find(st->key, st->nkey, st->update[i]) >= 0)
-      luaL_error(L, "update column '%s' is a key column", st->update[i]);
-    if (se_pg_upsert_find(st->set_names, st->nset, st->update[i]) >= 0)
-      luaL_error(L, "column '%s' is both in 'update' and in 'set'", st->update[i]);
+    if (se_pg_name_index(st->columns, st->ncolumns, st->update[i]) < 0)
+      se_option_error(L, opts, "update", "column '%s' is not among the upserted columns", st->update[i]);
+    if (se_pg_name_index(st->key, st->nkey, st->update[i]) >= 0)
+      se_option_error(L, opts, "update", "column '%s' is a key column", st->update[i]);
+    if (se_pg_name_index(st->set_names, st->nset, st->update[i]) >= 0)
+      se_option_error(L, opts, "update", "column '%s' is also in 'set'", st->update[i]);
   }
 }
 
 /* The table argument: "table", "schema.table" or {schema, table}. */
-void se_pg_upsert_parse_table(lua_State *L, se_pg_upsert_state *st) {
+void lpg_plan_parse_table(lua_State *L, lpg_plan *st) {
   if (lua_type(L, 2) == LUA_TTABLE) {
     if (lua_rawgeti(L, 2, 1) != LUA_TSTRING || lua_rawgeti(L, 2, 2) != LUA_TSTRING)
       luaL_argerror(L, 2, "expected \"schema.table\" or {schema, table}");
@@ -260,7 +201,7 @@ void se_pg_upsert_parse_table(lua_State *L, se_pg_upsert_state *st) {
 }
 
 /* Writes "k1=v1, k2=v2" for row r's key into out (raw reads, no allocation). */
-void se_pg_upsert_describe_key(lua_State *L, se_pg_upsert_state *st, int rows, lua_Integer r, int names, char *out,
+void lpg_plan_describe_key(lua_State *L, lpg_plan *st, int rows, lua_Integer r, int names, char *out,
                          size_t size) {
   size_t used = 0;
   out[0] = '\0';
@@ -279,7 +220,7 @@ void se_pg_upsert_describe_key(lua_State *L, se_pg_upsert_state *st, int rows, l
     } else if (lua_type(L, -1) == LUA_TNUMBER) {
       se_pg_format_double(value, (double)lua_tonumber(L, -1));
     } else {
-      snprintf(value, sizeof value, "%s", se_pg_is_null(L, -1) ? "NULL" : luaL_typename(L, -1));
+      snprintf(value, sizeof value, "%s", lpg_is_null(L, -1) ? "NULL" : luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     used += (size_t)snprintf(out + used, size - used, "%s%s=%s", k ? ", " : "", st->key[k], value);
@@ -287,13 +228,13 @@ void se_pg_upsert_describe_key(lua_State *L, se_pg_upsert_state *st, int rows, l
   lua_pop(L, 1);
 }
 
-se_upsert_spec se_pg_upsert_spec_of(const se_pg_upsert_state *st) {
+se_upsert_spec lpg_plan_spec(const lpg_plan *st) {
   return (se_upsert_spec){st->schema,    st->table,     st->columns, st->ncolumns,
                           st->key,       st->nkey,      st->update,  st->nupdate,
                           st->set_names, st->set_exprs, st->nset,    st->skip_unchanged};
 }
 
-int se_pg_upsert_push_column_names(lua_State *L, const se_pg_upsert_state *st) {
+int lpg_plan_push_column_names(lua_State *L, const lpg_plan *st) {
   luaL_checkstack(L, (int)st->ncolumns + 16, "too many columns");
   int names = lua_gettop(L) + 1;
   for (size_t j = 0; j < st->ncolumns; j++)

@@ -1,5 +1,5 @@
-#ifndef SE_BINDINGS_PG_VALUES_H
-#define SE_BINDINGS_PG_VALUES_H
+#ifndef SE_BINDINGS_LPG_VALUES_H
+#define SE_BINDINGS_LPG_VALUES_H
 
 /* Lua values as PostgreSQL text, for salesengine.pg (not a module itself):
  * COPY fields for upsert, $n parameters for exec/query, JSON for json/jsonb
@@ -10,41 +10,29 @@
 #include <lua.h>
 
 #include "pg_buf.h"
+#include "pg_types.h"
 
 /* Registry names of the metatables that mark a table as a JSON array or
  * object (set by pg.json_array / pg.json_object). */
 #define SE_PG_JSON_ARRAY_MT "salesengine.pg.json_array"
 #define SE_PG_JSON_OBJECT_MT "salesengine.pg.json_object"
 
-/* How a column takes a Lua value. */
-typedef enum {
-  SE_PG_KIND_TEXT,  /* text, varchar, char, name */
-  SE_PG_KIND_INT,   /* int2, int4, int8 */
-  SE_PG_KIND_FLOAT, /* float4, float8, numeric */
-  SE_PG_KIND_BOOL,  /* bool */
-  SE_PG_KIND_JSON,  /* json, jsonb: tables are encoded as JSON */
-  SE_PG_KIND_BYTEA, /* bytea: strings are raw bytes */
-  SE_PG_KIND_OTHER  /* anything else: text input syntax */
-} se_pg_kind;
-
-se_pg_kind se_pg_kind_of_type(long long oid);
-
 /* 1 for nil and the null sentinel (cjson.null, a NULL light userdata). */
-int se_pg_is_null(lua_State *L, int idx);
+int lpg_is_null(lua_State *L, int idx);
 
 /* Appends the value at idx as one COPY text field for a column of kind.
  * empty_array: an empty, unmarked table is [] rather than {}. scratch holds
  * JSON text on its way into b. *exact is set to 1 when the field's text is
  * the value's only spelling for that kind (string into text, integer into an
  * integer column), the condition for key comparison in C. */
-const char *se_pg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_array, se_pg_buf *b,
+const char *lpg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_array, se_pg_buf *b,
                               se_pg_buf *scratch, int *exact);
 
 /* Appends the value at idx as JSON text. */
-const char *se_pg_encode_json(lua_State *L, int idx, int empty_array, se_pg_buf *b);
+const char *lpg_encode_json(lua_State *L, int idx, int empty_array, se_pg_buf *b);
 
 /* Appends the value at idx as a NUL-terminated parameter text; *is_null is
  * set for nil and null (nothing is appended then). Tables become JSON. */
-const char *se_pg_encode_param(lua_State *L, int idx, se_pg_buf *b, int *is_null);
+const char *lpg_encode_param(lua_State *L, int idx, se_pg_buf *b, int *is_null);
 
 #endif

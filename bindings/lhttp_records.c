@@ -6,7 +6,7 @@
  *
  *   source() -> records (a list) | nil at the end | nil, message, code
  */
-#include "http_records.h"
+#include "lhttp_records.h"
 
 #include <lauxlib.h>
 #include <stdint.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "http_options.h"
+#include "lhttp_options.h"
 #include "http_stream.h"
 #include "json.h"
 #include "json_records.h"
@@ -71,38 +71,38 @@ static int source_next(lua_State *L) {
   return se_push_failure(L, msg, code);
 }
 
-int se_http_lua_records(lua_State *L) {
+int lhttp_records(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   int opts = lua_gettop(L) + 1;
   if (se_opt_table(L, 2))
     lua_pushvalue(L, 2);
   else
     lua_newtable(L);
-  se_http_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
+  lhttp_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
   const char *records = se_opt_str_field(L, opts, "records", "");
   if (records[0] != '\0' && !se_json_valid_path(records, strlen(records)))
-    luaL_error(L, "http.records: option 'records' must be a dotted path like \"data.items\"");
+    se_option_error(L, opts, "records", "a dotted path like \"data.items\" expected");
   lua_Integer batch = se_opt_int_field(L, opts, "batch", DEFAULT_BATCH);
-  if (batch < 1) luaL_error(L, "http.records: option 'batch' must be at least 1");
+  if (batch < 1) se_option_error(L, opts, "batch", "must be at least 1");
   int project = se_opt_bool_field(L, opts, "project", 1);
   int fields = 0;
   int ft = lua_getfield(L, opts, "fields");
   if (ft == LUA_TTABLE) {
     lua_Integer n = luaL_len(L, -1);
-    if (n < 1) luaL_error(L, "http.records: option 'fields' must be a non-empty list of member names");
+    if (n < 1) se_option_error(L, opts, "fields", "a non-empty list of member names expected");
     for (lua_Integer i = 1; i <= n; i++) {
       if (lua_geti(L, -1, i) != LUA_TSTRING)
-        luaL_error(L, "http.records: option 'fields' must list strings (item %d is a %s)", (int)i,
-                   luaL_typename(L, -1));
+        se_option_error(L, opts, "fields", "item %d: string expected, got %s", (int)i, luaL_typename(L, -1));
       if (strchr(lua_tostring(L, -1), '.') != NULL)
-        luaL_error(L, "http.records: option 'fields' lists '%s': dotted names are not supported (list the "
-                      "record's top-level member, or leave 'fields' out: the engine learns them)",
-                   lua_tostring(L, -1));
+        se_option_error(L, opts, "fields",
+                        "'%s': dotted names are not supported (list the record's top-level member, or leave "
+                        "'fields' out: the engine learns them)",
+                        lua_tostring(L, -1));
       lua_pop(L, 1);
     }
     fields = lua_gettop(L);
   } else if (ft != LUA_TNIL) {
-    luaL_error(L, "http.records: option 'fields' must be a list of member names");
+    se_option_error(L, opts, "fields", "a list of member names expected, got %s", luaL_typename(L, -1));
   }
   stream_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   memset(u, 0, sizeof *u);
@@ -122,7 +122,7 @@ int se_http_lua_records(lua_State *L) {
     lua_insert(L, -2);
     lua_rawset(L, req_opts);
   }
-  se_request_box *box = se_http_push_request(L, req_opts, UV_DEFAULTS, "GET", lua_tostring(L, 1));
+  lhttp_request_box *box = lhttp_push_request(L, req_opts, UV_DEFAULTS, "GET", lua_tostring(L, 1));
   if (!se_http_request_has_header(box->req, "Accept") &&
       se_http_request_add_header(box->req, "Accept", "application/json, application/x-ndjson") != 0)
     return luaL_error(L, "out of memory");
@@ -140,7 +140,7 @@ int se_http_lua_records(lua_State *L) {
   return 1;
 }
 
-void se_http_records_register(lua_State *L) {
+void lhttp_records_register(lua_State *L) {
   luaL_newmetatable(L, STREAM_MT);
   lua_pushcfunction(L, stream_close);
   lua_setfield(L, -2, "__gc");

@@ -1,4 +1,4 @@
-#include "pg_values.h"
+#include "lpg_values.h"
 
 #include <lauxlib.h>
 #include <string.h>
@@ -12,34 +12,7 @@
 static const char NOMEM[] = "out of memory";
 static const char HAS_NUL[] = "contains a NUL byte, which PostgreSQL text cannot hold";
 
-se_pg_kind se_pg_kind_of_type(long long oid) {
-  switch (oid) {
-  case 25:
-  case 1043:
-  case 1042:
-  case 19:
-    return SE_PG_KIND_TEXT;
-  case 20:
-  case 21:
-  case 23:
-    return SE_PG_KIND_INT;
-  case 700:
-  case 701:
-  case 1700:
-    return SE_PG_KIND_FLOAT;
-  case 16:
-    return SE_PG_KIND_BOOL;
-  case 114:
-  case 3802:
-    return SE_PG_KIND_JSON;
-  case 17:
-    return SE_PG_KIND_BYTEA;
-  default:
-    return SE_PG_KIND_OTHER;
-  }
-}
-
-int se_pg_is_null(lua_State *L, int idx) {
+int lpg_is_null(lua_State *L, int idx) {
   int t = lua_type(L, idx);
   return t == LUA_TNIL || t == LUA_TNONE || (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL);
 }
@@ -148,7 +121,7 @@ static const char *json_value(lua_State *L, int idx, int empty_array, se_pg_buf 
   }
 }
 
-const char *se_pg_encode_json(lua_State *L, int idx, int empty_array, se_pg_buf *b) {
+const char *lpg_encode_json(lua_State *L, int idx, int empty_array, se_pg_buf *b) {
   return json_value(L, lua_absindex(L, idx), empty_array, b, 0);
 }
 
@@ -159,7 +132,7 @@ static int put_number(lua_State *L, int idx, se_pg_buf *b) {
   return se_copy_float(b, (double)lua_tonumber(L, idx));
 }
 
-const char *se_pg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_array, se_pg_buf *b,
+const char *lpg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_array, se_pg_buf *b,
                               se_pg_buf *scratch, int *exact) {
   *exact = 0;
   switch (lua_type(L, idx)) {
@@ -184,7 +157,7 @@ const char *se_pg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_
   case LUA_TTABLE: {
     if (kind != SE_PG_KIND_JSON) return "is a table, which only a json or jsonb column can hold";
     se_pg_buf_clear(scratch);
-    const char *why = se_pg_encode_json(L, idx, empty_array, scratch);
+    const char *why = lpg_encode_json(L, idx, empty_array, scratch);
     if (why) return why;
     int rc = se_copy_text(b, scratch->data, scratch->len);
     if (rc == SE_COPY_NUL) return HAS_NUL;
@@ -198,7 +171,7 @@ const char *se_pg_encode_copy(lua_State *L, int idx, se_pg_kind kind, int empty_
   }
 }
 
-const char *se_pg_encode_param(lua_State *L, int idx, se_pg_buf *b, int *is_null) {
+const char *lpg_encode_param(lua_State *L, int idx, se_pg_buf *b, int *is_null) {
   *is_null = 0;
   int rc;
   switch (lua_type(L, idx)) {
@@ -220,7 +193,7 @@ const char *se_pg_encode_param(lua_State *L, int idx, se_pg_buf *b, int *is_null
     rc = se_pg_buf_puts(b, lua_toboolean(L, idx) ? "true" : "false");
     break;
   case LUA_TTABLE: {
-    const char *why = se_pg_encode_json(L, idx, 0, b);
+    const char *why = lpg_encode_json(L, idx, 0, b);
     if (why) return why;
     rc = 0;
     break;

@@ -15,8 +15,8 @@
 #include "http_client.h"
 #include "http_headers.h"
 #include "json_select.h"
-#include "http_options.h"
-#include "http_records.h"
+#include "lhttp_options.h"
+#include "lhttp_records.h"
 #include "http_url.h"
 #include "json.h"
 #include "json_records.h"
@@ -113,12 +113,12 @@ static int push_opts(lua_State *L, int arg) {
 
 /* Builds a request from the options at opts over the state's defaults; the
  * box (left on top) owns it. */
-static se_request_box *build(lua_State *L, int opts, const char *method, const char *url) {
-  return se_http_push_request(L, opts, UV_DEFAULTS, method, url);
+static lhttp_request_box *build(lua_State *L, int opts, const char *method, const char *url) {
+  return lhttp_push_request(L, opts, UV_DEFAULTS, method, url);
 }
 
 /* Performs the boxed request; the box then also owns the response. */
-static void perform(lua_State *L, se_request_box *box) {
+static void perform(lua_State *L, lhttp_request_box *box) {
   se_http_client *client = check_client(L);
   box->resp = se_http_client_perform(client, box->req, se_lua_logger(L));
   if (box->resp == NULL) luaL_error(L, "out of memory");
@@ -127,8 +127,8 @@ static void perform(lua_State *L, se_request_box *box) {
 /* http.request{method=, url=, ...} -> resp | nil, err, code[, resp] */
 static int http_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  se_http_check_keys(L, 1, SE_OPTS_REQUEST, "request", 1, "");
-  se_request_box *box = build(L, 1, "GET", NULL);
+  lhttp_check_keys(L, 1, SE_OPTS_REQUEST, "request", 1, "");
+  lhttp_request_box *box = build(L, 1, "GET", NULL);
   perform(L, box);
   return push_outcome(L, box->resp);
 }
@@ -137,8 +137,8 @@ static int http_request(lua_State *L) {
 static int http_get(lua_State *L) {
   const char *url = check_url(L, 1);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_GET, "get", 2, "");
-  se_request_box *box = build(L, opts, "GET", url);
+  lhttp_check_keys(L, opts, SE_OPTS_GET, "get", 2, "");
+  lhttp_request_box *box = build(L, opts, "GET", url);
   perform(L, box);
   return push_outcome(L, box->resp);
 }
@@ -172,7 +172,7 @@ static int push_body(lua_State *L, se_http_response *resp) {
  * with salesengine.json's decode (at index decode); sel: the index of a
  * selection table (the `json` option's fields) or 0. Success: pushes the
  * value, returns 1. Invalid JSON: pushes nil, message, "JSON" and returns 3. */
-static int decode_body(lua_State *L, int decode, int body, se_request_box *box, const se_http_request *req,
+static int decode_body(lua_State *L, int decode, int body, lhttp_request_box *box, const se_http_request *req,
                        int sel) {
   if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {
     if (sel && lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) {
@@ -214,10 +214,10 @@ static void accept_json(lua_State *L, se_http_request *req) {
 /* Pushes the selection table of the `json` option of the options at index
  * opts ({records = path, fields = {...}}) and returns its index; returns 0
  * when the option is absent or `true` (decode everything). */
-static int push_json_selection(lua_State *L, int opts, const char *fn) {
+static int push_json_selection(lua_State *L, int opts) {
   int t = lua_getfield(L, opts, "json");
   if (t == LUA_TTABLE) {
-    se_json_push_selection(L, -1, fn);
+    se_json_push_selection(L, -1, "json.");
     lua_remove(L, -2);
     return lua_gettop(L);
   }
@@ -229,12 +229,12 @@ static int push_json_selection(lua_State *L, int opts, const char *fn) {
 static int http_get_json(lua_State *L) {
   const char *url = check_url(L, 1);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_GET_JSON, "get_json", 2, "");
+  lhttp_check_keys(L, opts, SE_OPTS_GET_JSON, "get_json", 2, "");
   if (lua_getfield(L, opts, "json") != LUA_TNIL && !lua_istable(L, -1))
-    luaL_error(L, "http.get_json: option 'json' must be a table of decode options");
+    se_option_error(L, opts, "json", "a table of decode options expected, got %s", luaL_typename(L, -1));
   lua_pop(L, 1);
-  int sel = push_json_selection(L, opts, "http.get_json");
-  se_request_box *box = build(L, opts, "GET", url);
+  int sel = push_json_selection(L, opts);
+  lhttp_request_box *box = build(L, opts, "GET", url);
   accept_json(L, box->req);
   perform(L, box);
   if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
@@ -248,19 +248,19 @@ static int http_get_json(lua_State *L) {
 static int push_merged_defaults(lua_State *L, int src) {
   src = lua_absindex(L, src);
   lua_newtable(L);
-  se_http_merge_defaults(L, -1, UV_DEFAULTS);
-  se_http_merge_defaults(L, -1, src);
+  lhttp_merge_defaults(L, -1, UV_DEFAULTS);
+  lhttp_merge_defaults(L, -1, src);
   return lua_gettop(L);
 }
 
 /* http.set_defaults{...}: options every later call of this state starts from. */
 static int http_set_defaults(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  se_http_check_keys(L, 1, SE_OPTS_DEFAULTS, "set_defaults", 1, "");
+  lhttp_check_keys(L, 1, SE_OPTS_DEFAULTS, "set_defaults", 1, "");
   int merged = push_merged_defaults(L, 1);
   lua_newtable(L);
-  se_http_push_request(L, -1, merged, "GET", "http://localhost/"); /* validates; raises on a bad value */
-  se_http_merge_defaults(L, UV_DEFAULTS, 1);
+  lhttp_push_request(L, -1, merged, "GET", "http://localhost/"); /* validates; raises on a bad value */
+  lhttp_merge_defaults(L, UV_DEFAULTS, 1);
   return 0;
 }
 
@@ -291,7 +291,7 @@ static int batch_iter(lua_State *L) {
     if (b->next < 0) return 0; /* finished earlier */
     return luaL_error(L, "attempt to use a closed HTTP batch");
   }
-  se_request_box *box = se_http_push_box(L);
+  lhttp_request_box *box = lhttp_push_box(L);
   box->resp = se_http_batch_next(b->batch, &box->tape);
   if (box->resp == NULL) {
     int failed = se_http_batch_failed(b->batch);
@@ -340,13 +340,13 @@ static int push_batch_defaults(lua_State *L, int opts) {
 static int http_fetch_all(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int opts = push_opts(L, 2);
-  se_http_check_keys(L, opts, SE_OPTS_BATCH, "fetch_all", 2, "");
+  lhttp_check_keys(L, opts, SE_OPTS_BATCH, "fetch_all", 2, "");
   lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
   if (conc < 1 || conc > MAX_CONCURRENCY)
-    luaL_error(L, "option 'concurrency' must be 1..%d", MAX_CONCURRENCY);
+    se_option_error(L, opts, "concurrency", "must be 1..%d", MAX_CONCURRENCY);
   int json = lua_getfield(L, opts, "json") == LUA_TTABLE || se_opt_bool_field(L, opts, "json", 0);
   lua_pop(L, 1);
-  int sel = push_json_selection(L, opts, "http.fetch_all");
+  int sel = push_json_selection(L, opts);
   int defs = push_batch_defaults(L, opts);
   lua_Integer n = luaL_len(L, 1);
   lua_createtable(L, (int)n, 0);
@@ -360,14 +360,14 @@ static int http_fetch_all(lua_State *L) {
       lua_newtable(L);
     } else if (type == LUA_TTABLE) {
       const char *prefix = lua_pushfstring(L, "[%d].", (int)i); /* item i's options: "[i].name" */
-      se_http_check_keys(L, item, SE_OPTS_REQUEST, "fetch_all", 1, prefix);
+      lhttp_check_keys(L, item, SE_OPTS_REQUEST, "fetch_all", 1, prefix);
       lua_pop(L, 1);
       lua_pushvalue(L, item);
     } else {
-      luaL_error(L, "http.fetch_all: item %d must be a URL or a request table, got %s", (int)i,
-                 luaL_typename(L, item));
+      luaL_argerror(L, 1, lua_pushfstring(L, "item %d: URL or request table expected, got %s", (int)i,
+                                          luaL_typename(L, item)));
     }
-    se_request_box *box = se_http_push_request(L, -1, defs, "GET", url);
+    lhttp_request_box *box = lhttp_push_request(L, -1, defs, "GET", url);
     if (json) accept_json(L, box->req);
     lua_rawseti(L, boxes, i);
     lua_settop(L, boxes);
@@ -382,7 +382,7 @@ static int http_fetch_all(lua_State *L) {
   if (reqs == NULL) return luaL_error(L, "out of memory");
   for (lua_Integer i = 1; i <= n; i++) { /* raw reads of userdata: nothing here can raise */
     lua_rawgeti(L, boxes, i);
-    se_request_box *box = lua_touserdata(L, -1);
+    lhttp_request_box *box = lua_touserdata(L, -1);
     reqs[i - 1] = box->req;
     box->req = NULL;
     lua_pop(L, 1);
@@ -452,7 +452,7 @@ static const luaL_Reg http_functions[] = {
     {"get_json", http_get_json},         {"fetch_all", http_fetch_all},
     {"set_defaults", http_set_defaults}, {"reset_defaults", http_reset_defaults},
     {"resolve_url", http_resolve_url},   {"link_next", http_link_next},
-    {"redact_url", http_redact_url},     {"records", se_http_lua_records},
+    {"redact_url", http_redact_url},     {"records", lhttp_records},
     {NULL, NULL},
 };
 
@@ -473,7 +473,7 @@ static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *met
 int luaopen_salesengine_http(lua_State *L) {
   new_handle_type(L, CLIENT_MT, client_methods, client_close);
   new_handle_type(L, BATCH_MT, batch_methods, batch_close);
-  se_http_records_register(L);
+  lhttp_records_register(L);
   luaL_newlibtable(L, http_functions);
   client_ud *c = lua_newuserdatauv(L, sizeof *c, 0); /* closed until the client exists */
   c->client = NULL;

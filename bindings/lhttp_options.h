@@ -1,5 +1,5 @@
-#ifndef SE_BINDINGS_HTTP_OPTIONS_H
-#define SE_BINDINGS_HTTP_OPTIONS_H
+#ifndef SE_BINDINGS_LHTTP_OPTIONS_H
+#define SE_BINDINGS_LHTTP_OPTIONS_H
 
 /* Reading salesengine.http options from Lua tables into engine requests.
  * Shared by the http module's functions; not a Lua module itself. */
@@ -12,14 +12,14 @@
 
 /* A request (and later its response) owned by a full userdata, so a Lua
  * error at any point frees the C memory through __gc. */
-typedef struct se_request_box {
+typedef struct lhttp_request_box {
   se_http_request *req;
   se_http_response *resp;
   se_json_tape *tape; /* the response body parsed on the fetch worker, or NULL */
-} se_request_box;
+} lhttp_request_box;
 
 /* Pushes an empty box (all pointers NULL). */
-se_request_box *se_http_push_box(lua_State *L);
+lhttp_request_box *lhttp_push_box(lua_State *L);
 
 /* Which option names a table may hold. */
 typedef enum {
@@ -29,24 +29,24 @@ typedef enum {
   SE_OPTS_DEFAULTS, /* http.set_defaults: no url, method or body */
   SE_OPTS_BATCH,    /* http.fetch_all options: defaults plus concurrency and json (true or decode options) */
   SE_OPTS_RECORDS   /* http.records: as http.get, plus records, fields and batch */
-} se_opts_kind;
+} lhttp_opts_kind;
 
 /* Raises "bad argument #ARG to 'FN' (unknown option 'PREFIXx')" if the table
  * at t has a key that the kind does not allow (a retry table inside it is
  * checked too: "PREFIXretry.x"), or a non-string key. The checker is the
  * Lua library's (salesengine.option_check), which also lists the names. */
-void se_http_check_keys(lua_State *L, int t, se_opts_kind kind, const char *fn, int arg, const char *prefix);
+void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, const char *fn, int arg, const char *prefix);
 
 /* Pushes a box holding a request built from the options table at index
  * opts (0 = none) over the defaults table at index defs (0 = none).
  * method/url are used when opts has no `method`/`url` (url NULL makes
  * opts.url required). Raises on misuse (wrong types, bad values). */
-se_request_box *se_http_push_request(lua_State *L, int opts, int defs, const char *method, const char *url);
+lhttp_request_box *lhttp_push_request(lua_State *L, int opts, int defs, const char *method, const char *url);
 
 /* Merges the options table at index src into the defaults table at index
  * dst: headers and query merge by name (false removes), retry merges by
  * field (false = no retries), other options replace. Values are copied, so
  * later changes to src do not leak into dst. */
-void se_http_merge_defaults(lua_State *L, int dst, int src);
+void lhttp_merge_defaults(lua_State *L, int dst, int src);
 
 #endif

@@ -1,0 +1,103 @@
+/* salesengine.json: decode(text), JSON as RFC 8259 has it into Lua values
+ * (built by json.c from the engine's token tape), and the helpers for
+ * records of http.records (json_records.c). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "common.h"
+#include "json.h"
+#include "json_records.h"
+#include "json_select.h"
+#include "modules.h"
+
+#define TAPE_MT "salesengine.json.Tape"
+
+enum { UV_TAPE = 1 };
+
+typedef struct {
+  se_json_tape *tape;
+} tape_ud;
+
+/* __gc of the state's tape. */
+static int tape_gc(lua_State *L) {
+  tape_ud *u = luaL_checkudata(L, 1, TAPE_MT);
+  se_json_tape_free(u->tape);
+  u->tape = NULL;
+  return 0;
+}
+
+/* json.decode(text[, {records = path, fields = {...}}]) -> value; raises
+ * "invalid JSON at byte N: ..." for a text that is not JSON. */
+static int json_decode(lua_State *L) {
+  size_t len;
+  const char *text = luaL_checklstring(L, 1, &len);
+  int sel = 0;
+  if (se_opt_table(L, 2)) {
+    se_json_push_selection(L, 2, "");
+    sel = lua_gettop(L);
+    if (lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) sel = 0; /* no fields: every member */
+    lua_pop(L, 1);
+  }
+  tape_ud *u = lua_touserdata(L, lua_upvalueindex(UV_TAPE));
+  se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_MAX_TOKENS);
+  if (st == SE_JT_NOMEM) return luaL_error(L, "not enough memory");
+  if (st == SE_JT_OK)
+    se_json_push_tape(L, u->tape, text, sel);
+  else
+    lua_pushstring(L, se_json_tape_error(u->tape));
+  size_t n;
+  se_json_tape_tokens(u->tape, &n);
+  if (n > SE_JT_DEFAULT_MAX_TOKENS) { /* the state keeps no large tape */
+    se_json_tape *fresh = se_json_tape_new();
+    if (fresh == NULL) return luaL_error(L, "not enough memory");
+    se_json_tape_free(u->tape);
+    u->tape = fresh;
+  }
+  return st == SE_JT_OK ? 1 : lua_error(L);
+}
+
+/* json.full(record) -> record: a record of http.records with every member
+ * built (for code that walks it raw, e.g. cjson.encode); other values as they are. */
+static int json_full(lua_State *L) {
+  lua_settop(L, 1);
+  se_json_records_full(L, 1);
+  return 1;
+}
+
+/* json.member(value, name) -> value[name] for any table, without raising
+ * for a record whose source lists its fields; nil for a value that is not a table. */
+static int json_member(lua_State *L) {
+  luaL_checkany(L, 1);
+  luaL_checktype(L, 2, LUA_TSTRING);
+  se_json_records_member(L, 1, 2);
+  return 1;
+}
+
+/* json.reader() -> a reader for a decode option `reader`: records of several
+ * documents built with what the pipeline read of the earlier ones. */
+static int json_reader(lua_State *L) {
+  se_json_records_push_reader(L, 0, 1);
+  return 1;
+}
+
+static const luaL_Reg json_functions[] = {
+    {"decode", json_decode},
+    {"reader", json_reader},
+    {"full", json_full},
+    {"member", json_member},
+    {NULL, NULL},
+};
+
+int luaopen_salesengine_json(lua_State *L) {
+  luaL_newmetatable(L, TAPE_MT);
+  lua_pushcfunction(L, tape_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newlibtable(L, json_functions);
+  tape_ud *u = lua_newuserdatauv(L, sizeof *u, 0); /* empty until the tape exists */
+  u->tape = NULL;
+  luaL_setmetatable(L, TAPE_MT);
+  if ((u->tape = se_json_tape_new()) == NULL) return luaL_error(L, "not enough memory");
+  luaL_setfuncs(L, json_functions, 1);
+  return 1;
+}
