@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "json_strict.h"
+#include "json_strings.h"
 
 /* A batch is handed on early when its tape grows past these (huge records). */
 #define BATCH_MAX_TOKENS ((size_t)2 << 20)
@@ -47,6 +48,11 @@ struct se_json_stream {
   const char *chunk;            /* the bytes being parsed */
   unsigned long long base;      /* bytes fed before them */
   unsigned long crc;            /* CRC-32 of the bytes before them */
+  /* what yajl has not been given yet: a string not ended, from its quote on (feed) */
+  se_json_strings strings;
+  unsigned long long received; /* bytes fed to the stream in this attempt */
+  char *held;
+  size_t held_len, held_cap;
   unsigned long long seen;      /* records parsed in this attempt */
   unsigned long long handed;    /* records handed on, over all attempts */
   unsigned long long handed_at; /* the byte after what was parsed when they were */
@@ -317,6 +323,7 @@ void se_json_stream_free(se_json_stream *s) {
   if (s->yajl) yajl_free(s->yajl);
   se_json_tape_free(s->batch);
   free(s->level);
+  free(s->held);
   free(s->seg);
   free(s->path);
   free(s);
@@ -343,6 +350,9 @@ int se_json_stream_begin(se_json_stream *s, int lines) {
   s->complete = 0;
   s->record_depth = 0;
   s->base = 0;
+  se_json_strings_init(&s->strings);
+  s->received = 0;
+  s->held_len = 0;
   s->crc = crc32(0L, Z_NULL, 0);
   s->seen = 0;
   s->verified = s->handed == 0;
@@ -405,12 +415,12 @@ static int parse_piece(se_json_stream *s, const char *data, size_t n) {
   return 0;
 }
 
-int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
-  if (s->failed) return -1;
-  const char *why = NULL;
-  size_t ok = se_json_strict_scan(&s->strict, data, len, &why); /* parse up to it: an earlier error wins */
-  for (size_t done = 0; done < ok;) {
-    size_t n = ok - done > ((size_t)1 << 30) ? (size_t)1 << 30 : ok - done;
+/* Gives yajl data[0, len): in pieces of at most 1 GiB, JSON Lines line by
+ * line (a batch may be handed on at each line's end). 0, or -1 once the
+ * stream failed. */
+static int parse_pieces(se_json_stream *s, const char *data, size_t len) {
+  for (size_t done = 0; done < len;) {
+    size_t n = len - done > ((size_t)1 << 30) ? (size_t)1 << 30 : len - done;
     const char *nl = s->lines ? memchr(data + done, '\n', n) : NULL;
     if (nl != NULL) n = (size_t)(nl - (data + done)) + 1; /* JSON Lines: line by line */
     if (parse_piece(s, data + done, n) != 0) return -1;
@@ -419,6 +429,53 @@ int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
     s->line_values = 0;
     s->chunk = NULL; /* parsed and counted: the resume point is the line's end */
     if (batch_full(s) && !seal(s)) return -1;
+  }
+  return 0;
+}
+
+/* Appends data[0, len) to the bytes held back; 0 when out of memory. */
+static int hold(se_json_stream *s, const char *data, size_t len) {
+  if (s->held_len + len > s->held_cap) {
+    size_t cap = s->held_cap ? s->held_cap : 4096;
+    while (cap < s->held_len + len)
+      cap *= 2;
+    char *grown = realloc(s->held, cap);
+    if (grown == NULL) return fail(s, "NOMEM", "out of memory");
+    s->held = grown;
+    s->held_cap = cap;
+  }
+  memcpy(s->held + s->held_len, data, len);
+  s->held_len += len;
+  return 1;
+}
+
+/* yajl gets the bytes that came before a string still open at the end of
+ * data; the string waits, from its quote on, until its end has arrived (or
+ * the body's), and then goes to yajl whole: given in pieces, a long string
+ * (a 10 MB key) is lexed again from its start with every piece, which takes
+ * time quadratic in its length. */
+int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
+  if (s->failed) return -1;
+  const char *why = NULL;
+  size_t ok = se_json_strict_scan(&s->strict, data, len, &why); /* parse up to it: an earlier error wins */
+  se_json_strings_scan(&s->strings, data, ok, s->received);
+  s->received += ok;
+  const char *work = data; /* the bytes after what yajl has had: s->base on */
+  size_t n = ok;
+  if (s->held_len > 0) {
+    if (!hold(s, data, ok)) return -1;
+    work = s->held;
+    n = s->held_len;
+  }
+  size_t now = n;
+  if (ok == len && s->strings.in_string && s->strings.open_at >= s->base)
+    now = (size_t)(s->strings.open_at - s->base);
+  if (parse_pieces(s, work, now) != 0) return -1;
+  if (work == s->held) {
+    memmove(s->held, s->held + now, n - now);
+    s->held_len = n - now;
+  } else if (now < n && !hold(s, data + now, n - now)) {
+    return -1;
   }
   if (ok < len) {
     if (!trailing_garbage(s)) fail(s, "JSON", "invalid JSON at byte %llu: %s", s->base, why);
@@ -429,6 +486,8 @@ int se_json_stream_feed(se_json_stream *s, const char *data, size_t len) {
 
 int se_json_stream_end(se_json_stream *s) {
   if (s->failed) return -1;
+  if (s->held_len > 0 && parse_pieces(s, s->held, s->held_len) != 0) return -1;
+  s->held_len = 0;
   s->chunk = NULL;
   yajl_status st = yajl_complete_parse(s->yajl);
   if (s->failed || trailing_garbage(s)) return -1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -232,12 +233,60 @@ static void a_second_attempt_resumes_after_what_was_handed_on(void **state) {
   se_json_stream_free(js);
 }
 
+/* A take() that notes the longest string value of its records and counts them. */
+static int take_longest(void *ctx, se_json_tape *batch, size_t nrecords) {
+  size_t *longest = ctx, n, len;
+  const se_jt_token *tok = se_json_tape_tokens(batch, &n);
+  for (size_t i = 0; i < n; i++)
+    if (SE_JT_KIND(tok[i]) == SE_JT_STRING && se_json_tape_text(batch, NULL, tok[i], &len) && len > longest[0])
+      longest[0] = len;
+  longest[1] += nrecords;
+  se_json_tape_free(batch);
+  return 1;
+}
+
+/* Seconds that feeding doc in pieces of step bytes takes; checks the records. */
+static double timed_feed(const char *doc, size_t step, size_t want_longest) {
+  size_t longest[2] = {0, 0};
+  se_json_stream *js = se_json_stream_new("sales", 10, 1000, take_longest, longest);
+  se_json_stream_begin(js, 0);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(feed_all(js, doc, step), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(longest[0], want_longest);
+  assert_int_equal(longest[1], 2);
+  se_json_stream_free(js);
+  return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* A 32 MiB string arriving in pieces of 8 KiB (a response comes in pieces
+ * of up to 16 KiB): given to yajl piece by piece, its lexer read the string
+ * again from its start with each piece (64 GiB of reading: 20 s and more,
+ * against a fraction of a second in one piece); held back until it ends, it
+ * is read once. */
+static void a_long_string_is_read_once(void **state) {
+  (void)state;
+  const size_t big = (size_t)32 << 20;
+  const char *head = "{\"sales\":[{\"id\":1,\"k\":\"", *tail = "\\\"!\"},{\"id\":2}]}";
+  size_t hl = strlen(head), tl = strlen(tail), n = hl + big + tl;
+  char *doc = malloc(n + 1);
+  assert_non_null(doc);
+  memcpy(doc, head, hl);
+  memset(doc + hl, 'k', big);
+  memcpy(doc + hl + big, tail, tl + 1);
+  double whole = timed_feed(doc, n, big + 2), pieces = timed_feed(doc, 8192, big + 2); /* \" and ! */
+  assert_true(pieces < 5 * whole + 2.0);
+  free(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_records_whatever_the_chunks),
       cmocka_unit_test(nested_top_level_and_lines),
       cmocka_unit_test(errors_say_what_and_where),
       cmocka_unit_test(a_second_attempt_resumes_after_what_was_handed_on),
+      cmocka_unit_test(a_long_string_is_read_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
