@@ -138,3 +138,65 @@ describe("salesengine --partition I/N", function()
     assert.are.equal(one_table, table_lines(dsn))
   end)
 end)
+
+describe("salesengine --partition I/N on an incremental pipeline (time slots)", function()
+  local since_fixture = dofile("tests/lib/since_fixture.lua")
+  local PIPELINE = "examples/incremental_sales/pipeline.lua"
+  local api
+
+  -- 96 sales, one every 30 minutes from 2026-01-01T00:10Z: 48 hourly slots, 2 sales each
+  local function feed(first, n, amount)
+    local list = {}
+    for i = first, first + n - 1 do
+      list[#list + 1] = { id = "S" .. i, date = os.date("!%Y-%m-%dT%H:%M:%SZ", 1767226200 + (i - 1) * 1800),
+        amount_usd = amount or "10.00", region = "emea" }
+    end
+    return list
+  end
+
+  local function inc_env(dsn)
+    return { SALES_API_URL = api.sales_url, WAREHOUSE_DSN = dsn, SALES_RETRY_DELAY = "0.01", SALES_PAGE_SIZE = "10" }
+  end
+
+  local function table_text(dsn)
+    return testenv.psql(dsn, "SELECT sale_id, sale_date, revenue, region FROM fact_sales ORDER BY sale_id")
+  end
+
+  setup(function()
+    api = since_fixture.start(feed(1, 96))
+  end)
+
+  teardown(function()
+    if api then api.stop() end
+  end)
+
+  it("2 partitions at once load the one-process table, each under its own state row and lock", function()
+    local one = testenv.fresh_db("partition_inc_one")
+    local r = testenv.salesengine({ PIPELINE }, { env = inc_env(one) })
+    assert.are.equal(0, r.code, r.stderr)
+    local dsn = testenv.fresh_db("partition_inc_two")
+    local p0 = since_fixture.spawn({ testenv.bin, "--partition", "0/2", PIPELINE }, inc_env(dsn))
+    local p1 = since_fixture.spawn({ testenv.bin, "--partition", "1/2", PIPELINE }, inc_env(dsn))
+    assert.are.equal(0, p0:wait(), p0:stderr())
+    assert.are.equal(0, p1:wait(), p1:stderr())
+    assert.are.equal(table_text(one), table_text(dsn))
+    -- each kept the sales of its hourly slots: the even hours (from 00:00) are partition 0's
+    assert.matches("loaded inserted=48 ", p0:stderr())
+    assert.matches("loaded inserted=48 ", p1:stderr())
+    assert.are.equal("sales#0/2|2026-01-02T22:40:00Z\nsales#1/2|2026-01-02T23:40:00Z\n", testenv.psql(dsn,
+      "SELECT pipeline, cursor_value #>> '{}' FROM etl_state ORDER BY pipeline"))
+    local show = testenv.salesengine({ "state", "show", "sales", "--dsn", dsn })
+    assert.are.equal(0, show.code, show.stderr)
+    assert.matches("pipeline:%s+sales#0/2.*pipeline:%s+sales#1/2", show.stdout)
+    -- new sales: each partition's next run picks up its own from its own cursor
+    api.add(feed(97, 4, "20.00"))
+    for i = 0, 1 do
+      r = testenv.salesengine({ "--partition", i .. "/2", PIPELINE }, { env = inc_env(dsn) })
+      assert.are.equal(0, r.code, r.stderr)
+    end
+    r = testenv.salesengine({ PIPELINE }, { env = inc_env(one) })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal(table_text(one), table_text(dsn))
+    assert.are.equal("100\n", testenv.psql(dsn, "SELECT count(*) FROM fact_sales"))
+  end)
+end)

@@ -791,23 +791,19 @@ local function run_checked(spec)
 end
 
 -- Under --partition I/N (salesengine.partition), ends the run as a usage
--- error unless its source reads only its share: a source that does not split
--- would load all the records in each of the N processes.
+-- error unless its source reads only its share (an incremental pipeline
+-- keeps only its time slots' records: salesengine.incremental): a source
+-- that does not split would load all the records in each of the N processes.
 local function check_partition(spec)
   local part = partition.current()
   if part == nil then
     return
   end
   local what = "--partition " .. partition.label(part)
-  if spec.incremental ~= nil then
-    se.fail("usage", string.format("%s: '%s' is incremental, and incremental pipelines cannot be partitioned " ..
-      "(each partition would need a window of its own); run it without --partition (docs/scale-out.md)",
-      what, tostring(spec.name)))
-  end
-  if not partition.splits(spec.source) then
+  if spec.incremental == nil and not partition.splits(spec.source) then
     se.fail("usage", string.format("%s: the source of '%s' cannot be split; only paginate.page_number sources " ..
-      "split (pages p with (p-1) %% N = I): page the source, or run it without --partition (docs/scale-out.md)",
-      what, tostring(spec.name)))
+      "(pages p with (p-1) %% N = I) and incremental pipelines with a timestamp cursor (time slots) split: " ..
+      "page the source, or run it without --partition (docs/scale-out.md)", what, tostring(spec.name)))
   end
   log.info("partition", { pipeline = spec.name, partition = partition.label(part) })
 end

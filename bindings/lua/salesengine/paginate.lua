@@ -367,7 +367,7 @@ function M.page_number(opts)
   local fn = "paginate.page_number"
   local req = split_options(opts, fn)
   local param, start = opts.param or "page", opts.start or 1
-  local part = partition.current()
+  local part = partition.for_pages()
   if part and opts.total then
     error(string.format("%s: option 'total' counts the items one process sees, so it cannot end a " ..
       "partitioned run (--partition %s): end the pages with 'size' (a short page is the last) or 'has_more'",
