@@ -38,7 +38,7 @@ local request = {
 local source
 if page_size then
   source = paginate.page_number {
-    url = api_url, items = "sales", param = "page", size_param = "per_page", size = page_size,
+    url = api_url, items = "sales", param = "page", size_param = "per_page", size = page_size, short_is_last = true,
     has_more = function(page) return page.next ~= cjson.null end, -- "next": null ends the pages
     timeout = request.timeout, retry = request.retry,
   }

@@ -89,6 +89,41 @@ describe("scripts/pipeline.lua with SALES_PAGE_SIZE", function()
   end)
 end)
 
+describe("paginate.page_number's short_is_last", function()
+  -- The pages page_number fetches from routes, with opts added to its options.
+  local function pages_read(routes, opts)
+    local http = testing.fake_http(routes)
+    local restore = testing.install({ http = http })
+    local ok, err = pcall(function()
+      local o = { url = URL, items = "sales", size_param = "per_page", size = 10 }
+      for k, v in pairs(opts) do o[k] = v end
+      for _, page, perr in require("salesengine.paginate").page_number(o) do
+        assert(page, perr)
+      end
+    end)
+    restore()
+    assert(ok, err)
+    local n = 0
+    while http:count(page_url(n + 1, 10)) > 0 do n = n + 1 end
+    return n
+  end
+
+  it("ends at a page shorter than size only when asked (an API may cap the size)", function()
+    local routes = paged_routes(sales(24), 10) -- 25 sales: 10, 10, 5, then empty pages
+    assert.are.equal(3, pages_read(routes, { short_is_last = true }))
+    assert.are.equal(4, pages_read(routes, {})) -- the empty page 4 ends it
+  end)
+
+  it("refuses short_is_last without a whole size and a size_param", function()
+    for _, bad in ipairs({ { short_is_last = false }, { short_is_last = true, size = 2.5 },
+      { short_is_last = true, size_param = false } }) do
+      local ok, err = pcall(pages_read, {}, bad)
+      assert.is_false(ok)
+      assert.matches("option 'short_is_last' is true or absent", err)
+    end
+  end)
+end)
+
 describe("scripts/pipeline.lua with --partition I/N", function()
   it("each partition fetches the pages p with (p-1) mod N = I; together they load the one-process table", function()
     local list = sales(54) -- 55 sales in pages of 10: 1..6, page 6 short

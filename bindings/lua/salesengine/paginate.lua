@@ -33,7 +33,7 @@ local NUMBERED = { "start", "has_more", "total", "count", "concurrency" }
 local STYLE_KEYS = {
   link_header = {},
   next_url = { "next" },
-  page_number = { "param", "size_param", "size", table.unpack(NUMBERED) },
+  page_number = { "param", "size_param", "size", "short_is_last", table.unpack(NUMBERED) },
   offset = { "offset_param", "limit_param", "limit", table.unpack(NUMBERED) },
   cursor = { "cursor", "param" },
 }
@@ -286,7 +286,7 @@ function M.next_url(opts)
 end
 
 -- Stop rules shared by page_number and offset: empty page, a page shorter
--- than the size sent (page_number's size_param/size), has_more flag, known
+-- than the size sent (page_number's short_is_last), has_more flag, known
 -- total. Returns the iterator's after(n, page): false to stop after this
 -- page; nil, message, code when the page has no has_more member.
 local function stop_rules(opts, fn)
@@ -296,7 +296,7 @@ local function stop_rules(opts, fn)
     if #page.items == 0 then
       return "empty"
     end
-    if opts.size_param and math.type(opts.size) == "integer" and #page.items < opts.size then
+    if opts.short_is_last and #page.items < opts.size then
       return false -- fewer items than asked for: the last page
     end
     if opts.has_more then
@@ -359,7 +359,8 @@ end
 
 --- Page numbers: ?page=start, start+1, ... (opts.param, default "page";
 -- opts.start, default 1; opts.size_param/opts.size send a page size). Stops
--- on an empty (or null) page, when opts.has_more's flag is false (a page
+-- on an empty (or null) page, after a page shorter than opts.size with
+-- opts.short_is_last, when opts.has_more's flag is false (a page
 -- without it fails), or when opts.total's count of items has been seen. With opts.count (pages known
 -- up front) pages are fetched concurrently (opts.concurrency, default 4).
 function M.page_number(opts)
@@ -367,6 +368,11 @@ function M.page_number(opts)
   local fn = "paginate.page_number"
   local req = split_options(opts, fn)
   local param, start = opts.param or "page", opts.start or 1
+  if opts.short_is_last ~= nil and (opts.short_is_last ~= true or math.type(opts.size) ~= "integer"
+      or opts.size < 1 or type(opts.size_param) ~= "string") then
+    error(fn .. ": option 'short_is_last' is true or absent, and needs 'size_param' and 'size' (a whole " ..
+      "number from 1): a page with fewer items than 'size' is the last", 2)
+  end
   local part = partition.for_pages()
   if part and opts.total then
     error(string.format("%s: option 'total' counts the items one process sees, so it cannot end a " ..
