@@ -51,7 +51,8 @@ static int sys_getpid(lua_State *L) {
 
 /* sys.options() -> a copy of the run's command-line options: quiet, dry_run,
  * full_refresh, strict (booleans), summary_json and metrics_file (paths or
- * nil), since (the --since value or nil). */
+ * nil), since (the --since value or nil), partition ({index, count} from
+ * --partition or the environment, or nil). */
 static int sys_options(lua_State *L) {
   lua_newtable(L);
   if (lua_getfield(L, LUA_REGISTRYINDEX, "salesengine.options") == LUA_TTABLE) {

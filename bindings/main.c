@@ -18,6 +18,7 @@
 #include "common.h"
 #include "http_global.h"
 #include "modules.h"
+#include "partition.h"
 #include "secrets.h"
 #include "signals.h"
 
@@ -42,6 +43,9 @@ static void print_usage(FILE *out) {
         "  --no-strict          allow undeclared globals in the script and its folder's modules\n"
         "  --full-refresh       ignore incremental state, reload from the initial cursor\n"
         "  --since VALUE        with --dry-run: start an incremental window at VALUE\n"
+        "  --partition I/N      run partition I (0 to N-1) of N of the pipeline (docs/scale-out.md);\n"
+        "                       also SALESENGINE_PARTITION=I/N, or JOB_COMPLETION_INDEX=I with\n"
+        "                       SALESENGINE_PARTITIONS=N\n"
         "  -v, --version        print the version and exit\n"
         "  -h, --help           print this help and exit\n"
         "  --                   stop handling options\n"
@@ -56,7 +60,8 @@ struct options {
   int script; /* index in argv of the script, or 0 when there is none */
   int n_exec; /* how many -e chunks */
   int version, help, quiet, dry_run, no_strict, full_refresh;
-  const char *log_level, *log_format, *summary_json, *metrics_file, *since;
+  const char *log_level, *log_format, *summary_json, *metrics_file, *since, *partition_text;
+  se_partition partition; /* from partition_text or the environment (count 0: none) */
 };
 
 /* How the process ends, for --summary-json: the exit code and, for a
@@ -119,7 +124,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct outcome *
       {"--log-format", &o->log_format},
       {"--summary-json", &o->summary_json},
       {"--metrics-file", &o->metrics_file},
-      {"--since", &o->since}};
+      {"--since", &o->since},
+      {"--partition", &o->partition_text}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) {
@@ -193,6 +199,14 @@ static void apply_options(lua_State *L, const struct options *o) {
   if (o->since) {
     lua_pushstring(L, o->since);
     lua_setfield(L, -2, "since");
+  }
+  if (o->partition.count > 0) {
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, o->partition.index);
+    lua_setfield(L, -2, "index");
+    lua_pushinteger(L, o->partition.count);
+    lua_setfield(L, -2, "count");
+    lua_setfield(L, -2, "partition");
   }
   lua_setfield(L, LUA_REGISTRYINDEX, "salesengine.options");
 }
@@ -508,6 +522,21 @@ static int early_exit(const struct options *o, struct outcome *out, double start
   return out->code;
 }
 
+/* getenv for se_partition_resolve. */
+static const char *env_value(const char *name) {
+  return getenv(name);
+}
+
+/* Resolves o->partition from --partition or the environment; 0, or -1
+ * after printing a usage error (kept in out). */
+static int resolve_partition(struct options *o, struct outcome *out) {
+  char why[256];
+  if (se_partition_resolve(o->partition_text, env_value, &o->partition, why, sizeof why) == 0) return 0;
+  fprintf(stderr, PROGNAME ": %s\n", why);
+  set_outcome(out, EXIT_USAGE, "usage", why, NULL);
+  return -1;
+}
+
 int main(int argc, char **argv) {
   struct options o = {0};
   struct outcome out = {0};
@@ -521,6 +550,7 @@ int main(int argc, char **argv) {
     printf(PROGNAME " %s (%s, %s)\n", SE_VERSION, LUA_RELEASE, se_http_library_version());
     if (o.script == 0 && o.n_exec == 0) return EXIT_OK;
   }
+  if (resolve_partition(&o, &out) != 0) return early_exit(&o, &out, started);
   if (o.script == 0 && o.n_exec == 0) {
     print_usage(stderr);
     set_outcome(&out, EXIT_USAGE, "usage", "no script given", NULL);

@@ -1,5 +1,7 @@
 #include "pg_sql.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +91,69 @@ char *se_sql_stage_drop(PGconn *pg, const char *stage) {
   return finish(&b, ok);
 }
 
+/* 1 when the n bytes at p spell word, ignoring case. */
+static int word_is(const char *p, size_t n, const char *word) {
+  if (strlen(word) != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (tolower((unsigned char)p[i]) != word[i]) return 0;
+  return 1;
+}
+
+static int ident_char(char c) {
+  return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+int se_sql_set_per_row(const char *expr) {
+  const char *p = expr;
+  int after_name = 0; /* the token before is a word that may qualify a column (t, excluded) */
+  while (*p != '\0') {
+    if (*p == '\'') { /* a string literal: '' inside is a quote */
+      for (p++; *p != '\0' && !(*p == '\'' && p[1] != '\''); p += (*p == '\'' ? 2 : 1)) {
+      }
+      if (*p != '\0') p++;
+      after_name = 0;
+    } else if (*p == '"') { /* a quoted identifier: "" inside is a quote */
+      const char *start = ++p;
+      for (; *p != '\0' && !(*p == '"' && p[1] != '"'); p += (*p == '"' ? 2 : 1)) {
+      }
+      after_name = word_is(start, (size_t)(p - start), "t") || word_is(start, (size_t)(p - start), "excluded");
+      if (*p != '\0') p++;
+    } else if (ident_char(*p) && !isdigit((unsigned char)*p)) {
+      const char *start = p;
+      while (ident_char(*p)) p++;
+      size_t n = (size_t)(p - start);
+      int qualified = start > expr && start[-1] == '.';
+      after_name = !qualified && (word_is(start, n, "t") || word_is(start, n, "excluded"));
+    } else if (isspace((unsigned char)*p)) {
+      p++;
+    } else {
+      if (*p == '.' && after_name) return 1;
+      after_name = 0;
+      p++;
+    }
+  }
+  return 0;
+}
+
+size_t se_sql_batch_sets(const se_upsert_spec *s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->nset; i++) n += !se_sql_set_per_row(s->set_exprs[i]);
+  return n;
+}
+
+char *se_sql_set_values(const se_upsert_spec *s) {
+  if (se_sql_batch_sets(s) == 0) return NULL;
+  se_pg_buf b = {0};
+  int ok = se_pg_buf_puts(&b, "SELECT ") == 0;
+  size_t k = 0;
+  for (size_t i = 0; ok && i < s->nset; i++) {
+    if (se_sql_set_per_row(s->set_exprs[i])) continue;
+    ok = (k++ == 0 || se_pg_buf_puts(&b, ", ") == 0) && se_pg_buf_puts(&b, "(") == 0 &&
+         se_pg_buf_puts(&b, s->set_exprs[i]) == 0 && se_pg_buf_puts(&b, ")::text") == 0;
+  }
+  return finish(&b, ok);
+}
+
 /* ON CONFLICT (key) DO UPDATE SET ... [WHERE ...] or DO NOTHING. */
 static int conflict_action(se_pg_buf *b, PGconn *pg, const se_upsert_spec *s) {
   if (se_pg_buf_puts(b, " ON CONFLICT (") != 0 || ident_list(b, pg, s->key, s->nkey, "", ", ") != 0)
@@ -101,10 +166,18 @@ static int conflict_action(se_pg_buf *b, PGconn *pg, const se_upsert_spec *s) {
         se_pg_buf_puts(b, " = EXCLUDED.") != 0 || se_sql_ident(b, pg, s->update[i]) != 0)
       return -1;
   }
+  size_t param = 0;
   for (size_t i = 0; i < s->nset; i++) {
+    char value[32];
+    if (se_sql_set_per_row(s->set_exprs[i]))
+      snprintf(value, sizeof value, "%s", "");
+    else
+      snprintf(value, sizeof value, "$%zu", ++param);
     if (((i > 0 || s->nupdate > 0) && se_pg_buf_puts(b, ", ") != 0) ||
-        se_sql_ident(b, pg, s->set_names[i]) != 0 || se_pg_buf_puts(b, " = (") != 0 ||
-        se_pg_buf_puts(b, s->set_exprs[i]) != 0 || se_pg_buf_puts(b, ")") != 0)
+        se_sql_ident(b, pg, s->set_names[i]) != 0 || se_pg_buf_puts(b, " = ") != 0 ||
+        (value[0] != '\0' ? se_pg_buf_puts(b, value)
+                           : (se_pg_buf_puts(b, "(") != 0 || se_pg_buf_puts(b, s->set_exprs[i]) != 0 ||
+                              se_pg_buf_puts(b, ")") != 0)) != 0)
       return -1;
   }
   if (!s->skip_unchanged) return 0;

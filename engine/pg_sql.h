@@ -45,6 +45,21 @@ typedef struct se_upsert_spec {
   int skip_unchanged; /* leave rows whose update columns are not distinct */
 } se_upsert_spec;
 
+/* 1 when the set expression names the row: t.col (the existing row) or
+ * EXCLUDED.col (the new one), unquoted or quoted, in any case, outside
+ * string literals; such an expression is applied per row. Any other is
+ * evaluated once per batch (se_sql_set_values) and its value passed to the
+ * merge as a parameter: so it is the same for every row of a batch, and the
+ * merge holds no function call (Citus refuses all but IMMUTABLE functions in
+ * the DO UPDATE SET of a distributed table). */
+int se_sql_set_per_row(const char *expr);
+/* How many of s's set expressions are evaluated once per batch. */
+size_t se_sql_batch_sets(const se_upsert_spec *s);
+/* SELECT (e1)::text, (e2)::text, ... over the batch-evaluated set
+ * expressions, in set order: one row, the merge's parameters $1, $2, ...
+ * NULL when there are none (or out of memory: check se_sql_batch_sets). */
+char *se_sql_set_values(const se_upsert_spec *s);
+
 /* CREATE TEMP TABLE stage AS SELECT NULL::bigint AS rownum, <columns> FROM
  * <target> WITH NO DATA: the columns' types (with typmods) but none of their
  * constraints. */
@@ -61,7 +76,9 @@ char *se_sql_stage_drop(PGconn *pg, const char *stage);
  *                RETURNING (t.xmax = 0))
  *   SELECT inserted, updated, rows of src
  * where src is stage itself, or with dedupe its last row per key
- * (DISTINCT ON (key) ... ORDER BY key, rownum DESC). With nothing to update
+ * (DISTINCT ON (key) ... ORDER BY key, rownum DESC). A set expression
+ * evaluated once per batch appears as its parameter $k (k in set order
+ * among those; see se_sql_set_per_row). With nothing to update
  * the conflict action is DO NOTHING. One result row: inserted, updated, and
  * the number of rows after dedupe (NULL without dedupe: all rows sent). */
 char *se_sql_merge(PGconn *pg, const se_upsert_spec *s, const char *stage, int dedupe);

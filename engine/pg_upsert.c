@@ -25,8 +25,9 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
   u->sql_drop = se_sql_stage_drop(c->pg, u->stage);
   u->sql_merge = se_sql_merge(c->pg, spec, u->stage, 0);
   u->sql_merge_dedupe = se_sql_merge(c->pg, spec, u->stage, 1);
+  u->sql_set_values = se_sql_set_values(spec);
   if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
-      u->sql_merge && u->sql_merge_dedupe)
+      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || se_sql_batch_sets(spec) == 0))
     return 0;
   se_pg_error_set(e, c, "22021",
                   "cannot build the upsert's SQL (a name is not valid text, or out of memory)");
@@ -54,8 +55,9 @@ int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_u
   u->sql_drop = strdup(from->sql_drop);
   u->sql_merge = strdup(from->sql_merge);
   u->sql_merge_dedupe = strdup(from->sql_merge_dedupe);
+  u->sql_set_values = from->sql_set_values ? strdup(from->sql_set_values) : NULL;
   if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
-      u->sql_merge && u->sql_merge_dedupe)
+      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || !from->sql_set_values))
     return 0;
   se_pg_upsert_free(u);
   return -1;
@@ -73,6 +75,7 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->sql_drop);
   free(u->sql_merge);
   free(u->sql_merge_dedupe);
+  free(u->sql_set_values);
   free(u->is_key);
   free(u->is_update);
   free(u->line_row);
@@ -261,6 +264,33 @@ static PGresult *drain(PGconn *pg) {
   return failed;
 }
 
+/* Evaluates the batch's set expressions (one round trip) and sends merge
+ * with their values as $1, $2, ...; with u->savepoint the RELEASE follows
+ * in batch_collect (a statement with parameters travels alone). 0, or -1
+ * with e filled. */
+static int send_with_set_values(se_pg_upsert *u, const char *merge, se_pg_error *e) {
+  PGconn *pg = u->conn->pg;
+  PGresult *res = PQexec(pg, u->sql_set_values);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    lost(u, e, res);
+    PQclear(res);
+    return -1;
+  }
+  int n = PQnfields(res);
+  const char *values[64];
+  if (n > (int)(sizeof values / sizeof values[0])) {
+    PQclear(res);
+    se_pg_error_set(e, u->conn, "54011", "more than 64 set expressions evaluated once per batch");
+    return -1;
+  }
+  for (int i = 0; i < n; i++) values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+  int sent = PQsendQueryParams(pg, merge, n, NULL, values, NULL, NULL, 0);
+  PQclear(res);
+  if (sent != 1) return lost(u, e, NULL);
+  u->release_after = u->savepoint;
+  return 0;
+}
+
 /* The two halves of a batch's end: send ends the COPY and sends the merge
  * (with u->savepoint, followed by the savepoint's RELEASE); collect waits
  * for its results. Each returns 0, or -1 with e filled. */
@@ -274,6 +304,8 @@ static int batch_send(se_pg_upsert *u, se_pg_error *e) {
     return -1;
   }
   const char *merge = u->must_dedupe ? u->sql_merge_dedupe : u->sql_merge;
+  u->release_after = 0;
+  if (u->sql_set_values) return send_with_set_values(u, merge, e);
   se_pg_buf sql = {0};
   if (u->savepoint && (se_pg_buf_puts(&sql, merge) != 0 ||
                        se_pg_buf_puts(&sql, "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT) != 0 ||
@@ -316,6 +348,13 @@ static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) 
                                              : strtoll(PQgetvalue(tuples, 0, 2), NULL, 10);
   counts->unchanged = rows - counts->inserted - counts->updated;
   PQclear(tuples);
+  if (u->release_after) {
+    PGresult *rel = PQexec(u->conn->pg, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT);
+    int ok = PQresultStatus(rel) == PGRES_COMMAND_OK;
+    if (!ok) lost(u, e, rel);
+    PQclear(rel);
+    if (!ok) return -1;
+  }
   return 0;
 }
 

@@ -16,6 +16,8 @@ struct se_pg_upsert {
   char stage[32];
   int stage_pid; /* backend that holds the staging table; 0: none */
   char *sql_create, *sql_copy, *sql_truncate, *sql_drop, *sql_merge, *sql_merge_dedupe;
+  char *sql_set_values; /* the set expressions evaluated once per batch (se_sql_set_values); NULL: none */
+  int release_after;    /* the merge went with parameters: its savepoint is released after it */
   unsigned char *is_key, *is_update; /* per column */
   se_pg_buf copy;                    /* encoded rows not yet sent */
   se_pg_batch_keys keys;             /* this batch's keys */

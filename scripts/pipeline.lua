@@ -5,7 +5,10 @@
 --
 -- Extract: GET the API (30 s without a byte = a stall, 3 attempts with
 -- exponential backoff); the "sales" array streams in batches while the body
--- arrives, so memory stays flat however many sales it holds. Transform:
+-- arrives, so memory stays flat however many sales it holds. With
+-- SALES_PAGE_SIZE=M it pages instead: SALES_API_URL?page=N&per_page=M from
+-- N = 1 until a page holds fewer than M sales or says "next": null; then
+-- `salesengine --partition I/N` splits the job by pages (docs/scale-out.md). Transform:
 -- transform.lua, one record at a time; a record it rejects goes to the
 -- etl_rejects table with the reason. Load:
 -- upsert into fact_sales keyed by sale_id, all in one transaction, so a failed
@@ -13,6 +16,8 @@
 -- More than SALES_MAX_REJECTS rejected records (default 1%) fail the run.
 local config = require "salesengine.config"
 local http = require "salesengine.http"
+local paginate = require "salesengine.paginate"
+local cjson = require "cjson"
 local etl = require "salesengine.etl"
 local log = require "salesengine.log"
 local transform = require "transform"
@@ -23,16 +28,29 @@ local dsn = config.dsn("WAREHOUSE_DSN") -- a secret: or WAREHOUSE_DSN_FILE, or a
 -- Seconds before the first retry; doubles on each attempt (2 s, 4 s).
 local retry_delay = config.number("SALES_RETRY_DELAY", 2, { min = 0 })
 local max_rejects = config.rejects_limit("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
+-- Sales per page when the API is read page by page; false: one body.
+local page_size = config.number("SALES_PAGE_SIZE", false, { min = 1, integer = true })
+
+local request = {
+  timeout = 30,
+  retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
+}
+local source
+if page_size then
+  source = paginate.page_number {
+    url = api_url, items = "sales", param = "page", size_param = "per_page", size = page_size, short_is_last = true,
+    has_more = function(page) return page.next ~= cjson.null end, -- "next": null ends the pages
+    timeout = request.timeout, retry = request.retry,
+  }
+else
+  source = http.records(api_url, { records = "sales", timeout = request.timeout, retry = request.retry })
+end
 
 log.info("starting sales pipeline")
 
 etl.run {
   name = "sales",
-  source = http.records(api_url, {
-    records = "sales",
-    timeout = 30,
-    retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
-  }),
+  source = source,
   transform = transform.transform,
   key = "id",
   sink = require("sales_sink")(), -- fact_sales keyed by sale_id: scripts/sales_sink.lua

@@ -195,6 +195,23 @@ describe("conn:upsert", function()
       "bad argument #3 to 'upsert' (option 'empty_as': \"object\" or \"array\" expected, got 'list')")
   end)
 
+  it("evaluates a set expression that names no row once per batch, and passes its value", function()
+    testenv.psql(dsn, [[CREATE TABLE stamped (id int PRIMARY KEY, v text, stamp timestamptz, n int DEFAULT 0)]])
+    local rows = {}
+    for i = 1, 600 do rows[i] = { id = i, v = "a" .. i } end
+    local opts = { key = "id", update = { "v" }, set = { stamp = "clock_timestamp()", n = "t.n + 1" },
+      batch_size = 200 }
+    assert(conn:upsert("stamped", rows, opts))
+    for i = 1, 600 do rows[i].v = "b" .. i end
+    assert.are.same({ inserted = 0, updated = 600, unchanged = 0, batches = 3 },
+      assert(conn:upsert("stamped", rows, opts)))
+    -- one clock_timestamp() per batch of 200 (per row it would be up to 600 values); t.n + 1 per row
+    assert.are.equal("3|600|1\n", testenv.psql(dsn,
+      "SELECT count(DISTINCT stamp), count(*), max(n) FROM stamped WHERE n = 1"))
+    assert.are.equal("1|1\n1|1\n1|1\n", testenv.psql(dsn,
+      "SELECT count(DISTINCT stamp), count(DISTINCT v LIKE 'b%') FROM stamped GROUP BY (id - 1) / 200 ORDER BY 1"))
+  end)
+
   it("skips unchanged rows: no update reported, no row rewritten", function()
     testenv.psql(dsn, [[CREATE TABLE skip (id int PRIMARY KEY, v text, w float8,
       loaded_at timestamptz NOT NULL DEFAULT now())]])

@@ -96,7 +96,7 @@ static void merge_without_dedupe_reads_the_stage(void **state) {
   char want[2048];
   snprintf(want, sizeof want,
            "WITH ins AS (%s\"se_stage_1\" ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", "
-           "\"w\" = EXCLUDED.\"w\", \"loaded_at\" = (now())%sNULL::int8 FROM ins",
+           "\"w\" = EXCLUDED.\"w\", \"loaded_at\" = $1%sNULL::int8 FROM ins",
            INSERT_PART, COUNTS);
   assert_string_equal(sql, want);
   free(sql);
@@ -115,7 +115,7 @@ static void merge_with_dedupe_acts_like_upserts_in_order(void **state) {
            "\"v\", \"w\" FROM \"se_stage_1\" WINDOW w AS (PARTITION BY \"id\" ORDER BY \"se$rn\") "
            "ORDER BY \"id\", \"se$rn\" DESC), "
            "ins AS (%ssrc ON CONFLICT (\"id\") DO UPDATE SET \"v\" = EXCLUDED.\"v\", \"w\" = EXCLUDED.\"w\", "
-           "\"loaded_at\" = (now()) WHERE ROW(t.\"v\", t.\"w\") IS DISTINCT FROM ROW(EXCLUDED.\"v\", "
+           "\"loaded_at\" = $1 WHERE ROW(t.\"v\", t.\"w\") IS DISTINCT FROM ROW(EXCLUDED.\"v\", "
            "EXCLUDED.\"w\")%s(SELECT count(*) FROM src) FROM ins",
            INSERT_PART, COUNTS);
   assert_string_equal(sql, want);
@@ -144,6 +144,34 @@ static void merge_with_nothing_to_update_does_nothing(void **state) {
   free(sql);
 }
 
+/* Set expressions that name the row (t., EXCLUDED.) stay in the merge; the
+ * others are evaluated once per batch and become $1, $2, ... in set order. */
+static void set_expressions_per_row_or_per_batch(void **state) {
+  static const char *const per_row[] = {"t.n + 1", "EXCLUDED.v * 2", "coalesce(\"t\".\"n\", 0)", "T . n",
+                                        "greatest(excluded.v, 0)", "\"EXCLUDED\".v"};
+  static const char *const per_batch[] = {"now()", "'t.n'", "clock_timestamp()", "s.t", "at.n", "tt.n",
+                                          "'it''s t.n'", "\"t.n\"", "1.5"};
+  for (size_t i = 0; i < sizeof per_row / sizeof per_row[0]; i++)
+    assert_int_equal(se_sql_set_per_row(per_row[i]), 1);
+  for (size_t i = 0; i < sizeof per_batch / sizeof per_batch[0]; i++)
+    assert_int_equal(se_sql_set_per_row(per_batch[i]), 0);
+  static const char *const names[] = {"a", "b", "c"};
+  static const char *const exprs[] = {"now()", "t.b + 1", "clock_timestamp()"};
+  se_upsert_spec s = odd_spec();
+  s.set_names = names;
+  s.set_exprs = exprs;
+  s.nset = 3;
+  assert_int_equal(se_sql_batch_sets(&s), 2);
+  char *values = se_sql_set_values(&s);
+  assert_string_equal(values, "SELECT (now())::text, (clock_timestamp())::text");
+  free(values);
+  char *sql = se_sql_merge(*state, &s, "se_stage_1", 0);
+  assert_non_null(strstr(sql, "\"a\" = $1, \"b\" = (t.b + 1), \"c\" = $2 RETURNING"));
+  free(sql);
+  s.nset = 0;
+  assert_null(se_sql_set_values(&s));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(split_name_takes_names_literally),
@@ -152,6 +180,7 @@ int main(void) {
       cmocka_unit_test(merge_without_dedupe_reads_the_stage),
       cmocka_unit_test(merge_with_dedupe_acts_like_upserts_in_order),
       cmocka_unit_test(merge_with_nothing_to_update_does_nothing),
+      cmocka_unit_test(set_expressions_per_row_or_per_batch),
   };
   return cmocka_run_group_tests(tests, open_offline, close_offline);
 }

@@ -29,6 +29,7 @@ local shape = require "salesengine.shape"
 local path_of = require "salesengine.path"
 local script_bug = require "salesengine.script_bug"
 local etl_evolve = require "salesengine.etl_evolve"
+local partition = require "salesengine.partition"
 
 local M = {}
 
@@ -775,6 +776,24 @@ local function run_checked(spec)
   error(result, 0)
 end
 
+-- Under --partition I/N (salesengine.partition), ends the run as a usage
+-- error unless its source reads only its share (an incremental pipeline
+-- keeps only its time slots' records: salesengine.incremental): a source
+-- that does not split would load all the records in each of the N processes.
+local function check_partition(spec)
+  local part = partition.current()
+  if part == nil then
+    return
+  end
+  local what = "--partition " .. partition.label(part)
+  if spec.incremental == nil and not partition.splits(spec.source) then
+    se.fail("usage", string.format("%s: the source of '%s' cannot be split; only paginate.page_number sources " ..
+      "(pages p with (p-1) %% N = I) and incremental pipelines with a timestamp cursor (time slots) split: " ..
+      "page the source, or run it without --partition (docs/scale-out.md)", what, tostring(spec.name)))
+  end
+  log.info("partition", { pipeline = spec.name, partition = partition.label(part) })
+end
+
 --- Runs a pipeline (see the header and docs/lua-api.md); returns the summary table.
 -- Expected failures end the run via salesengine.fail (exit codes extract 3,
 -- load 4, rejects 5) after rolling back, writing the rejects and the summary.
@@ -783,6 +802,7 @@ function M.run(spec)
     error("bad argument #1 to 'run' (table expected, got " .. (spec == nil and "no value" or type(spec)) .. ")", 2)
   end
   check_names(spec)
+  check_partition(spec)
   if spec.incremental ~= nil then
     -- state, lock and cursor around the run: docs/lua-api.md
     return require("salesengine.incremental").run(spec, run_checked)

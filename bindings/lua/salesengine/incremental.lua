@@ -13,6 +13,7 @@ local cjson = require "cjson"
 local state = require "salesengine.state"
 local option_check = require "salesengine.option_check"
 local dotted = require "salesengine.path"
+local partition = require "salesengine.partition"
 
 local M = {}
 
@@ -143,7 +144,7 @@ Kind.number = {
 -- Spec checking
 
 --- The option names of an `incremental` table.
-M.OPTIONS = option_check.set({ "field", "initial", "lag", "resume", "wait", "wait_timeout" })
+M.OPTIONS = option_check.set({ "field", "initial", "lag", "resume", "wait", "wait_timeout", "slot" })
 
 --- Checks an `incremental` table of etl.run (mistakes raise) and returns the
 -- normalised config {field, get, kind, initial (comparable), lag (comparable
@@ -173,10 +174,13 @@ function M.config(spec)
       return dotted.get(record, field)
     end
   end
+  assert(spec.slot == nil or kind_name == "timestamp", "incremental.slot goes with a timestamp cursor")
+  local slot = kind.lag(M.parse_lag(spec.slot or "1 hour"))
+  assert(slot > 0, "incremental.slot must be longer than 0")
   return {
     field = type(field) == "string" and field or "(function)", get = get, kind_name = kind_name, kind = kind,
     initial = initial, lag = kind.lag(M.parse_lag(spec.lag)), resume = spec.resume, wait = spec.wait or false,
-    wait_timeout = spec.wait_timeout,
+    wait_timeout = spec.wait_timeout, slot = slot,
   }
 end
 
@@ -189,11 +193,14 @@ Tracker.__index = Tracker
 --- A tracker for one run. cfg: from M.config. ctx: name, run_id, connect
 -- (function() -> conn | nil, message, code; not called in a dry run),
 -- full_refresh, dry_run, since (a dry run's start instead of initial: a
--- comparable value, from --since), log(level, msg, fields).
+-- comparable value, from --since), log(level, msg, fields), partition
+-- ({index, count} or nil: salesengine.partition), now() (seconds, for the
+-- window's end under a partition).
 function M.new(cfg, ctx)
   return setmetatable({
     cfg = cfg, name = ctx.name, run_id = ctx.run_id, connect = ctx.connect, full_refresh = ctx.full_refresh,
     dry_run = ctx.dry_run, since = ctx.since, log = ctx.log or function() end,
+    partition = ctx.partition, now = ctx.now or os.time,
     lock_conn = nil, locked = false, version = nil, stored = nil, window = nil,
     max = nil, observed = 0, unusable = 0,
   }, Tracker)
@@ -280,6 +287,9 @@ function Tracker:start()
   if cfg.kind_name == "timestamp" then
     self.window.since_unix = since / MICRO
   end
+  if self.partition then
+    self:partition_window(since)
+  end
   self.log("info", "incremental window", { pipeline = self.name, since = self.window.since,
     cursor = self.window.cursor, page = page, resumed = resume ~= nil, full_refresh = self.window.full_refresh })
   if self.dry_run then
@@ -288,6 +298,35 @@ function Tracker:start()
       self.since and "" or "; --since VALUE starts it elsewhere"), { pipeline = self.name })
   end
   return self.window
+end
+
+-- Under a partition: the window's end (now), and the partition's own parts
+-- of [since, now) as window.sub_windows = {{since =, ["until"] =}, ...} (UTC
+-- text, slots of cfg.slot: slot s belongs to partition s % N).
+function Tracker:partition_window(since)
+  local kind, now = self.cfg.kind, math.floor(self.now() * MICRO)
+  self.window["until"] = kind.store(now)
+  self.window.partition = { index = self.partition.index, count = self.partition.count }
+  local subs = {}
+  for i, w in ipairs(partition.sub_windows(self.partition, since, now, self.cfg.slot)) do
+    subs[i] = { since = kind.store(w.since), ["until"] = kind.store(w["until"]) }
+  end
+  self.window.sub_windows = subs
+end
+
+--- True when record belongs to this run's partition (always without one): its
+-- cursor falls in one of the partition's slots; a record whose cursor cannot
+-- be read belongs to partition 0.
+function Tracker:takes(record)
+  if not self.partition then
+    return true
+  end
+  local ok, v = pcall(self.cfg.get, record)
+  local t = ok and self:comparable(v) or nil
+  if t == nil then
+    return self.partition.index == 0
+  end
+  return partition.takes_time(self.partition, t, self.cfg.slot)
 end
 
 --- Notes a record that was loaded: its field may raise the new cursor.
@@ -384,9 +423,10 @@ local function page_records(spec, page)
 end
 
 -- Wraps source and transform to know, at any commit, how many pages have all
--- their records through the transform (hence committed, skipped or rejected).
--- Returns the wrapped source, the wrapped transform and pages_done().
-local function page_counter(spec, source)
+-- their records through the transform (hence committed, skipped or rejected);
+-- records takes(record) refuses (another partition's) are skipped. Returns
+-- the wrapped source, the wrapped transform and pages_done().
+local function page_counter(spec, source, takes)
   local ends, handed, processed, finished = {}, 0, 0, false
   local function count(page)
     local records = page_records(spec, page)
@@ -410,6 +450,9 @@ local function page_counter(spec, source)
   local user = spec.transform
   local function wrapped_transform(record)
     processed = processed + 1
+    if not takes(record) then
+      return nil -- another partition's record: skipped
+    end
     if user then
       return user(record)
     end
@@ -469,9 +512,19 @@ function M.run(spec, run_fn)
         spec.name, cfg.kind_name == "number" and "a number" or "an ISO-8601 date-time"))
     end
   end
+  local part = partition.current()
+  local state_name = spec.name
+  if part then
+    if cfg.kind_name ~= "timestamp" then
+      se.fail("usage", string.format("--partition %s: '%s' has a numeric cursor; only a timestamp cursor " ..
+        "splits (by time slots, docs/scale-out.md)", partition.label(part), spec.name))
+    end
+    state_name = spec.name .. "#" .. partition.label(part) -- its own state row and lock
+  end
   local db = spec.db
   local tracker = M.new(cfg, {
-    name = spec.name, run_id = run_id, full_refresh = opts.full_refresh, dry_run = dry_run, since = since,
+    name = state_name, run_id = run_id, full_refresh = opts.full_refresh, dry_run = dry_run, since = since,
+    partition = part, now = sys.time,
     connect = db and function() return require("salesengine.pg").connect(db) end or nil,
     log = function(level, msg, fields) log[level](msg, fields) end,
   })
@@ -481,7 +534,7 @@ function M.run(spec, run_fn)
     se.fail("load", err, code)
   end
   local ok, result = pcall(function()
-    local source = spec.source(window)
+    local source = partition.by_time(spec.source, window) -- records split by time slots, not pages
     assert(type(source) == "function", "etl.run: the incremental source factory must return a source function")
     local inner = {}
     for k, v in pairs(spec) do
@@ -489,7 +542,7 @@ function M.run(spec, run_fn)
     end
     inner.incremental, inner.run_id = nil, run_id
     local pages_done
-    inner.source, inner.transform, pages_done = page_counter(spec, source)
+    inner.source, inner.transform, pages_done = page_counter(spec, source, function(r) return tracker:takes(r) end)
     local batch_mode = spec.commit == "batch"
     local final_saved = false
     inner.on_loaded = function(records)

@@ -23,6 +23,7 @@ local cjson = require "cjson"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
 local dotted = require "salesengine.path"
+local partition = require "salesengine.partition"
 
 local M = {}
 
@@ -33,7 +34,7 @@ local NUMBERED = { "start", "has_more", "total", "count", "concurrency" }
 local STYLE_KEYS = {
   link_header = {},
   next_url = { "next" },
-  page_number = { "param", "size_param", "size", table.unpack(NUMBERED) },
+  page_number = { "param", "size_param", "size", "short_is_last", table.unpack(NUMBERED) },
   offset = { "offset_param", "limit_param", "limit", table.unpack(NUMBERED) },
   cursor = { "cursor", "param" },
 }
@@ -275,15 +276,19 @@ function M.next_url(opts)
   end)
 end
 
--- Stop rules shared by page_number and offset: empty page, has_more flag,
--- known total. Returns the iterator's after(n, page): false to stop after
--- this page; nil, message, code when the page has no has_more member.
+-- Stop rules shared by page_number and offset: empty page, a page shorter
+-- than the size sent (page_number's short_is_last), has_more flag, known
+-- total. Returns the iterator's after(n, page): false to stop after this
+-- page; nil, message, code when the page has no has_more member.
 local function stop_rules(opts, fn)
   local seen = 0
   return function(n, page)
     seen = seen + #page.items
     if #page.items == 0 then
       return "empty"
+    end
+    if opts.short_is_last and #page.items < opts.size then
+      return false -- fewer items than asked for: the last page
     end
     if opts.has_more then
       local more, err, code = page_value(page, opts, "has_more", fn, n)
@@ -303,12 +308,15 @@ local function stop_rules(opts, fn)
   end
 end
 
--- Yields opts.count pages (at most opts.max_pages) fetched concurrently, in
--- order: page n is opts.url with req's query plus query_of(n).
-local function concurrent(opts, fn, req, query_of)
+-- Yields opts.count pages (at most opts.max_pages; under partition part only
+-- its pages) fetched concurrently, in order: page n is opts.url with req's
+-- query plus query_of(n).
+local function concurrent(opts, fn, req, query_of, part)
   local list = {}
   for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
-    list[n] = with_query({ url = opts.url, query = req.query }, query_of(n))
+    if partition.takes_page(part, n) then
+      list[#list + 1] = with_query({ url = opts.url, query = req.query }, query_of(n))
+    end
   end
   local batch = with_query(req)
   batch.query = nil
@@ -342,7 +350,8 @@ end
 
 --- Page numbers: ?page=start, start+1, ... (opts.param, default "page";
 -- opts.start, default 1; opts.size_param/opts.size send a page size). Stops
--- on an empty (or null) page, when opts.has_more's flag is false (a page
+-- on an empty (or null) page, after a page shorter than opts.size with
+-- opts.short_is_last, when opts.has_more's flag is false (a page
 -- without it fails), or when opts.total's count of items has been seen. With opts.count (pages known
 -- up front) pages are fetched concurrently (opts.concurrency, default 4).
 function M.page_number(opts)
@@ -350,6 +359,17 @@ function M.page_number(opts)
   local fn = "paginate.page_number"
   local req = split_options(opts, fn)
   local param, start = opts.param or "page", opts.start or 1
+  if opts.short_is_last ~= nil and (opts.short_is_last ~= true or math.type(opts.size) ~= "integer"
+      or opts.size < 1 or type(opts.size_param) ~= "string") then
+    error(fn .. ": option 'short_is_last' is true or absent, and needs 'size_param' and 'size' (a whole " ..
+      "number from 1): a page with fewer items than 'size' is the last", 2)
+  end
+  local part = partition.for_pages()
+  if part and opts.total then
+    error(string.format("%s: option 'total' counts the items one process sees, so it cannot end a " ..
+      "partitioned run (--partition %s): end the pages with 'size' (a short page is the last) or 'has_more'",
+      fn, partition.label(part)), 2)
+  end
   local function page_query(n)
     local q = { [param] = start + n - 1 }
     if opts.size_param then
@@ -358,11 +378,20 @@ function M.page_number(opts)
     return q
   end
   if opts.count then
-    return concurrent(opts, fn, req, page_query)
+    return partition.mark(concurrent(opts, fn, req, page_query, part))
   end
-  return iterator(opts, fn, function(n)
+  -- the k-th page this process fetches is page n of the whole sequence
+  local function nth(k)
+    return part and part.index + 1 + (k - 1) * part.count or k
+  end
+  local paged = { items = opts.items, max_pages = nil }
+  return partition.mark(iterator(paged, fn, function(k)
+    local n = nth(k)
+    if opts.max_pages and n > opts.max_pages then
+      return nil
+    end
     return opts.url, with_query(req, page_query(n))
-  end, stop_rules(opts, fn))
+  end, stop_rules(opts, fn)))
 end
 
 --- Offset/limit: ?offset=0&limit=L, then offset += items received

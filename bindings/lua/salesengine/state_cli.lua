@@ -3,7 +3,8 @@
 --   salesengine state show [NAME] [--dsn DSN] [--json]
 --   salesengine state reset NAME [--cursor VALUE] [--dsn DSN]
 --
--- show prints a pipeline's incremental state (every pipeline's without NAME):
+-- show prints a pipeline's incremental state and its partitions' (NAME#I/N; every
+-- pipeline's without NAME):
 -- cursor, last run, resume point, and who holds its lock. reset forgets it
 -- (the next run starts from the pipeline's initial value) or, with --cursor,
 -- sets the cursor; it refuses while a run holds the pipeline's lock. The
@@ -144,10 +145,15 @@ local JSON_FIELDS = { "pipeline", "cursor", "cursor_field", "resume", "last_sinc
 -- `state show [NAME]`.
 local function show(o, conn)
   local rows
-  if o.name then
-    local row, err, code = state.read(conn, o.name)
-    check(row ~= nil, err, code)
-    rows = { row or nil }
+  if o.name then -- the pipeline's row, then its partitions' (NAME#I/N)
+    rows = {}
+    for _, row in ipairs(check(state.list(conn))) do
+      if row.pipeline == o.name then
+        table.insert(rows, 1, row)
+      elseif row.pipeline:sub(1, #o.name + 1) == o.name .. "#" then
+        rows[#rows + 1] = row
+      end
+    end
   else
     rows = check(state.list(conn))
   end
