@@ -14,12 +14,12 @@
 #include "http_batch.h"
 #include "http_client.h"
 #include "http_headers.h"
-#include "json_select.h"
+#include "ljson_select.h"
 #include "lhttp_options.h"
 #include "lhttp_records.h"
 #include "http_url.h"
-#include "json.h"
-#include "json_records.h"
+#include "ljson_value.h"
+#include "ljson_records.h"
 #include "modules.h"
 #include "redact.h"
 
@@ -174,14 +174,14 @@ static int push_body(lua_State *L, se_http_response *resp) {
  * value, returns 1. Invalid JSON: pushes nil, message, "JSON" and returns 3. */
 static int decode_body(lua_State *L, int decode, int body, lhttp_request_box *box, const se_http_request *req,
                        int sel) {
-  if (box->tape != NULL && se_json_tape_max_depth(box->tape) == se_json_max_depth(L)) {
+  if (box->tape != NULL && se_json_tape_max_depth(box->tape) == ljson_max_depth(L)) {
     if (sel && lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) {
       lua_pop(L, 1);
-      se_json_records_push_document(L, sel, &box->tape, body);
+      ljson_records_push_document(L, sel, &box->tape, body);
       return 1;
     }
     if (sel) lua_pop(L, 1);
-    se_json_push_tape(L, box->tape, lua_tostring(L, body), sel);
+    ljson_push_tape(L, box->tape, lua_tostring(L, body), sel);
     se_json_tape_free(box->tape);
     box->tape = NULL;
     return 1;
@@ -189,7 +189,7 @@ static int decode_body(lua_State *L, int decode, int body, lhttp_request_box *bo
   lua_pushvalue(L, decode);
   lua_pushvalue(L, body);
   if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
-    if (sel) se_json_project(L, sel);
+    if (sel) ljson_project(L, sel);
     return 1;
   }
   /* The decoder's own errors are strings; anything else (the interruption by
@@ -217,7 +217,7 @@ static void accept_json(lua_State *L, se_http_request *req) {
 static int push_json_selection(lua_State *L, int opts) {
   int t = lua_getfield(L, opts, "json");
   if (t == LUA_TTABLE) {
-    se_json_push_selection(L, -1, "json.");
+    ljson_push_selection(L, -1, "json.");
     lua_remove(L, -2);
     return lua_gettop(L);
   }
@@ -388,7 +388,7 @@ static int http_fetch_all(lua_State *L) {
     lua_pop(L, 1);
   }
   b->batch =
-      se_http_batch_start(reqs, (size_t)n, (int)conc, json ? se_json_max_depth(L) : 0, se_lua_logger(L));
+      se_http_batch_start(reqs, (size_t)n, (int)conc, json ? ljson_max_depth(L) : 0, se_lua_logger(L));
   if (b->batch == NULL) return luaL_error(L, "http.fetch_all: could not start (out of memory)");
   lua_pushvalue(L, ud);
   lua_pushvalue(L, UV_DECODE);

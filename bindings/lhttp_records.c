@@ -2,7 +2,7 @@
  * a source of batches for salesengine.etl (docs/lua-api.md). The engine
  * (engine/http_stream.c) downloads and parses on a worker thread; each call
  * of the source takes the next parsed batch and builds its records
- * (bindings/json_records.c), so memory stays flat whatever the body's size.
+ * (bindings/ljson_records.c), so memory stays flat whatever the body's size.
  *
  *   source() -> records (a list) | nil at the end | nil, message, code
  */
@@ -16,9 +16,9 @@
 #include "common.h"
 #include "lhttp_options.h"
 #include "http_stream.h"
-#include "json.h"
-#include "json_records.h"
-#include "json_select.h"
+#include "ljson_value.h"
+#include "ljson_records.h"
+#include "ljson_select.h"
 
 #define STREAM_MT "salesengine.http.Records"
 #define DEFAULT_BATCH 2000
@@ -53,15 +53,15 @@ static int source_next(lua_State *L) {
   if (u->finished) return 0;
   if (u->stream == NULL && u->req == NULL) return luaL_error(L, "attempt to use a closed record stream");
   if (u->stream == NULL) {
-    u->stream = se_http_stream_start(u->req, u->records, u->batch, se_json_max_depth(L), se_lua_logger(L));
+    u->stream = se_http_stream_start(u->req, u->records, u->batch, ljson_max_depth(L), se_lua_logger(L));
     u->req = NULL; /* the stream owns it, also when it could not start */
     if (u->stream == NULL) return luaL_error(L, "http.records: could not start (out of memory)");
   }
-  se_json_tape **tape = se_json_records_box(L);
+  se_json_tape **tape = ljson_records_box(L);
   size_t n = 0;
   int rc = se_http_stream_next(u->stream, tape, &n);
   if (rc > 0) {
-    se_json_records_push(L, -1, n, lua_upvalueindex(UV_READER));
+    ljson_records_push(L, -1, n, lua_upvalueindex(UV_READER));
     return 1;
   }
   u->finished = 1;
@@ -80,7 +80,7 @@ int lhttp_records(lua_State *L) {
     lua_newtable(L);
   lhttp_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
   const char *records = se_opt_str_field(L, opts, "records", "");
-  if (records[0] != '\0' && !se_json_valid_path(records, strlen(records)))
+  if (records[0] != '\0' && !ljson_valid_path(records, strlen(records)))
     se_option_error(L, opts, "records", "a dotted path like \"data.items\" expected");
   lua_Integer batch = se_opt_int_field(L, opts, "batch", DEFAULT_BATCH);
   if (batch < 1) se_option_error(L, opts, "batch", "must be at least 1");
@@ -135,7 +135,7 @@ int lhttp_records(lua_State *L) {
   u->req = box->req;
   box->req = NULL;
   lua_pushvalue(L, ud);
-  se_json_records_push_reader(L, fields, project);
+  ljson_records_push_reader(L, fields, project);
   lua_pushcclosure(L, source_next, 2);
   return 1;
 }

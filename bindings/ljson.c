@@ -1,13 +1,13 @@
 /* salesengine.json: decode(text), JSON as RFC 8259 has it into Lua values
- * (built by json.c from the engine's token tape), and the helpers for
- * records of http.records (json_records.c). */
+ * (built by ljson_value.c from the engine's token tape), and the helpers for
+ * records of http.records (ljson_records.c). */
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "common.h"
-#include "json.h"
-#include "json_records.h"
-#include "json_select.h"
+#include "ljson_value.h"
+#include "ljson_records.h"
+#include "ljson_select.h"
 #include "modules.h"
 
 #define TAPE_MT "salesengine.json.Tape"
@@ -33,16 +33,16 @@ static int json_decode(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &len);
   int sel = 0;
   if (se_opt_table(L, 2)) {
-    se_json_push_selection(L, 2, "");
+    ljson_push_selection(L, 2, "");
     sel = lua_gettop(L);
     if (lua_rawgeti(L, sel, SE_JSON_SEL_READER) != LUA_TNIL) sel = 0; /* no fields: every member */
     lua_pop(L, 1);
   }
   tape_ud *u = lua_touserdata(L, lua_upvalueindex(UV_TAPE));
-  se_jt_status st = se_json_tape_parse(u->tape, text, len, se_json_max_depth(L), SE_JT_MAX_TOKENS);
+  se_jt_status st = se_json_tape_parse(u->tape, text, len, ljson_max_depth(L), SE_JT_MAX_TOKENS);
   if (st == SE_JT_NOMEM) return luaL_error(L, "not enough memory");
   if (st == SE_JT_OK)
-    se_json_push_tape(L, u->tape, text, sel);
+    ljson_push_tape(L, u->tape, text, sel);
   else
     lua_pushstring(L, se_json_tape_error(u->tape));
   size_t n;
@@ -60,7 +60,7 @@ static int json_decode(lua_State *L) {
  * built (for code that walks it raw, e.g. cjson.encode); other values as they are. */
 static int json_full(lua_State *L) {
   lua_settop(L, 1);
-  se_json_records_full(L, 1);
+  ljson_records_full(L, 1);
   return 1;
 }
 
@@ -69,14 +69,14 @@ static int json_full(lua_State *L) {
 static int json_member(lua_State *L) {
   luaL_checkany(L, 1);
   luaL_checktype(L, 2, LUA_TSTRING);
-  se_json_records_member(L, 1, 2);
+  ljson_records_member(L, 1, 2);
   return 1;
 }
 
 /* json.reader() -> a reader for a decode option `reader`: records of several
  * documents built with what the pipeline read of the earlier ones. */
 static int json_reader(lua_State *L) {
-  se_json_records_push_reader(L, 0, 1);
+  ljson_records_push_reader(L, 0, 1);
   return 1;
 }
 

@@ -8,7 +8,7 @@
  * reference's value with every record reduced to those fields. The
  * comparison runs in a Lua state made once; the tape parser
  * (engine/json_tape.c, json_strict.c), the number reading (json_number.c)
- * and the builder (bindings/json.c) run under ASan and UBSan. */
+ * and the builder (bindings/ljson_value.c) run under ASan and UBSan. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -81,6 +81,8 @@ static lua_State *compare_state(int *ref) {
     L = luaL_newstate();
     FUZZ_CHECK(L != NULL);
     luaL_openlibs(L);
+    /* decode's options are checked by salesengine.option_check: found in the source tree */
+    FUZZ_CHECK(luaL_dostring(L, "package.path = '" SE_SOURCE_DIR "/bindings/lua/?.lua'") == LUA_OK);
     luaL_requiref(L, "cjson", luaopen_cjson, 0);
     luaL_requiref(L, "salesengine.json", luaopen_salesengine_json, 0);
     lua_pop(L, 2);

@@ -4,7 +4,7 @@ the built objects: bindings/ make no libpq or libcurl call; the engine's
 PostgreSQL handles are opaque outside engine/; no two files use each
 other's symbols, directly or round a longer circle; no binding file has an
 engine file's name, and no binding exports a function with the engine's
-PostgreSQL or HTTP prefix. Usage: check_layers.py SOURCE_DIR OBJECT_DIR..."""
+PostgreSQL, HTTP or JSON prefix. Usage: check_layers.py SOURCE_DIR OBJECT_DIR..."""
 import glob
 import os
 import re
@@ -33,7 +33,7 @@ for name in ("se_pg_conn", "se_pg_upsert", "se_pg_writer", "se_pg_rows"):
         if "_impl.h" in open(path, encoding="utf-8").read():
             problems.append(f"{os.path.relpath(path, src)}: a binding includes an engine-private header")
 
-# 3. Names: no binding file is named like an engine file; bindings export no se_pg_ or se_http_ symbol.
+# 3. Names: no binding file is named like an engine file; bindings export no se_pg_, se_http_ or se_json_ symbol.
 engine_names = {os.path.basename(p) for p in glob.glob(os.path.join(src, "engine", "*.[ch]"))}
 for path in glob.glob(os.path.join(src, "bindings", "*.[ch]")):
     if os.path.basename(path) in engine_names:
@@ -59,7 +59,7 @@ for objdir in sys.argv[2:]:
         uses[name] = u
         if folder == "bindings":
             for sym in sorted(d):
-                if sym.startswith(("se_pg_", "se_http_")):
+                if sym.startswith(("se_pg_", "se_http_", "se_json_")):
                     problems.append(f"bindings/{name}.c exports {sym}, the engine's prefix")
 owner = {sym: f for f, syms in defines.items() for sym in syms}
 edges = {f: sorted({owner[s] for s in uses[f] if s in owner and owner[s] != f}) for f in defines}

@@ -4,13 +4,13 @@
  * the tape (no Lua strings, smaller tables); the records get a metatable
  * whose __index raises when a script reads a member the list does not name,
  * so a field missing from the list is an error, not a silent nil. */
-#include "json_select.h"
+#include "ljson_select.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
 #include "common.h"
-#include "json_records.h"
+#include "ljson_records.h"
 
 /* __index of projected records: nil for a listed member the record lacks,
  * an error for any other name. Upvalues: the set of names, the list as text. */
@@ -21,14 +21,14 @@ static int record_index(lua_State *L) {
                     luaL_tolstring(L, 2, NULL), lua_tostring(L, lua_upvalueindex(2)));
 }
 
-int se_json_valid_path(const char *p, size_t n) {
+int ljson_valid_path(const char *p, size_t n) {
   if (n == 0 || p[0] == '.' || p[n - 1] == '.') return 0;
   for (size_t i = 1; i < n; i++)
     if (p[i] == '.' && p[i - 1] == '.') return 0;
   return 1;
 }
 
-void se_json_push_selection(lua_State *L, int opts, const char *prefix) {
+void ljson_push_selection(lua_State *L, int opts, const char *prefix) {
   opts = lua_absindex(L, opts);
   luaL_checkstack(L, 8, "JSON fields");
   se_check_options(L, opts, "JSON", "decode", NULL, 2, prefix);
@@ -38,7 +38,7 @@ void se_json_push_selection(lua_State *L, int opts, const char *prefix) {
   if (t != LUA_TNIL) {
     size_t n;
     const char *p = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-    if (p == NULL || !se_json_valid_path(p, n))
+    if (p == NULL || !ljson_valid_path(p, n))
       se_option_error(L, opts, lua_pushfstring(L, "%srecords", prefix), "a dotted path like \"data.items\" expected");
     lua_rawseti(L, sel, SE_JSON_SEL_RECORDS);
   } else {
@@ -49,8 +49,8 @@ void se_json_push_selection(lua_State *L, int opts, const char *prefix) {
     lua_pop(L, 2);
     if (lua_getfield(L, opts, "reader") == LUA_TNIL) {
       lua_pop(L, 1);
-      se_json_records_push_reader(L, 0, 1);
-    } else if (!se_json_records_is_reader(L, -1)) {
+      ljson_records_push_reader(L, 0, 1);
+    } else if (!ljson_records_is_reader(L, -1)) {
       se_option_error(L, opts, lua_pushfstring(L, "%sreader", prefix), "a reader made by json.reader() expected");
     }
     lua_rawseti(L, sel, SE_JSON_SEL_READER);
@@ -109,7 +109,7 @@ static void project_record(lua_State *L, int rec, int set, int mt) {
   lua_setmetatable(L, rec);
 }
 
-void se_json_project(lua_State *L, int sel) {
+void ljson_project(lua_State *L, int sel) {
   sel = lua_absindex(L, sel);
   if (lua_rawgeti(L, sel, SE_JSON_SEL_SET) != LUA_TTABLE) { /* records read as read: a full decode is that */
     lua_pop(L, 1);

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "common.h"
-#include "json.h"
+#include "ljson_value.h"
 #include "json_number.h"
-#include "json_select.h"
+#include "ljson_select.h"
 #include "modules.h"
 
 /* What one build needs: the tape, the parsed text, and the member names
@@ -261,7 +261,7 @@ static size_t build_path(lua_State *L, builder *b, size_t i, const char *path, s
   return i;
 }
 
-void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int sel) {
+void ljson_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int sel) {
   size_t n;
   builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
   sel = sel ? lua_absindex(L, sel) : 0;
@@ -295,7 +295,7 @@ void se_json_push_tape(lua_State *L, const se_json_tape *t, const char *buf, int
   lua_settop(L, b.values);
 }
 
-void se_json_push_records(lua_State *L, const se_json_tape *t, const char *buf, size_t nrecords, int set,
+void ljson_push_records(lua_State *L, const se_json_tape *t, const char *buf, size_t nrecords, int set,
                           int nfields, int mt, int pos) {
   size_t n;
   builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
@@ -321,7 +321,7 @@ void se_json_push_records(lua_State *L, const se_json_tape *t, const char *buf, 
   lua_settop(L, b.values);
 }
 
-void se_json_push_value(lua_State *L, const se_json_tape *t, const char *buf, size_t i) {
+void ljson_push_value(lua_State *L, const se_json_tape *t, const char *buf, size_t i) {
   size_t n;
   builder b = {.t = t, .buf = buf, .tok = se_json_tape_tokens(t, &n)};
   luaL_checkstack(L, 6, "JSON");
@@ -334,12 +334,12 @@ void se_json_push_value(lua_State *L, const se_json_tape *t, const char *buf, si
   lua_settop(L, b.values);
 }
 
-size_t se_json_skip(const se_json_tape *t, size_t i) {
+size_t ljson_skip(const se_json_tape *t, size_t i) {
   size_t n;
   return skip(se_json_tape_tokens(t, &n), i);
 }
 
-unsigned se_json_max_depth(lua_State *L) {
+unsigned ljson_max_depth(lua_State *L) {
   luaL_requiref(L, "cjson", luaopen_cjson, 0);
   lua_getfield(L, -1, "decode_max_depth");
   lua_call(L, 0, 1);

@@ -1,5 +1,5 @@
-#ifndef SE_BINDINGS_JSON_RECORDS_H
-#define SE_BINDINGS_JSON_RECORDS_H
+#ifndef LJSON_RECORDS_H
+#define LJSON_RECORDS_H
 
 /* Records built as the pipeline reads them (bindings/json_records.c): the
  * record path's answer to "decode only what the transform reads", with
@@ -11,35 +11,35 @@
 
 /* Pushes a box that will own a batch's tape (a userdata; the tape is freed
  * when the box is collected) and returns where to put the tape. */
-se_json_tape **se_json_records_box(lua_State *L);
+se_json_tape **ljson_records_box(lua_State *L);
 
 /* Pushes a reader: what the records of one source are built with, over all
  * its batches. fields: the index of a list of member names (a fixed set:
  * reading any other name raises), or 0 to learn the set as records are read;
  * project 0: build every record in full (the switch that turns it off). */
-void se_json_records_push_reader(lua_State *L, int fields, int project);
+void ljson_records_push_reader(lua_State *L, int fields, int project);
 
 /* Pushes the Lua array of the nrecords records of the batch box at index
  * batch, built with the reader at index reader. */
-void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader);
+void ljson_records_push(lua_State *L, int batch, size_t nrecords, int reader);
 
 /* Pushes the value of a whole document (a page) that the tape holds, its
  * records (at the selection's path) built as they are read with the
  * selection's reader (slot SE_JSON_SEL_READER of the selection at index
  * sel). Takes the tape out of *tape; body: the index of the document's text,
  * which the tape points into and which is kept as long as its records. */
-void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body);
+void ljson_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body);
 
 /* 1 when the value at idx is a reader. */
-int se_json_records_is_reader(lua_State *L, int idx);
+int ljson_records_is_reader(lua_State *L, int idx);
 
 /* Builds every member of the record at idx if it is one of these records;
  * returns 1 then, 0 for any other value. */
-int se_json_records_full(lua_State *L, int idx);
+int ljson_records_full(lua_State *L, int idx);
 
 /* Pushes member name (the string at index name) of the value at idx: for
  * these records from the tape whatever the list of fields says, for other
  * tables t[name], else nil. */
-void se_json_records_member(lua_State *L, int idx, int name);
+void ljson_records_member(lua_State *L, int idx, int name);
 
 #endif

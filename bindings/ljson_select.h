@@ -1,5 +1,5 @@
-#ifndef SE_BINDINGS_JSON_SELECT_H
-#define SE_BINDINGS_JSON_SELECT_H
+#ifndef LJSON_SELECT_H
+#define LJSON_SELECT_H
 
 /* Decode options {records = path, fields = {...}} (bindings/json_select.c):
  * read once into a "selection" table that the decoders then use. */
@@ -18,7 +18,7 @@ enum {
 };
 
 /* 1 when p[0, n) is a dotted path of non-empty names ("data.items"). */
-int se_json_valid_path(const char *p, size_t n);
+int ljson_valid_path(const char *p, size_t n);
 
 /* Reads the decode options table at index opts and pushes its selection
  * table. Raises in Lua's misuse form, naming each option with prefix in
@@ -28,12 +28,12 @@ int se_json_valid_path(const char *p, size_t n);
  * strings. Without fields (but with records), the records are built as they
  * are read (bindings/json_records.h): with the reader given as option
  * `reader` (json.reader(), to go on learning across documents), or a new one. */
-void se_json_push_selection(lua_State *L, int opts, const char *prefix);
+void ljson_push_selection(lua_State *L, int opts, const char *prefix);
 
 /* Applies the selection at index sel to the decoded value on top of the
  * stack, in place: every element of its records array that is a table with
  * no array items keeps only the listed members and gets the metatable. What
  * the tape builder does while building, for values decoded another way. */
-void se_json_project(lua_State *L, int sel);
+void ljson_project(lua_State *L, int sel);
 
 #endif

@@ -8,13 +8,13 @@
  * first builds every member (and from then on the reader builds records in
  * full), and json.full(record) does the same for code that walks the table
  * raw (cjson.encode for the rejects' raw JSON). */
-#include "json_records.h"
+#include "ljson_records.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "json_select.h"
+#include "ljson_value.h"
+#include "ljson_select.h"
 
 #define BATCH_MT "salesengine.json.RecordBatch"
 #define READER_MT "salesengine.json.Reader"
@@ -45,7 +45,7 @@ static int batch_gc(lua_State *L) {
   return 0;
 }
 
-se_json_tape **se_json_records_box(lua_State *L) {
+se_json_tape **ljson_records_box(lua_State *L) {
   batch_ud *b = lua_newuserdatauv(L, sizeof *b, 1);
   b->tape = NULL;
   b->buf = NULL;
@@ -57,7 +57,7 @@ se_json_tape **se_json_records_box(lua_State *L) {
   return &b->tape;
 }
 
-void se_json_records_push_reader(lua_State *L, int fields, int project) {
+void ljson_records_push_reader(lua_State *L, int fields, int project) {
   fields = fields ? lua_absindex(L, fields) : 0;
   lua_createtable(L, R_ALL, 0);
   luaL_newmetatable(L, READER_MT); /* marks readers (json.reader()) */
@@ -86,7 +86,7 @@ void se_json_records_push_reader(lua_State *L, int fields, int project) {
   }
 }
 
-int se_json_records_is_reader(lua_State *L, int idx) {
+int ljson_records_is_reader(lua_State *L, int idx) {
   if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
   luaL_getmetatable(L, READER_MT);
   int same = lua_rawequal(L, -1, -2);
@@ -134,7 +134,7 @@ static int next_member(members *w, const char **name, size_t *len, size_t *value
   w->left--;
   *name = se_json_tape_text(w->t, w->buf, w->tok[w->i], len);
   *value = w->i + 1;
-  w->i = se_json_skip(w->t, w->i + 1);
+  w->i = ljson_skip(w->t, w->i + 1);
   return 1;
 }
 
@@ -147,7 +147,7 @@ static void fill(lua_State *L, int idx, lua_Integer at) {
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, idx) == LUA_TNIL) {
       lua_pushlstring(L, name, len);
-      se_json_push_value(L, w.t, w.buf, value);
+      ljson_push_value(L, w.t, w.buf, value);
       lua_rawset(L, idx);
     }
     lua_pop(L, 1);
@@ -188,7 +188,7 @@ static int lookup(lua_State *L) {
   size_t len, value;
   while (next_member(&w, &name, &len, &value)) {
     if (len == want_len && memcmp(name, want, len) == 0) {
-      se_json_push_value(L, w.t, w.buf, value);
+      ljson_push_value(L, w.t, w.buf, value);
       lua_pushvalue(L, 2);
       lua_pushvalue(L, -2);
       lua_rawset(L, 1);
@@ -288,13 +288,13 @@ static int builds_all(lua_State *L, int reader) {
   return all;
 }
 
-void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) {
+void ljson_records_push(lua_State *L, int batch, size_t nrecords, int reader) {
   batch = lua_absindex(L, batch);
   reader = lua_absindex(L, reader);
   const se_json_tape *t = ((batch_ud *)lua_touserdata(L, batch))->tape;
   luaL_checkstack(L, 12, "JSON records");
   if (builds_all(L, reader)) {
-    se_json_push_records(L, t, NULL, nrecords, 0, 0, 0, 0);
+    ljson_push_records(L, t, NULL, nrecords, 0, 0, 0, 0);
     return;
   }
   int listed = lua_rawgeti(L, reader, R_LISTED) == LUA_TSTRING;
@@ -307,16 +307,16 @@ void se_json_records_push(lua_State *L, int batch, size_t nrecords, int reader) 
   lua_createtable(L, 0, (int)nrecords);
   int pos = lua_gettop(L);
   push_record_mt(L, batch, pos, reader, listed);
-  se_json_push_records(L, t, NULL, nrecords, set, nfields, pos + 1, pos);
+  ljson_push_records(L, t, NULL, nrecords, set, nfields, pos + 1, pos);
   lua_replace(L, set);
   lua_settop(L, set);
 }
 
-void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body) {
+void ljson_records_push_document(lua_State *L, int sel, se_json_tape **tape, int body) {
   sel = lua_absindex(L, sel);
   body = lua_absindex(L, body);
   luaL_checkstack(L, 12, "JSON records");
-  se_json_tape **owned = se_json_records_box(L);
+  se_json_tape **owned = ljson_records_box(L);
   int batch = lua_gettop(L);
   *owned = *tape;
   *tape = NULL;
@@ -327,7 +327,7 @@ void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, i
   lua_rawgeti(L, sel, SE_JSON_SEL_READER);
   int reader = lua_gettop(L);
   if (builds_all(L, reader)) {
-    se_json_push_tape(L, b->tape, b->buf, 0);
+    ljson_push_tape(L, b->tape, b->buf, 0);
     lua_replace(L, batch);
     lua_settop(L, batch);
     return;
@@ -346,7 +346,7 @@ void se_json_records_push_document(lua_State *L, int sel, se_json_tape **tape, i
   lua_rawseti(L, doc_sel, SE_JSON_SEL_POS);
   push_record_mt(L, batch, pos, reader, 0);
   lua_rawseti(L, doc_sel, SE_JSON_SEL_MT);
-  se_json_push_tape(L, b->tape, b->buf, doc_sel);
+  ljson_push_tape(L, b->tape, b->buf, doc_sel);
   lua_replace(L, batch);
   lua_settop(L, batch);
 }
@@ -368,11 +368,11 @@ static int call_record_method(lua_State *L, int idx, const char *field, int narg
   return 1;
 }
 
-int se_json_records_full(lua_State *L, int idx) {
+int ljson_records_full(lua_State *L, int idx) {
   return call_record_method(L, lua_absindex(L, idx), MT_FULL, 0, 0);
 }
 
-void se_json_records_member(lua_State *L, int idx, int name) {
+void ljson_records_member(lua_State *L, int idx, int name) {
   idx = lua_absindex(L, idx);
   name = lua_absindex(L, name);
   lua_pushvalue(L, name);
