@@ -6,8 +6,8 @@
 #                              a built binary; the .deb's Depends and Recommends)
 #   tools/deps.sh --list-runtime   print the runtime packages, one a line
 set -euo pipefail
-# Lua and lua-cjson are linked into the binary; ca-certificates for HTTPS.
-runtime=(libc6 libcurl4 libpq5 libyajl2 zlib1g libicu72 libmimalloc2.0 ca-certificates)
+# lua-cjson is linked into the binary; ca-certificates for HTTPS.
+runtime=(libc6 liblua5.4-0 libcurl4 libpq5 libyajl2 zlib1g libicu72 libmimalloc2.0 ca-certificates)
 build=(
   cmake make gcc pkg-config
   liblua5.4-dev lua5.4 lua-cjson-dev
