@@ -73,32 +73,8 @@ done
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/nginx" "$work/www"
 for n in "$N" "$SMALL"; do ln -sfn "$(data_for "$n")" "$work/www/$n"; done
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-$([ "$(id -u)" = 0 ] && echo "user root;")
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  default_type application/json;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $work/www;
-    location ~ ^/(\d+)/(v\d)/sales\$ { try_files /\$1/\$2/pages/p\$arg_page.json =404; }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
+. bench/nginx.sh
+start_nginx "$work" "$port"
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/$SMALL/v0/pages/p1.json" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$port/$SMALL/v0/sales?page=1" || { echo "nginx did not come up" >&2; exit 1; }
 

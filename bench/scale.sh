@@ -38,39 +38,16 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 data=$BENCH_DATA/$N-$(sha1sum bench/pipeline/gen.py | cut -c1-10)
-[ -s "$data/expected" ] || python3 bench/pipeline/gen.py "$data" "$N"
+[ -s "$data/expected" ] || tools/python3 bench/pipeline/gen.py "$data" "$N"
 chmod -R a+rX "$BENCH_DATA"
 read -r _ rows pages <"$data/expected"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { tools/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 port=$(free_port)
 mkdir -p "$work/nginx" "$work/www"
 ln -sfn "$data" "$work/www/$N"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-$([ "$(id -u)" = 0 ] && echo "user root;")
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 100000;
-  default_type application/json;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $work/www;
-    location ~ ^/(\d+)/(v\d)/sales\$ { try_files /\$1/\$2/pages/p\$arg_page.json =404; }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
+. bench/nginx.sh
+start_nginx "$work" "$port"
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/$N/v0/sales?page=1" && break; sleep 0.1; done
 api="http://127.0.0.1:$port/$N/v0/sales"
 
@@ -114,7 +91,7 @@ digest() {
     revenue || '|' || region, ',' ORDER BY sale_id)) FROM fact_sales"
 }
 cpu_of() { # total CPU seconds of the servers under the data directories given (0 for none)
-  python3 - "$@" <<'PY'
+  tools/python3 - "$@" <<'PY'
 import sys
 sys.path.insert(0, "bench/pipeline")
 from measure import server_cpu
