@@ -66,9 +66,11 @@ void ljson_push_selection(lua_State *L, int opts, const char *prefix) {
   luaL_Buffer shown;
   luaL_buffinit(L, &shown);
   for (lua_Integer i = 1; i <= n; i++) {
-    if (lua_geti(L, list, i) != LUA_TSTRING)
+    if (lua_geti(L, list, i) != LUA_TSTRING) {
+      const char *got = luaL_typename(L, -1); /* before the option's name is pushed (argument order) */
       se_option_error(L, opts, lua_pushfstring(L, "%sfields", prefix), "item %d: string expected, got %s", (int)i,
-                      luaL_typename(L, -1));
+                      got);
+    }
     if (i > 1) luaL_addstring(&shown, ", ");
     lua_pushvalue(L, -1);
     luaL_addvalue(&shown); /* the copy; the name stays on top */
