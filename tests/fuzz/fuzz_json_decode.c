@@ -13,6 +13,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "fuzz_lua.h"
 #include "fuzz_util.h"
 #include "modules.h"
 
@@ -78,14 +79,7 @@ static lua_State *compare_state(int *ref) {
   static lua_State *L;
   static int compare_ref;
   if (L == NULL) {
-    L = luaL_newstate();
-    FUZZ_CHECK(L != NULL);
-    luaL_openlibs(L);
-    /* decode's options are checked by salesengine.option_check: found in the source tree */
-    FUZZ_CHECK(luaL_dostring(L, "package.path = '" SE_SOURCE_DIR "/bindings/lua/?.lua'") == LUA_OK);
-    luaL_requiref(L, "cjson", luaopen_cjson, 0);
-    luaL_requiref(L, "salesengine.json", luaopen_salesengine_json, 0);
-    lua_pop(L, 2);
+    L = fuzz_lua_state();
     FUZZ_CHECK(luaL_loadstring(L, compare_source) == LUA_OK);
     lua_pushstring(L, SE_SOURCE_DIR);
     FUZZ_CHECK(lua_pcall(L, 1, 1, 0) == LUA_OK);

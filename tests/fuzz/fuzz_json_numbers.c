@@ -14,6 +14,7 @@
 #include <lualib.h>
 
 #include "../lib/json_number_ref.h"
+#include "fuzz_lua.h"
 #include "fuzz_util.h"
 #include "ljson_value.h"
 #include "json_stream.h"
@@ -25,14 +26,7 @@ static lua_State *L;
 static int tx_text_ref; /* salesengine.transform's text, loaded from the source tree */
 
 static void init(void) {
-  L = luaL_newstate();
-  FUZZ_CHECK(L != NULL);
-  luaL_openlibs(L);
-  /* decode's options are checked by salesengine.option_check: found in the source tree */
-  FUZZ_CHECK(luaL_dostring(L, "package.path = '" SE_SOURCE_DIR "/bindings/lua/?.lua'") == LUA_OK);
-  luaL_requiref(L, "cjson", luaopen_cjson, 0);
-  luaL_requiref(L, "salesengine.json", luaopen_salesengine_json, 0);
-  lua_pop(L, 2);
+  L = fuzz_lua_state();
   FUZZ_CHECK(luaL_dofile(L, SE_SOURCE_DIR "/bindings/lua/salesengine/transform.lua") == LUA_OK);
   lua_getfield(L, -1, "text");
   tx_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);

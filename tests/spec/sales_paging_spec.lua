@@ -3,7 +3,8 @@
 -- one-body run, each page fetched by exactly one partition.
 local testing = require "salesengine.testing"
 
-local URL = "http://partner.test/api/sales"
+local offline_sales = dofile("tests/lib/offline_sales.lua")
+local URL = offline_sales.URL
 
 -- n sales S1..Sn, then S2 again with a new amount (a key in two pages).
 local function sales(n)
@@ -37,12 +38,7 @@ local function paged_routes(list, size, next_null)
   return routes
 end
 
-local function run(opts)
-  local env = { SALES_API_URL = URL, WAREHOUSE_DSN = "host=fake dbname=warehouse", SALES_RETRY_DELAY = "0" }
-  for k, v in pairs(opts.env or {}) do env[k] = v end
-  return testing.run_script("scripts/pipeline.lua", { env = env, http = opts.http, pg = opts.pg,
-    options = opts.options })
-end
+local run = offline_sales.run
 
 -- fact_sales as {sale_id -> "date|revenue|region"}.
 local function table_of(db)

@@ -2,7 +2,8 @@
 -- salesengine.testing (no server, no database). The way to test a pipeline.
 local testing = require "salesengine.testing"
 
-local URL = "http://partner.test/api/sales"
+local offline_sales = dofile("tests/lib/offline_sales.lua")
+local URL = offline_sales.URL
 
 -- The partner feed: n sales in assorted formats, then S2 again with a new amount.
 local function feed(n)
@@ -19,12 +20,7 @@ local function feed(n)
   return { sales = sales }
 end
 
-local function run(opts)
-  local env = { SALES_API_URL = URL, WAREHOUSE_DSN = "host=fake dbname=warehouse", SALES_RETRY_DELAY = "0" }
-  for k, v in pairs(opts.env or {}) do env[k] = v end
-  return testing.run_script("scripts/pipeline.lua", { env = env, http = opts.http, pg = opts.pg,
-    options = opts.options })
-end
+local run = offline_sales.run
 
 describe("scripts/pipeline.lua offline", function()
   local transform
