@@ -1,8 +1,13 @@
 /* salesengine.http: HTTP requests with retries, JSON decoding and concurrent
  * fetching (docs/lua-api.md). The C work (libcurl) always happens on C-owned
- * memory with no Lua frames inside; results are pushed afterwards. Each
- * Lua state has its own client (keep-alive connection cache) and defaults,
- * kept as upvalues of the module's functions. */
+ * memory with no Lua frames inside; results are pushed afterwards.
+ *
+ * A client (http.new(defaults)) is a userdata holding the engine's client
+ * (keep-alive connection cache) with its defaults table as user value 1;
+ * the defaults are fixed when it is made. The module's request functions
+ * are one default client's methods: each C function below serves both, a
+ * method when its upvalue 1 is nil (the client is argument 1), a module
+ * function when upvalue 1 is the default client. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -28,10 +33,10 @@
 #define DEFAULT_CONCURRENCY 4
 #define MAX_CONCURRENCY 64
 
-/* Upvalues of the module functions. */
+/* Upvalues of the request functions: the default client (nil for the
+ * methods) and salesengine.json's decode. */
 #define UV_CLIENT lua_upvalueindex(1)
-#define UV_DEFAULTS lua_upvalueindex(2)
-#define UV_DECODE lua_upvalueindex(3)
+#define UV_DECODE lua_upvalueindex(2)
 
 typedef struct client_ud {
   se_http_client *client;
@@ -51,10 +56,37 @@ static int client_close(lua_State *L) {
   return 0;
 }
 
-static se_http_client *check_client(lua_State *L) {
-  client_ud *c = lua_touserdata(L, UV_CLIENT);
+/* The client a request function works on. A method's client is argument
+ * 1 and its own arguments start at 2; a module function's is the default
+ * client and they start at 1. Pushes the client's defaults table and sets
+ * *defs to its index and *arg to the first argument's; returns the client.
+ * Raises for a closed client. */
+static se_http_client *call_client(lua_State *L, int *arg, int *defs) {
+  int self = 1;
+  *arg = 2;
+  if (lua_isnil(L, UV_CLIENT)) {
+    luaL_checkudata(L, 1, CLIENT_MT);
+  } else {
+    self = UV_CLIENT;
+    *arg = 1;
+  }
+  client_ud *c = lua_touserdata(L, self);
   if (c->client == NULL) luaL_error(L, "attempt to use a closed HTTP client");
+  lua_getiuservalue(L, self, 1);
+  *defs = lua_gettop(L);
   return c->client;
+}
+
+/* Pushes a new client whose defaults are the table at index defs (kept,
+ * not copied: the caller hands over a table nothing else holds). */
+static void push_client(lua_State *L, int defs) {
+  defs = lua_absindex(L, defs);
+  client_ud *c = lua_newuserdatauv(L, sizeof *c, 1); /* closed until the client exists */
+  c->client = NULL;
+  luaL_setmetatable(L, CLIENT_MT);
+  lua_pushvalue(L, defs);
+  lua_setiuservalue(L, -2, 1);
+  if ((c->client = se_http_client_new()) == NULL) luaL_error(L, "cannot create the HTTP client");
 }
 
 /* Pushes resp as {status, reason, headers, body, url, attempts}. body: the
@@ -111,35 +143,32 @@ static int push_opts(lua_State *L, int arg) {
   return lua_gettop(L);
 }
 
-/* Builds a request from the options at opts over the state's defaults; the
- * box (left on top) owns it. */
-static lhttp_request_box *build(lua_State *L, int opts, const char *method, const char *url) {
-  return lhttp_push_request(L, opts, UV_DEFAULTS, method, url);
-}
-
 /* Performs the boxed request; the box then also owns the response. */
-static void perform(lua_State *L, lhttp_request_box *box) {
-  se_http_client *client = check_client(L);
+static void perform(lua_State *L, se_http_client *client, lhttp_request_box *box) {
   box->resp = se_http_client_perform(client, box->req, se_lua_logger(L));
   if (box->resp == NULL) luaL_error(L, "out of memory");
 }
 
-/* http.request{method=, url=, ...} -> resp | nil, err, code[, resp] */
+/* request{method=, url=, ...} -> resp | nil, err, code[, resp] */
 static int http_request(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lhttp_check_keys(L, 1, SE_OPTS_REQUEST, "request", 1, "");
-  lhttp_request_box *box = build(L, 1, "GET", NULL);
-  perform(L, box);
+  int a, defs;
+  se_http_client *client = call_client(L, &a, &defs);
+  luaL_checktype(L, a, LUA_TTABLE);
+  lhttp_check_keys(L, a, SE_OPTS_REQUEST, a, "");
+  lhttp_request_box *box = lhttp_push_request(L, a, defs, "GET", NULL);
+  perform(L, client, box);
   return push_outcome(L, box->resp);
 }
 
-/* http.get(url[, opts]) -> resp | nil, err, code[, resp] */
+/* get(url[, opts]) -> resp | nil, err, code[, resp] */
 static int http_get(lua_State *L) {
-  const char *url = check_url(L, 1);
-  int opts = push_opts(L, 2);
-  lhttp_check_keys(L, opts, SE_OPTS_GET, "get", 2, "");
-  lhttp_request_box *box = build(L, opts, "GET", url);
-  perform(L, box);
+  int a, defs;
+  se_http_client *client = call_client(L, &a, &defs);
+  const char *url = check_url(L, a);
+  int opts = push_opts(L, a + 1);
+  lhttp_check_keys(L, opts, SE_OPTS_GET, a + 1, "");
+  lhttp_request_box *box = lhttp_push_request(L, opts, defs, "GET", url);
+  perform(L, client, box);
   return push_outcome(L, box->resp);
 }
 
@@ -225,18 +254,20 @@ static int push_json_selection(lua_State *L, int opts) {
   return 0;
 }
 
-/* http.get_json(url[, opts]) -> value, resp | nil, err, code[, resp] */
+/* get_json(url[, opts]) -> value, resp | nil, err, code[, resp] */
 static int http_get_json(lua_State *L) {
-  const char *url = check_url(L, 1);
-  int opts = push_opts(L, 2);
-  lhttp_check_keys(L, opts, SE_OPTS_GET_JSON, "get_json", 2, "");
+  int a, defs;
+  se_http_client *client = call_client(L, &a, &defs);
+  const char *url = check_url(L, a);
+  int opts = push_opts(L, a + 1);
+  lhttp_check_keys(L, opts, SE_OPTS_GET_JSON, a + 1, "");
   if (lua_getfield(L, opts, "json") != LUA_TNIL && !lua_istable(L, -1))
     se_option_error(L, opts, "json", "a table of decode options expected, got %s", luaL_typename(L, -1));
   lua_pop(L, 1);
   int sel = push_json_selection(L, opts);
-  lhttp_request_box *box = build(L, opts, "GET", url);
+  lhttp_request_box *box = lhttp_push_request(L, opts, defs, "GET", url);
   accept_json(L, box->req);
-  perform(L, box);
+  perform(L, client, box);
   if (box->resp->code[0] != '\0') return push_outcome(L, box->resp);
   int body = push_body(L, box->resp);
   int n = decode_body(L, UV_DECODE, body, box, box->req, sel);
@@ -244,36 +275,20 @@ static int http_get_json(lua_State *L) {
   return n + 1;
 }
 
-/* Pushes a new table: the state's defaults with the options at src applied. */
-static int push_merged_defaults(lua_State *L, int src) {
-  src = lua_absindex(L, src);
+/* http.new([defaults]) -> client: a client whose requests start from
+ * defaults (request options but url, method and body), checked now and
+ * copied, so later changes to the table do not reach the client. */
+static int http_new(lua_State *L) {
+  int given = se_opt_table(L, 1);
+  if (given) lhttp_check_keys(L, 1, SE_OPTS_DEFAULTS, 1, "");
   lua_newtable(L);
-  lhttp_merge_defaults(L, -1, UV_DEFAULTS);
-  lhttp_merge_defaults(L, -1, src);
-  return lua_gettop(L);
-}
-
-/* http.set_defaults{...}: options every later call of this state starts from. */
-static int http_set_defaults(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lhttp_check_keys(L, 1, SE_OPTS_DEFAULTS, "set_defaults", 1, "");
-  int merged = push_merged_defaults(L, 1);
-  lua_newtable(L);
-  lhttp_push_request(L, -1, merged, "GET", "http://localhost/"); /* validates; raises on a bad value */
-  lhttp_merge_defaults(L, UV_DEFAULTS, 1);
-  return 0;
-}
-
-/* http.reset_defaults(): back to the built-in defaults. */
-static int http_reset_defaults(lua_State *L) {
-  lua_pushnil(L);
-  while (lua_next(L, UV_DEFAULTS)) {
-    lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_pushnil(L);
-    lua_rawset(L, UV_DEFAULTS);
-  }
-  return 0;
+  int defs = lua_gettop(L);
+  if (given) lhttp_merge_defaults(L, defs, 1);
+  lua_newtable(L); /* validates the caller's table (errors name argument 1); raises on a bad value */
+  lhttp_push_request(L, -1, given ? 1 : defs, "GET", "http://localhost/");
+  lua_settop(L, defs);
+  push_client(L, defs);
+  return 1;
 }
 
 /* close, __gc and __close of a batch: cancels transfers, joins the worker. */
@@ -316,8 +331,9 @@ static int batch_iter(lua_State *L) {
   return 2;
 }
 
-/* Copies the batch options other than concurrency/json into a defaults table. */
-static int push_batch_defaults(lua_State *L, int opts) {
+/* Pushes the client's defaults (at index defs) with the batch options at
+ * opts other than concurrency/json applied, as a new table. */
+static int push_batch_defaults(lua_State *L, int opts, int defs) {
   lua_newtable(L);
   int req_opts = lua_gettop(L);
   lua_pushnil(L);
@@ -331,28 +347,32 @@ static int push_batch_defaults(lua_State *L, int opts) {
     lua_insert(L, -2);
     lua_rawset(L, req_opts);
   }
-  int defs = push_merged_defaults(L, req_opts);
+  lua_newtable(L);
+  lhttp_merge_defaults(L, -1, defs);
+  lhttp_merge_defaults(L, -1, req_opts);
   lua_remove(L, req_opts);
-  return defs - 1;
+  return lua_gettop(L);
 }
 
-/* http.fetch_all(list[, opts]) -> iterator, nil, nil, batch (for the generic for) */
+/* fetch_all(list[, opts]) -> iterator, nil, nil, batch (for the generic for) */
 static int http_fetch_all(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  int opts = push_opts(L, 2);
-  lhttp_check_keys(L, opts, SE_OPTS_BATCH, "fetch_all", 2, "");
+  int a, client_defs;
+  call_client(L, &a, &client_defs);
+  luaL_checktype(L, a, LUA_TTABLE);
+  int opts = push_opts(L, a + 1);
+  lhttp_check_keys(L, opts, SE_OPTS_BATCH, a + 1, "");
   lua_Integer conc = se_opt_int_field(L, opts, "concurrency", DEFAULT_CONCURRENCY);
   if (conc < 1 || conc > MAX_CONCURRENCY)
     se_option_error(L, opts, "concurrency", "must be 1..%d", MAX_CONCURRENCY);
   int json = lua_getfield(L, opts, "json") == LUA_TTABLE || se_opt_bool_field(L, opts, "json", 0);
   lua_pop(L, 1);
   int sel = push_json_selection(L, opts);
-  int defs = push_batch_defaults(L, opts);
-  lua_Integer n = luaL_len(L, 1);
+  int defs = push_batch_defaults(L, opts, client_defs);
+  lua_Integer n = luaL_len(L, a);
   lua_createtable(L, (int)n, 0);
   int boxes = lua_gettop(L);
   for (lua_Integer i = 1; i <= n; i++) {
-    int type = lua_geti(L, 1, i);
+    int type = lua_geti(L, a, i);
     int item = lua_gettop(L);
     const char *url = NULL;
     if (type == LUA_TSTRING) {
@@ -360,11 +380,11 @@ static int http_fetch_all(lua_State *L) {
       lua_newtable(L);
     } else if (type == LUA_TTABLE) {
       const char *prefix = lua_pushfstring(L, "[%d].", (int)i); /* item i's options: "[i].name" */
-      lhttp_check_keys(L, item, SE_OPTS_REQUEST, "fetch_all", 1, prefix);
+      lhttp_check_keys(L, item, SE_OPTS_REQUEST, a, prefix);
       lua_pop(L, 1);
       lua_pushvalue(L, item);
     } else {
-      luaL_argerror(L, 1, lua_pushfstring(L, "item %d: URL or request table expected, got %s", (int)i,
+      luaL_argerror(L, a, lua_pushfstring(L, "item %d: URL or request table expected, got %s", (int)i,
                                           luaL_typename(L, item)));
     }
     lhttp_request_box *box = lhttp_push_request(L, -1, defs, "GET", url);
@@ -403,6 +423,13 @@ static int http_fetch_all(lua_State *L) {
   return 4;
 }
 
+/* records(url[, opts]) -> source (bindings/lhttp_records.c) */
+static int http_records(lua_State *L) {
+  int a, defs;
+  call_client(L, &a, &defs);
+  return lhttp_records_new(L, a, defs);
+}
+
 /* http.resolve_url(base, ref) -> absolute url | nil, err, "URL" */
 static int http_resolve_url(lua_State *L) {
   const char *base = luaL_checkstring(L, 1);
@@ -437,31 +464,39 @@ static int http_redact_url(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg client_methods[] = {
-    {"close", client_close},
-    {NULL, NULL},
-};
-
-static const luaL_Reg batch_methods[] = {
-    {"close", batch_close},
-    {NULL, NULL},
+/* The request functions: a client's methods, and the module's functions
+ * on its default client. */
+static const luaL_Reg request_functions[] = {
+    {"request", http_request},     {"get", http_get},         {"get_json", http_get_json},
+    {"fetch_all", http_fetch_all}, {"records", http_records}, {NULL, NULL},
 };
 
 static const luaL_Reg http_functions[] = {
-    {"request", http_request},           {"get", http_get},
-    {"get_json", http_get_json},         {"fetch_all", http_fetch_all},
-    {"set_defaults", http_set_defaults}, {"reset_defaults", http_reset_defaults},
-    {"resolve_url", http_resolve_url},   {"link_next", http_link_next},
-    {"redact_url", http_redact_url},     {"records", lhttp_records},
-    {NULL, NULL},
+    {"new", http_new},           {"resolve_url", http_resolve_url}, {"link_next", http_link_next},
+    {"redact_url", http_redact_url}, {NULL, NULL},
 };
 
-/* Creates the metatable tname with methods (also as __index) and one
- * close function as close, __gc and __close. */
+/* Pushes salesengine.json's decode. */
+static void push_decode(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "salesengine.json");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "decode");
+  lua_remove(L, -2);
+}
+
+/* Creates the metatable tname with methods (the request functions, or
+ * NULL) and close in __index, and close also as __gc and __close. */
 static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction close) {
   luaL_newmetatable(L, tname);
   lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
+  if (methods != NULL) { /* the request functions as methods: upvalues nil (no default client) and decode */
+    lua_pushnil(L);
+    push_decode(L);
+    luaL_setfuncs(L, methods, 2);
+  }
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "close");
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, close);
   lua_setfield(L, -2, "__gc");
@@ -471,20 +506,14 @@ static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *met
 }
 
 int luaopen_salesengine_http(lua_State *L) {
-  new_handle_type(L, CLIENT_MT, client_methods, client_close);
-  new_handle_type(L, BATCH_MT, batch_methods, batch_close);
+  new_handle_type(L, CLIENT_MT, request_functions, client_close);
+  new_handle_type(L, BATCH_MT, NULL, batch_close);
   lhttp_records_register(L);
-  luaL_newlibtable(L, http_functions);
-  client_ud *c = lua_newuserdatauv(L, sizeof *c, 0); /* closed until the client exists */
-  c->client = NULL;
-  luaL_setmetatable(L, CLIENT_MT);
-  if ((c->client = se_http_client_new()) == NULL) return luaL_error(L, "cannot create the HTTP client");
-  lua_newtable(L); /* the state's defaults */
-  lua_getglobal(L, "require");
-  lua_pushstring(L, "salesengine.json");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "decode");
+  luaL_newlib(L, http_functions);
+  lua_newtable(L); /* the default client's defaults: none */
+  push_client(L, -1);
   lua_remove(L, -2);
-  luaL_setfuncs(L, http_functions, 3);
+  push_decode(L);
+  luaL_setfuncs(L, request_functions, 2);
   return 1;
 }

@@ -17,8 +17,8 @@ static const char *const kind_names[] = {
     [SE_OPTS_DEFAULTS] = "defaults", [SE_OPTS_BATCH] = "batch", [SE_OPTS_RECORDS] = "records",
 };
 
-void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, const char *fn, int arg, const char *prefix) {
-  se_check_options(L, t, "HTTP", kind_names[kind], fn, arg, prefix);
+void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, int arg, const char *prefix) {
+  se_check_options(L, t, "HTTP", kind_names[kind], NULL, arg, prefix);
 }
 
 static int box_gc(lua_State *L) {

@@ -26,16 +26,18 @@ typedef enum {
   SE_OPTS_REQUEST,  /* http.request and fetch_all items: everything */
   SE_OPTS_GET,      /* http.get: no url or method (given by the call) */
   SE_OPTS_GET_JSON, /* http.get_json: as http.get, plus json (decode options) */
-  SE_OPTS_DEFAULTS, /* http.set_defaults: no url, method or body */
+  SE_OPTS_DEFAULTS, /* http.new: no url, method or body */
   SE_OPTS_BATCH,    /* http.fetch_all options: defaults plus concurrency and json (true or decode options) */
   SE_OPTS_RECORDS   /* http.records: as http.get, plus records, fields and batch */
 } lhttp_opts_kind;
 
 /* Raises "bad argument #ARG to 'FN' (unknown option 'PREFIXx')" if the table
  * at t has a key that the kind does not allow (a retry table inside it is
- * checked too: "PREFIXretry.x"), or a non-string key. The checker is the
+ * checked too: "PREFIXretry.x"), or a non-string key. arg is the stack
+ * index of the argument; FN and the number shown are worked out as
+ * luaL_argerror does (a method's self is not counted). The checker is the
  * Lua library's (salesengine.option_check), which also lists the names. */
-void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, const char *fn, int arg, const char *prefix);
+void lhttp_check_keys(lua_State *L, int t, lhttp_opts_kind kind, int arg, const char *prefix);
 
 /* Pushes a box holding a request built from the options table at index
  * opts (0 = none) over the defaults table at index defs (0 = none).

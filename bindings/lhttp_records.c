@@ -22,7 +22,6 @@
 
 #define STREAM_MT "salesengine.http.Records"
 #define DEFAULT_BATCH 2000
-#define UV_DEFAULTS lua_upvalueindex(2)
 
 /* Upvalues of a source. */
 enum { UV_STREAM = 1, UV_READER };
@@ -71,14 +70,14 @@ static int source_next(lua_State *L) {
   return se_push_failure(L, msg, code);
 }
 
-int lhttp_records(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TSTRING);
+int lhttp_records_new(lua_State *L, int arg, int defs) {
+  luaL_checktype(L, arg, LUA_TSTRING);
   int opts = lua_gettop(L) + 1;
-  if (se_opt_table(L, 2))
-    lua_pushvalue(L, 2);
+  if (se_opt_table(L, arg + 1))
+    lua_pushvalue(L, arg + 1);
   else
     lua_newtable(L);
-  lhttp_check_keys(L, opts, SE_OPTS_RECORDS, "records", 2, "");
+  lhttp_check_keys(L, opts, SE_OPTS_RECORDS, arg + 1, "");
   const char *records = se_opt_str_field(L, opts, "records", "");
   if (records[0] != '\0' && !ljson_valid_path(records, strlen(records)))
     se_option_error(L, opts, "records", "a dotted path like \"data.items\" expected");
@@ -122,12 +121,12 @@ int lhttp_records(lua_State *L) {
     lua_insert(L, -2);
     lua_rawset(L, req_opts);
   }
-  lhttp_request_box *box = lhttp_push_request(L, req_opts, UV_DEFAULTS, "GET", lua_tostring(L, 1));
+  lhttp_request_box *box = lhttp_push_request(L, req_opts, defs, "GET", lua_tostring(L, arg));
   if (!se_http_request_has_header(box->req, "Accept") &&
       se_http_request_add_header(box->req, "Accept", "application/json, application/x-ndjson") != 0)
     return luaL_error(L, "out of memory");
   /* the body is never held: no size limit unless the script sets one */
-  if (lua_getfield(L, req_opts, "max_size") == LUA_TNIL && lua_getfield(L, UV_DEFAULTS, "max_size") == LUA_TNIL)
+  if (lua_getfield(L, req_opts, "max_size") == LUA_TNIL && lua_getfield(L, defs, "max_size") == LUA_TNIL)
     box->req->max_size = SIZE_MAX;
   u->records = strdup(records);
   if (u->records == NULL) return luaL_error(L, "out of memory");

@@ -3,10 +3,10 @@
 
 #include <lua.h>
 
-/* http.records(url[, opts]) (bindings/http_records.c): a source of record
- * batches streamed from one response. A function of salesengine.http,
- * registered with the module's upvalues (the defaults are upvalue 2). */
-int lhttp_records(lua_State *L);
+/* records(url[, opts]) of salesengine.http and its clients: pushes a source
+ * of record batches streamed from one response. arg: the stack index of
+ * the url (opts follow it); defs: the index of the client's defaults. */
+int lhttp_records_new(lua_State *L, int arg, int defs);
 
 /* Registers the metatable of the streams it makes. */
 void lhttp_records_register(lua_State *L);

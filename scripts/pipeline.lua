@@ -14,6 +14,8 @@
 -- upsert into fact_sales keyed by sale_id, all in one transaction, so a failed
 -- run leaves the table as it was and a re-run is always safe.
 -- More than SALES_MAX_REJECTS rejected records (default 1%) fail the run.
+-- SALES_MAX_BYTES=B refuses a response body over B bytes (default: no limit
+-- on the streamed body; 256 MiB a page).
 local config = require "salesengine.config"
 local http = require "salesengine.http"
 local paginate = require "salesengine.paginate"
@@ -30,20 +32,23 @@ local retry_delay = config.number("SALES_RETRY_DELAY", 2, { min = 0 })
 local max_rejects = config.rejects_limit("SALES_MAX_REJECTS") -- nil: the runner's default, 1%
 -- Sales per page when the API is read page by page; false: one body.
 local page_size = config.number("SALES_PAGE_SIZE", false, { min = 1, integer = true })
+local max_bytes = config.number("SALES_MAX_BYTES", false, { min = 1, integer = true })
 
-local request = {
+-- The partner API's client: every request of the run starts from these.
+local api = http.new {
   timeout = 30,
   retry = { attempts = 3, base_delay = retry_delay, multiplier = 2, jitter = "none" },
+  max_size = max_bytes or nil,
 }
 local source
 if page_size then
   source = paginate.page_number {
-    url = api_url, items = "sales", param = "page", size_param = "per_page", size = page_size, short_is_last = true,
+    client = api, url = api_url, items = "sales", param = "page", size_param = "per_page", size = page_size,
+    short_is_last = true,
     has_more = function(page) return page.next ~= cjson.null end, -- "next": null ends the pages
-    timeout = request.timeout, retry = request.retry,
   }
 else
-  source = http.records(api_url, { records = "sales", timeout = request.timeout, retry = request.retry })
+  source = api:records(api_url, { records = "sales" })
 end
 
 log.info("starting sales pipeline")

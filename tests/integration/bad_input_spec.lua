@@ -211,11 +211,10 @@ describe("bad input", function()
   it("fails on a response over the size limit, also when it is compressed or chunked", function()
     local items = good_records()
     testenv.write_file(dir .. "/large.json", '{"sales":[' .. table.concat(items, ",") .. "]}")
-    local limit = { "-e", 'require("salesengine.http").set_defaults{max_size = 2048}' }
     for _, q in ipairs({ "", "?gzip=1", "?chunked=1" }) do
       local sfile = dir .. "/summary.json"
-      local args = { limit[1], limit[2], "--summary-json", sfile, PIPELINE }
-      local r = testenv.salesengine(args, { timeout = 60, env = {
+      local args = { "--summary-json", sfile, PIPELINE }
+      local r = testenv.salesengine(args, { timeout = 60, env = { SALES_MAX_BYTES = "2048",
         SALES_API_URL = api.url .. "/large.json" .. q, WAREHOUSE_DSN = dsn, SALES_RETRY_DELAY = "0.05" } })
       assert.are.equal(3, r.code, q .. ": " .. r.stderr)
       assert.truthy(r.stderr:find("salesengine: GET " .. api.url .. "/large.json" .. q ..

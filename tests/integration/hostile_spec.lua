@@ -128,6 +128,7 @@ describe("issue 18", function()
         { "SALES_MAX_REJECTS", "abc", 'SALES_MAX_REJECTS must be a count .* got "abc"' },
         { "SALES_RETRY_DELAY", "abc", 'SALES_RETRY_DELAY must be a number, got "abc"' },
         { "SALES_RETRY_DELAY", "-1", "SALES_RETRY_DELAY must be at least 0" },
+        { "SALES_MAX_BYTES", "1.5", 'SALES_MAX_BYTES must be a whole number, got "1.5"' },
         { "SALES_API_URL", "notaurl", "SALES_API_URL is not a usable URL %(no scheme" },
         { "SALES_API_URL", "ftp://127.0.0.1/x", "SALES_API_URL is not a usable URL %(the scheme is not http" },
         { "WAREHOUSE_DSN", "garbage", "WAREHOUSE_DSN is not a valid connection string" },

@@ -33,6 +33,9 @@ end
 
 describe("salesengine.http", function()
   local api, root
+  -- Fast retries for the suite (the policy's timing has its own C unit
+  -- tests); the misuse cases use the module's functions, its default client.
+  local client = http.new({ retry = { base_delay = 0.02, max_delay = 0.5 } })
   local sales = { sales = { { id = 1, amount_usd = "12.50" }, { id = 2, amount_usd = 3 } } }
 
   setup(function()
@@ -48,17 +51,11 @@ describe("salesengine.http", function()
 
   before_each(function()
     api.reset()
-    -- Fast retries for the suite; the policy's timing has its own C unit tests.
-    http.set_defaults({ retry = { base_delay = 0.02, max_delay = 0.5 } })
-  end)
-
-  after_each(function()
-    http.reset_defaults()
   end)
 
   describe("requests", function()
     it("gets a static file with status, lower-cased headers, body and attempt count", function()
-      local resp, err = http.get(api.url .. "/sales.json")
+      local resp, err = client:get(api.url .. "/sales.json")
       assert.is_nil(err)
       assert.are.equal(200, resp.status)
       assert.are.equal("OK", resp.reason)
@@ -69,7 +66,7 @@ describe("salesengine.http", function()
     end)
 
     it("decodes JSON with get_json and asks for it with an Accept header", function()
-      local data, resp = http.get_json(api.url .. "/sales.json")
+      local data, resp = client:get_json(api.url .. "/sales.json")
       assert.are.same(sales, data)
       assert.are.equal(200, resp.status)
       assert.are.equal("application/json", api.log()[1].headers["accept"])
@@ -77,9 +74,9 @@ describe("salesengine.http", function()
 
     it("decodes only the listed fields of each record with the json option", function()
       local opts = { json = { records = "sales", fields = { "id" } } }
-      local data = assert(http.get_json(api.url .. "/sales.json", opts))
+      local data = assert(client:get_json(api.url .. "/sales.json", opts))
       local fetched
-      for _, resp in http.fetch_all({ api.url .. "/sales.json" }, opts) do
+      for _, resp in client:fetch_all({ api.url .. "/sales.json" }, opts) do
         fetched = resp.data
       end
       for _, doc in ipairs({ data, fetched }) do
@@ -91,18 +88,18 @@ describe("salesengine.http", function()
         end, "record field 'amount_usd' is not decoded: the source's fields (id) do not list it")
       end
       assert.has_error(function()
-        http.get_json(api.url .. "/sales.json", { json = true })
+        client:get_json(api.url .. "/sales.json", { json = true })
       end, "bad argument #2 to 'get_json' (option 'json': a table of decode options expected, got boolean)")
       assert.has_error(function()
-        http.get_json(api.url .. "/sales.json", { json = { fields = { "id" }, path = "sales" } })
+        client:get_json(api.url .. "/sales.json", { json = { fields = { "id" }, path = "sales" } })
       end, "bad argument #2 to 'get_json' (unknown option 'json.path')")
       -- without fields, the records are built as they are read: the same values
-      for _, resp in http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } }) do
+      for _, resp in client:fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales" } }) do
         assert.are.same({ 1, "12.50", 2, 3 }, { resp.data.sales[1].id, resp.data.sales[1].amount_usd,
           resp.data.sales[2].id, resp.data.sales[2].amount_usd })
       end
       assert.has_error(function()
-        http.fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales", reader = {} } })
+        client:fetch_all({ api.url .. "/sales.json" }, { json = { records = "sales", reader = {} } })
       end, "bad argument #2 to 'fetch_all' (option 'json.reader': a reader made by json.reader() expected)")
     end)
 
@@ -122,7 +119,7 @@ describe("salesengine.http", function()
 
     it("reuses one connection for consecutive requests (keep-alive)", function()
       for _ = 1, 3 do
-        assert.is_table(http.get(api.url .. "/sales.json"))
+        assert.is_table(client:get(api.url .. "/sales.json"))
       end
       local log = api.log()
       assert.are.equal(3, #log)
@@ -131,7 +128,7 @@ describe("salesengine.http", function()
     end)
 
     it("escapes query parameters and sends headers, bearer tokens and bodies", function()
-      local resp = assert(http.request({
+      local resp = assert(client:request({
         method = "post",
         url = api.url .. "/_echo?fixed=1",
         query = { q = "a b&c=d/é", n = 5, flag = true, tags = { "x", "y" } },
@@ -149,34 +146,82 @@ describe("salesengine.http", function()
       assert.are.equal("t-1", echo.headers["x-trace"])
       assert.are.equal("Bearer tok-123", echo.headers["authorization"])
       assert.are.equal('{"k":1}', echo.body)
-      local basic = cjson.decode(assert(http.get(api.url .. "/_echo", { basic = { "ann", "pw" } })).body)
+      local basic = cjson.decode(assert(client:get(api.url .. "/_echo", { basic = { "ann", "pw" } })).body)
       assert.are.equal("Basic YW5uOnB3", basic.headers["authorization"])
     end)
 
-    it("applies per-run defaults, which calls can override", function()
-      http.set_defaults({ headers = { ["X-Team"] = "sales", Accept = "text/plain" } })
-      local echo = cjson.decode(assert(http.get(api.url .. "/_echo", { headers = { accept = "x/y" } })).body)
+    it("applies a client's defaults, copied when it is made, which calls can override", function()
+      local defaults = { headers = { ["X-Team"] = "sales", Accept = "text/plain" }, query = { region = "eu" } }
+      local team = http.new(defaults)
+      defaults.headers["X-Team"] = "changed later" -- the client keeps what it was given
+      local echo = cjson.decode(assert(team:get(api.url .. "/_echo", { headers = { accept = "x/y" } })).body)
       assert.are.equal("sales", echo.headers["x-team"])
       assert.are.equal("x/y", echo.headers["accept"])
-      http.reset_defaults()
-      echo = cjson.decode(assert(http.get(api.url .. "/_echo")).body)
-      assert.is_nil(echo.headers["x-team"])
+      assert.matches("region=eu", echo.query)
+      local data = assert(team:get_json(api.url .. "/_echo"))
+      assert.are.equal("sales", data.headers["x-team"])
+      -- Another client and the module's functions do not see them; nothing is module-wide.
+      for _, get in ipairs({ function(url) return http.get(url) end, function(url) return client:get(url) end }) do
+        echo = cjson.decode(assert(get(api.url .. "/_echo")).body)
+        assert.is_nil(echo.headers["x-team"])
+        assert.is_nil(echo.query:find("region", 1, true))
+      end
+      assert.is_nil(http.set_defaults)
+      assert.is_nil(http.reset_defaults)
+    end)
+
+    it("closes a client with close or <close>; a closed client raises", function()
+      local c = http.new()
+      assert.are.equal(200, assert(c:get(api.url .. "/sales.json")).status)
+      c:close()
+      c:close() -- closing twice is harmless
+      for _, call in ipairs({ function() return c:get(api.url .. "/sales.json") end,
+        function() return c:get_json(api.url .. "/sales.json") end,
+        function() return c:request({ url = api.url .. "/sales.json" }) end,
+        function() return c:fetch_all({ api.url .. "/sales.json" }) end,
+        function() return c:records(api.url .. "/sales.json") end }) do
+        assert.has_error(call, "attempt to use a closed HTTP client")
+      end
+      local kept
+      do
+        local scoped <close> = http.new()
+        kept = scoped
+        assert.are.equal(200, assert(scoped:get(api.url .. "/sales.json")).status)
+      end
+      assert.has_error(function() return kept:get(api.url .. "/sales.json") end,
+        "attempt to use a closed HTTP client")
+      -- the module's own client stays open
+      assert.are.equal(200, assert(http.get(api.url .. "/sales.json")).status)
+    end)
+
+    it("streams records through a client's defaults", function()
+      local c = http.new({ query = { status = 503 }, retry = { attempts = 2, base_delay = 0.01 } })
+      local next_batch = c:records(api.url .. "/sales.json", { records = "sales" })
+      local batch, err, code = next_batch()
+      assert.is_nil(batch)
+      assert.are.equal("HTTP_503", code, err)
+      assert.matches("after 2 attempts", err)
+      local all = {}
+      for _, record in ipairs(assert(client:records(api.url .. "/sales.json", { records = "sales" })())) do
+        all[#all + 1] = record.id
+      end
+      assert.are.same({ 1, 2 }, all)
     end)
 
     it("follows redirects up to max_redirects", function()
-      local resp = assert(http.get(api.url .. "/_redirect", { query = { to = "/sales.json" } }))
+      local resp = assert(client:get(api.url .. "/_redirect", { query = { to = "/sales.json" } }))
       assert.are.equal(200, resp.status)
       assert.are.equal(api.url .. "/sales.json", resp.url)
-      resp = assert(http.get(api.url .. "/_redirect", { query = { to = "/sales.json" }, max_redirects = 0 }))
+      resp = assert(client:get(api.url .. "/_redirect", { query = { to = "/sales.json" }, max_redirects = 0 }))
       assert.are.equal(302, resp.status)
       local target = "/_redirect?to=/sales.json"
-      local _, err, code = http.get(api.url .. "/_redirect", { query = { to = target }, max_redirects = 1 })
+      local _, err, code = client:get(api.url .. "/_redirect", { query = { to = target }, max_redirects = 1 })
       assert.are.equal("TOO_MANY_REDIRECTS", code)
       assert.matches("too many redirects", err)
     end)
 
     it("decodes gzip bodies transparently", function()
-      local data = assert(http.get_json(api.url .. "/sales.json?gzip=1"))
+      local data = assert(client:get_json(api.url .. "/sales.json?gzip=1"))
       assert.are.same(sales, data)
       assert.matches("gzip", api.log()[1].headers["accept-encoding"])
     end)
@@ -184,7 +229,7 @@ describe("salesengine.http", function()
 
   describe("retries", function()
     it("retries 503 for the first k requests, then succeeds", function()
-      local data, resp = http.get_json(api.url .. "/sales.json?fail=2")
+      local data, resp = client:get_json(api.url .. "/sales.json?fail=2")
       assert.are.same(sales, data)
       assert.are.equal(3, resp.attempts)
       assert.are.equal(3, api.count("/sales.json"))
@@ -192,26 +237,26 @@ describe("salesengine.http", function()
 
     it("gives up after the last attempt naming the URL, the attempts and the cause", function()
       local url = api.url .. "/sales.json?status=503"
-      local data, err, code, resp = http.get_json(url)
+      local data, err, code, resp = client:get_json(url)
       assert.is_nil(data)
       assert.are.equal("GET " .. url .. " failed after 3 attempts: HTTP 503 Service Unavailable", err)
       assert.are.equal("HTTP_503", code)
       assert.are.equal(503, resp.status)
       assert.are.equal(3, api.count("/sales.json"))
-      local _, err5 = http.get(url, { retry = { attempts = 5 } })
+      local _, err5 = client:get(url, { retry = { attempts = 5 } })
       assert.matches("failed after 5 attempts", err5)
       assert.are.equal(8, api.count("/sales.json"))
     end)
 
     it("retries 408, 425, 429, 500, 502 and 504 too", function()
       for _, status in ipairs({ 408, 425, 429, 500, 502, 504 }) do
-        local resp = http.get(api.url .. "/sales.json?fault=status&times=1&code=" .. status)
+        local resp = client:get(api.url .. "/sales.json?fault=status&times=1&code=" .. status)
         assert.are.equal(2, resp.attempts)
       end
     end)
 
     it("waits at least Retry-After seconds on 429", function()
-      local resp = assert(http.get(api.url .. "/sales.json?status=429&retry_after=1&times=1",
+      local resp = assert(client:get(api.url .. "/sales.json?status=429&retry_after=1&times=1",
         { retry = { max_delay = 5 } }))
       assert.are.equal(2, resp.attempts)
       local log = api.log()
@@ -221,7 +266,7 @@ describe("salesengine.http", function()
 
     it("honours Retry-After as an HTTP-date on 503", function()
       local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
-      local resp = assert(http.get(api.url .. "/sales.json", {
+      local resp = assert(client:get(api.url .. "/sales.json", {
         query = { status = 503, retry_after = when, times = 1 },
         retry = { max_delay = 5 },
       }))
@@ -232,46 +277,46 @@ describe("salesengine.http", function()
 
     it("caps Retry-After by the policy's max_delay", function()
       local t0 = now()
-      local resp = assert(http.get(api.url .. "/sales.json?status=429&retry_after=3600&times=1",
+      local resp = assert(client:get(api.url .. "/sales.json?status=429&retry_after=3600&times=1",
         { retry = { max_delay = 0.2 } }))
       assert.are.equal(2, resp.attempts)
       assert.is_true(now() - t0 < 30)
     end)
 
     it("retries a body cut off mid-transfer and fails with PARTIAL when it keeps happening", function()
-      local data, resp = http.get_json(api.url .. "/pages/page?total=200&size=200&fault=truncate&times=1")
+      local data, resp = client:get_json(api.url .. "/pages/page?total=200&size=200&fault=truncate&times=1")
       assert.are.equal(2, resp.attempts)
       assert.are.same(range(1, 200), ids(data.data))
-      local _, err, code = http.get(api.url .. "/sales.json?fault=truncate")
+      local _, err, code = client:get(api.url .. "/sales.json?fault=truncate")
       assert.are.equal("PARTIAL", code)
       assert.matches("failed after 3 attempts: transfer cut short", err)
       assert.are.equal(3, api.count("/sales.json"))
     end)
 
     it("retries a connection reset mid-body", function()
-      local resp = assert(http.get(api.url .. "/sales.json?fault=reset_body&times=1"))
+      local resp = assert(client:get(api.url .. "/sales.json?fault=reset_body&times=1"))
       assert.are.equal(2, resp.attempts)
       assert.are.equal(2, api.count("/sales.json"))
-      local _, err, code = http.get(api.url .. "/sales.json?fault=reset_body", { retry = { attempts = 2 } })
+      local _, err, code = client:get(api.url .. "/sales.json?fault=reset_body", { retry = { attempts = 2 } })
       assert.are.equal("RECV", code)
       assert.matches("failed after 2 attempts", err)
     end)
 
     it("times out a stalled server, retries, and fails with TIMEOUT", function()
       local t0 = now()
-      local _, err, code = http.get(api.url .. "/sales.json?fault=stall&seconds=5",
+      local _, err, code = client:get(api.url .. "/sales.json?fault=stall&seconds=5",
         { timeout = 0.5, retry = { attempts = 2 } })
       assert.are.equal("TIMEOUT", code)
       assert.matches("failed after 2 attempts: timed out after 0%.5 s", err)
       assert.is_true(now() - t0 < 4.5, "the timeout was not enforced")
       assert.are.equal(2, api.count("/sales.json"))
-      local resp = assert(http.get(api.url .. "/sales.json?fault=stall&seconds=3&times=1", { timeout = 0.5 }))
+      local resp = assert(client:get(api.url .. "/sales.json?fault=stall&seconds=3&times=1", { timeout = 0.5 }))
       assert.are.equal(2, resp.attempts)
     end)
 
     it("fails at once on a 404 with the status and an excerpt of the body", function()
       local url = api.url .. "/missing.json"
-      local data, err, code, resp = http.get_json(url)
+      local data, err, code, resp = client:get_json(url)
       assert.is_nil(data)
       assert.are.equal("HTTP_404", code)
       assert.are.equal('GET ' .. url .. ' failed: HTTP 404 Not Found: {"error": "not found", "path": "/missing.json"}',
@@ -282,16 +327,17 @@ describe("salesengine.http", function()
 
     it("fails with CONNECT when nothing listens, after the policy's attempts", function()
       local port = testenv.free_port()
-      local _, err, code = http.get("http://127.0.0.1:" .. port .. "/x", { retry = { attempts = 2 } })
+      local _, err, code = client:get("http://127.0.0.1:" .. port .. "/x", { retry = { attempts = 2 } })
       assert.are.equal("CONNECT", code)
       assert.matches("failed after 2 attempts: connection failed", err)
     end)
 
     it("fails with DNS for a host that does not resolve, and the client keeps working", function()
-      local _, err, code = http.get("http://no-such-host.invalid/x", { connect_timeout = 3, retry = { attempts = 2 } })
+      local _, err, code = client:get("http://no-such-host.invalid/x",
+        { connect_timeout = 3, retry = { attempts = 2 } })
       assert.are.equal("DNS", code)
       assert.matches("failed after 2 attempts: DNS lookup failed", err)
-      assert.are.equal(200, assert(http.get(api.url .. "/sales.json")).status)
+      assert.are.equal(200, assert(client:get(api.url .. "/sales.json")).status)
     end)
 
     it("logs each retry at warning level with attempt n/N, reason and wait", function()
@@ -323,20 +369,20 @@ describe("salesengine.http", function()
 
   describe("limits and bad data", function()
     it("rejects a body larger than max_size without retrying", function()
-      local _, err, code = http.get(api.url .. "/_bytes?size=2000000", { max_size = 1000 })
+      local _, err, code = client:get(api.url .. "/_bytes?size=2000000", { max_size = 1000 })
       assert.are.equal("TOO_LARGE", code)
       assert.matches("exceeds the limit of 1000 bytes", err)
-      local _, err2, code2 = http.get(api.url .. "/_bytes?size=2000000&chunked=1", { max_size = 1000 })
+      local _, err2, code2 = client:get(api.url .. "/_bytes?size=2000000&chunked=1", { max_size = 1000 })
       assert.are.equal("TOO_LARGE", code2)
       assert.matches("exceeds the limit of 1000 bytes", err2)
       assert.are.equal(2, api.count("/_bytes"))
-      local ok = assert(http.get(api.url .. "/_bytes?size=1000", { max_size = 1000 }))
+      local ok = assert(client:get(api.url .. "/_bytes?size=1000", { max_size = 1000 }))
       assert.are.equal(1000, #ok.body)
     end)
 
     it("reports invalid JSON with the URL and the decoder's position, without retrying", function()
       local url = api.url .. "/x.json?fault=invalid_json&api_key=k-SECRET-1"
-      local data, err, code = http.get_json(url)
+      local data, err, code = client:get_json(url)
       assert.is_nil(data)
       assert.are.equal("JSON", code)
       assert.are.equal("GET " .. api.url .. "/x.json?fault=invalid_json&api_key=***: invalid JSON at byte 17: "
@@ -376,7 +422,21 @@ describe("salesengine.http", function()
         "bad argument #2 to 'get' (option 'retry': table or false expected, got number)")
       assert.has_error(function() http.get("http://x", { timeout = -1 }) end,
         "bad argument #2 to 'get' (option 'timeout': must be >= 0)")
-      assert.has_error(function() http.set_defaults({ url = "http://x" }) end)
+      assert.has_error(function() http.new({ url = "http://x" }) end, "bad argument #1 to 'new' (unknown option 'url')")
+      assert.has_error(function() http.new({ timeout = "soon" }) end,
+        "bad argument #1 to 'new' (option 'timeout': number expected, got string)")
+      assert.has_error(function() http.new({ retry = { jitter = "half" } }) end,
+        "bad argument #1 to 'new' (option 'retry.jitter': \"full\" or \"none\" expected, got 'half')")
+      assert.has_error(function() http.new("http://x") end, "bad argument #1 to 'new' (table expected, got string)")
+      -- a client's methods count arguments as Lua does for methods (self is not one)
+      assert.has_error(function() client:get("http://x", { timout = 1 }) end,
+        "bad argument #2 to 'get' (unknown option 'timout'); did you mean 'timeout'?")
+      assert.has_error(function() client:get(42) end, "bad argument #1 to 'get' (string expected, got number)")
+      assert.has_error(function() client:fetch_all({ "http://x" }, { concurrency = 0 }) end,
+        "bad argument #2 to 'fetch_all' (option 'concurrency': must be 1..64)")
+      assert.has_error(function() client.get("http://x") end)
+      assert.has_error(function() paginate.cursor({ url = "http://x", cursor = "c", client = 42 }) end,
+        "bad argument #1 to 'cursor' (option 'client': a client of http.new expected, got number)")
       assert.has_error(function() http.fetch_all({ 42 }) end,
         "bad argument #1 to 'fetch_all' (item 1: URL or request table expected, got number)")
       assert.has_error(function() http.fetch_all({ "http://x" }, { concurrency = 0 }) end,
@@ -391,7 +451,7 @@ describe("salesengine.http", function()
       local script = dir .. "/secrets.lua"
       testenv.write_file(script, [[
         local http = require "salesengine.http"
-        http.set_defaults({ retry = { base_delay = 0.01 } })
+        local client = http.new({ retry = { base_delay = 0.01 } })
         local base = ...
         local token, key, pw = os.getenv("T_TOKEN"), os.getenv("T_KEY"), os.getenv("T_PW")
         local cases = {
@@ -403,8 +463,8 @@ describe("salesengine.http", function()
           { base .. "/x?fault=truncate", { headers = { ["X-Api-Key"] = token } } },
         }
         for _, c in ipairs(cases) do
-          local get = c[1]:find("invalid_json") and http.get_json or http.get
-          local ok, err, code = get(c[1], c[2])
+          local get = c[1]:find("invalid_json") and client.get_json or client.get
+          local ok, err, code = get(client, c[1], c[2])
           print(tostring(ok), err, code)
         end
       ]])
@@ -441,7 +501,7 @@ describe("salesengine.http", function()
       end
       local t0 = now()
       local got = {}
-      for i, resp, err in http.fetch_all(urls, { concurrency = 4, json = true }) do
+      for i, resp, err in client:fetch_all(urls, { concurrency = 4, json = true }) do
         assert.is_nil(err)
         got[i] = ids(resp.data.data)[1]
       end
@@ -463,7 +523,7 @@ describe("salesengine.http", function()
       for i = 1, 2 do
         urls[i] = api.url .. "/pages/page?total=20&size=10&page=" .. i .. "&delay=1"
       end
-      local iter, _, _, batch = http.fetch_all(urls, { concurrency = 1 })
+      local iter, _, _, batch = client:fetch_all(urls, { concurrency = 1 })
       assert(iter())
       os.execute("sleep 1.5") -- "working" on page 1
       local after_work = now()
@@ -478,7 +538,7 @@ describe("salesengine.http", function()
     it("reports failures in place and goes on", function()
       local urls = { api.url .. "/sales.json", api.url .. "/missing.json", { url = api.url .. "/sales.json?fail=1" } }
       local results = {}
-      for i, resp, err, code in http.fetch_all(urls) do
+      for i, resp, err, code in client:fetch_all(urls) do
         results[i] = resp and resp.attempts or code
         if i == 2 then
           assert.matches("HTTP 404 Not Found", err)
@@ -493,7 +553,7 @@ describe("salesengine.http", function()
         urls[i] = api.url .. "/sales.json?delay=0.2&n=" .. i
       end
       local n = 0
-      for _ in http.fetch_all(urls, { concurrency = 2 }) do
+      for _ in client:fetch_all(urls, { concurrency = 2 }) do
         n = n + 1
         if n == 2 then
           break
@@ -501,7 +561,7 @@ describe("salesengine.http", function()
       end
       assert.are.equal(2, n)
       assert.is_true(api.count("/sales.json") <= 6)
-      local iter, _, _, batch = http.fetch_all({ api.url .. "/sales.json" })
+      local iter, _, _, batch = client:fetch_all({ api.url .. "/sales.json" })
       batch:close()
       assert.has_error(function() iter() end, "attempt to use a closed HTTP batch")
     end)
@@ -643,12 +703,23 @@ describe("salesengine.http", function()
 
     it("hands a failing page over as an error and stops", function()
       local all, pages, failure = collect(paginate.page_number({
-        url = api.url .. "/pages/page?total=9&size=3&status=500", retry = { attempts = 2 } }))
+        url = api.url .. "/pages/page?total=9&size=3&status=500", retry = { attempts = 2 }, client = client }))
       assert.are.same({}, all)
       assert.are.same({}, pages)
       assert.are.equal("HTTP_500", failure.code)
       assert.are.equal(1, failure.n)
       assert.matches("failed after 2 attempts", failure.err)
+    end)
+
+    it("makes its requests with a client's defaults", function()
+      local c = http.new({ query = { total = 10, size = 3 } })
+      local all = collect(paginate.link_header({ url = api.url .. "/pages/link", client = c }))
+      assert.are.same(range(1, 10), all)
+      all = collect(paginate.page_number({ url = api.url .. "/pages/page", count = 4, client = c }))
+      assert.are.same(range(1, 10), all)
+      local failure = select(3, collect(paginate.page_number({ url = api.url .. "/pages/page",
+        client = http.new({ query = { status = 404 } }) })))
+      assert.are.equal("HTTP_404", failure.code)
     end)
 
     it("collects every item of a style into one array", function()

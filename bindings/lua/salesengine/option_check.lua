@@ -33,7 +33,7 @@ local SHARED = { "query", "headers", "timeout", "connect_timeout", "max_size", "
   "ca_file", "insecure", "max_redirects", "credential_headers", "allow_insecure_redirect" }
 
 --- The option names of salesengine.http's functions: request (and fetch_all
--- items), get, get_json, defaults (set_defaults), batch (fetch_all's second
+-- items), get, get_json, defaults (http.new), batch (fetch_all's second
 -- argument), records; retry: the fields of the retry option.
 local RETRY = set({ "attempts", "base_delay", "multiplier", "max_delay", "budget", "jitter" })
 SHARED = set(SHARED, { retry = RETRY })

@@ -17,7 +17,8 @@
 -- options for http.get_json (headers, bearer, query, retry, timeout, ...);
 -- an option neither knows raises at once.
 -- opts.fields (a list of member names, with opts.items a path) decodes only
--- those members of each item. See docs/lua-api.md.
+-- those members of each item. opts.client, a client of http.new, makes the
+-- requests from its defaults (default: the module's functions). See docs/lua-api.md.
 local http = require "salesengine.http"
 local cjson = require "cjson"
 local option_check = require "salesengine.option_check"
@@ -29,7 +30,7 @@ local M = {}
 
 -- The pagination options of each style (the others are request options,
 -- passed on to http.get_json), and all of them.
-local COMMON = { "url", "items", "max_pages", "fields" }
+local COMMON = { "url", "items", "max_pages", "fields", "client" }
 local NUMBERED = { "start", "has_more", "total", "count", "concurrency" }
 local STYLE_KEYS = {
   link_header = {},
@@ -66,11 +67,29 @@ function M.get_path(doc, path)
   return dotted.value(doc, path)
 end
 
--- Splits opts into the pagination settings and the request options.
+-- The requests of opts.client (a client of http.new, or a fake's), or of
+-- the module: get_json(url, req) and fetch_all(list, opts).
+local function requests_of(opts, fn)
+  local c = opts.client
+  if c == nil then
+    return http
+  end
+  local ok, get_json = pcall(function() return c.get_json end)
+  if not ok or type(get_json) ~= "function" or type(c.fetch_all) ~= "function" then
+    error(string.format("bad argument #1 to '%s' (option 'client': a client of http.new expected, got %s)",
+      fn:match("[^.]+$"), type(c)), 4)
+  end
+  return { get_json = function(url, req) return c:get_json(url, req) end,
+    fetch_all = function(list, batch) return c:fetch_all(list, batch) end }
+end
+
+-- Splits opts into the request options and the requests to make them with
+-- (see requests_of); checks the pagination settings they share.
 local function split_options(opts, fn)
   if type(opts.url) ~= "string" then
     error(fn .. ": option 'url' (a string) is required", 3)
   end
+  local client = requests_of(opts, fn)
   local req = {}
   for k, v in pairs(opts) do
     if not PAGINATION_KEYS[k] then
@@ -86,7 +105,7 @@ local function split_options(opts, fn)
     end
     req.json = { records = opts.items, fields = opts.fields } -- checked by http
   end
-  return req
+  return req, client
 end
 
 -- Request options for one page: req's, with extra query parameters added.
@@ -153,7 +172,7 @@ end
 -- to stop) and after(n, page), called once a page is decoded, returning true
 -- to go on, false to stop after this page, "empty" to stop without yielding
 -- it, or nil, err, code: the page is yielded, the error comes next.
-local function iterator(opts, fn, fetch, after)
+local function iterator(opts, fn, client, fetch, after)
   local n, stopped, pending = 0, false, nil
   return function()
     if pending then
@@ -171,7 +190,7 @@ local function iterator(opts, fn, fetch, after)
       return nil
     end
     n = n + 1
-    local doc, resp, code = http.get_json(url, req)
+    local doc, resp, code = client.get_json(url, req)
     if doc == nil then
       stopped = true
       return n, nil, resp, code
@@ -219,12 +238,12 @@ end
 
 -- Shared by link_header and next_url: follow a next URL found by find_next(page).
 local function follow(opts, fn, find_next)
-  local req = split_options(opts, fn)
+  local req, client = split_options(opts, fn)
   local later_req = with_query(req)
   later_req.query = nil -- the next URL carries its own query string
   local guard = loop_guard("URL")
   local next_url = opts.url
-  return iterator(opts, fn, function(n)
+  return iterator(opts, fn, client, function(n)
     if next_url == nil then
       return nil
     end
@@ -311,7 +330,7 @@ end
 -- Yields opts.count pages (at most opts.max_pages; under partition part only
 -- its pages) fetched concurrently, in order: page n is opts.url with req's
 -- query plus query_of(n).
-local function concurrent(opts, fn, req, query_of, part)
+local function concurrent(opts, fn, req, client, query_of, part)
   local list = {}
   for n = 1, math.min(opts.count, opts.max_pages or opts.count) do
     if partition.takes_page(part, n) then
@@ -322,7 +341,7 @@ local function concurrent(opts, fn, req, query_of, part)
   batch.query = nil
   batch.concurrency = opts.concurrency or 4
   batch.json = req.json or true
-  local iter, _, _, closer = http.fetch_all(list, batch)
+  local iter, _, _, closer = client.fetch_all(list, batch)
   local stopped = false
   return function()
     if stopped then
@@ -357,7 +376,7 @@ end
 function M.page_number(opts)
   check_names(opts, "page_number")
   local fn = "paginate.page_number"
-  local req = split_options(opts, fn)
+  local req, client = split_options(opts, fn)
   local param, start = opts.param or "page", opts.start or 1
   if opts.short_is_last ~= nil and (opts.short_is_last ~= true or math.type(opts.size) ~= "integer"
       or opts.size < 1 or type(opts.size_param) ~= "string") then
@@ -378,14 +397,14 @@ function M.page_number(opts)
     return q
   end
   if opts.count then
-    return partition.mark(concurrent(opts, fn, req, page_query, part))
+    return partition.mark(concurrent(opts, fn, req, client, page_query, part))
   end
   -- the k-th page this process fetches is page n of the whole sequence
   local function nth(k)
     return part and part.index + 1 + (k - 1) * part.count or k
   end
   local paged = { items = opts.items, max_pages = nil }
-  return partition.mark(iterator(paged, fn, function(k)
+  return partition.mark(iterator(paged, fn, client, function(k)
     local n = nth(k)
     if opts.max_pages and n > opts.max_pages then
       return nil
@@ -401,17 +420,17 @@ end
 function M.offset(opts)
   check_names(opts, "offset")
   local fn = "paginate.offset"
-  local req = split_options(opts, fn)
+  local req, client = split_options(opts, fn)
   local oparam, lparam = opts.offset_param or "offset", opts.limit_param or "limit"
   local limit = opts.limit or 100
   local offset = opts.start or 0
   if opts.count then
-    return concurrent(opts, fn, req, function(n)
+    return concurrent(opts, fn, req, client, function(n)
       return { [oparam] = offset + (n - 1) * limit, [lparam] = limit }
     end)
   end
   local rules = stop_rules(opts, fn)
-  return iterator(opts, fn, function()
+  return iterator(opts, fn, client, function()
     return opts.url, with_query(req, { [oparam] = offset, [lparam] = limit })
   end, function(n, page)
     offset = offset + #page.items
@@ -425,14 +444,14 @@ end
 function M.cursor(opts)
   check_names(opts, "cursor")
   local fn = "paginate.cursor"
-  local req = split_options(opts, fn)
+  local req, client = split_options(opts, fn)
   if opts.cursor == nil then
     error(fn .. ": option 'cursor' (the JSON path of the next cursor) is required", 2)
   end
   local param = opts.param or "cursor"
   local guard = loop_guard("cursor")
   local cursor, done = nil, false
-  return iterator(opts, fn, function()
+  return iterator(opts, fn, client, function()
     if done then
       return nil
     end

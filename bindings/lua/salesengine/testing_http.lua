@@ -11,8 +11,11 @@
 -- (transport errors, 408, 425, 429, 5xx) up to retry.attempts (default 3)
 -- without sleeping. An unknown URL answers 404. Bodies are decoded as the real
 -- module decodes them (salesengine.json) inside salesengine, with cjson.decode
--- under stock Lua.
+-- under stock Lua. fake.new(defaults) makes a client, as http.new does: its
+-- methods (client:get(url), ...) start from defaults and share the fake's
+-- routes and calls.
 local cjson = require "cjson"
+local option_check = require "salesengine.option_check"
 
 local has_json, sejson = pcall(require, "salesengine.json")
 local decode = has_json and sejson.decode or cjson.decode
@@ -31,18 +34,77 @@ local RETRYABLE = { [408] = true, [425] = true, [429] = true, [500] = true, [502
 local Fake = {}
 Fake.__index = Fake
 
---- A fake http module over routes. Fields for assertions: calls (list of
--- {method, url}), defaults (what set_defaults stored).
+--- A fake http module over routes. Field for assertions: calls (list of
+-- {method, url}: the requests of the module's functions and of its clients).
 function M.new(routes)
   local fake = setmetatable({ routes = routes or {}, served = {}, calls = {}, defaults = {} }, Fake)
   -- module-style functions (http.get(url) rather than fake:get(url))
-  for _, name in ipairs({ "request", "get", "get_json", "fetch_all", "records", "set_defaults",
-    "reset_defaults" }) do
+  for _, name in ipairs({ "request", "get", "get_json", "fetch_all", "records" }) do
     local method = Fake[name]
     fake[name] = function(...) return method(fake, ...) end
   end
+  fake.new = function(defaults) return Fake.client(fake, defaults) end
   fake.resolve_url, fake.link_next, fake.redact_url = Fake.resolve_url, Fake.link_next, Fake.redact_url
   return fake
+end
+
+-- A copy of table t, one level deep.
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do
+    out[k] = v
+  end
+  return out
+end
+
+-- opts over defaults, merged as the real module merges them: headers and
+-- query by name (false removes one), retry by field (false: no retries),
+-- other options replace.
+local function merged(defaults, opts)
+  local out = copy(defaults)
+  for k, v in pairs(opts) do
+    if (k == "headers" or k == "query") and type(v) == "table" then
+      local map = copy(type(out[k]) == "table" and out[k] or {})
+      for name, value in pairs(v) do
+        map[name] = value ~= false and value or nil
+      end
+      out[k] = map
+    elseif k == "retry" and type(v) == "table" and type(out.retry) == "table" then
+      local retry = copy(out.retry)
+      for field, value in pairs(v) do
+        retry[field] = value
+      end
+      out.retry = retry
+    else
+      out[k] = v
+    end
+  end
+  return out
+end
+
+--- http.new([defaults]): a client whose requests start from defaults,
+-- sharing the fake's routes and calls.
+function Fake:client(defaults)
+  if defaults ~= nil and type(defaults) ~= "table" then
+    error(string.format("bad argument #1 to 'new' (table expected, got %s)", type(defaults)), 3)
+  end
+  option_check.check(defaults or {}, option_check.HTTP.defaults, "new", 1, 3)
+  return setmetatable({ routes = self.routes, served = self.served, calls = self.calls,
+    defaults = merged({}, defaults or {}) }, Fake)
+end
+
+--- client:close() (also <close>): later requests raise.
+function Fake:close()
+  self.closed = true
+end
+Fake.__close = Fake.close
+
+-- The options of a request of self: opts over self's defaults. Raises for a closed client.
+local function request_options(self, opts)
+  if self.closed then
+    error("attempt to use a closed HTTP client", 3)
+  end
+  return merged(self.defaults, opts or {})
 end
 
 --- Number of requests made to url.
@@ -94,8 +156,7 @@ end
 
 -- Performs req with retries; returns like http.request.
 function Fake:perform(req)
-  local retry = req.retry or self.defaults.retry or {}
-  local attempts = retry.attempts or 3
+  local attempts = req.retry == false and 1 or (req.retry or {}).attempts or 3
   local last
   for attempt = 1, attempts do
     self.calls[#self.calls + 1] = { method = req.method, url = req.url }
@@ -124,6 +185,7 @@ end
 --- http.request{method, url, query, headers, body, retry, ...}
 function Fake:request(opts)
   assert(type(opts) == "table" and type(opts.url) == "string", "http.request: 'url' must be a string")
+  opts = request_options(self, opts)
   return self:perform({ method = opts.method or "GET", url = full_url(opts.url, opts.query), retry = opts.retry,
     headers = opts.headers, body = opts.body })
 end
@@ -131,7 +193,7 @@ end
 --- http.get(url[, opts])
 function Fake:get(url, opts)
   assert(type(url) == "string", "http.get: url must be a string")
-  opts = opts or {}
+  opts = request_options(self, opts)
   return self:perform({ method = "GET", url = full_url(url, opts.query), retry = opts.retry, headers = opts.headers })
 end
 
@@ -237,16 +299,6 @@ end
 --- http.redact_url(url): unchanged (fakes hold no secrets).
 function Fake.redact_url(url)
   return url
-end
-
-function Fake:set_defaults(opts)
-  for k, v in pairs(opts) do
-    self.defaults[k] = v
-  end
-end
-
-function Fake:reset_defaults()
-  self.defaults = {}
 end
 
 return M

@@ -12,7 +12,7 @@ local root = se.getenv("SE_SOURCE_DIR")
 package.path = root .. "/scripts/?.lua;" .. package.path
 local transform = require "transform"
 
-http.set_defaults {
+local api = http.new {
   bearer = se.getenv("SALES_API_TOKEN"),
   query = { api_key = se.getenv("SALES_API_KEY") },
   retry = { attempts = 2, base_delay = 0.05, jitter = "none" },
@@ -24,7 +24,7 @@ local rejects_file = os.getenv("SALES_REJECTS_FILE")
 etl.run {
   name = "sales_secret",
   source = etl.once(function()
-    return http.get_json(se.getenv("SALES_API_URL"))
+    return api:get_json(se.getenv("SALES_API_URL"))
   end),
   records = "sales",
   transform = transform.transform,
