@@ -179,3 +179,22 @@ const char *se_opt_str_field(lua_State *L, int t, const char *key, const char *d
   lua_pop(L, 1); /* still referenced by the table */
   return v;
 }
+
+void se_handle_type(lua_State *L, const char *tname, const luaL_Reg *methods, int nup, lua_CFunction close) {
+  luaL_newmetatable(L, tname);
+  lua_insert(L, -nup - 1);
+  lua_newtable(L);
+  lua_insert(L, -nup - 1);
+  if (methods != NULL)
+    luaL_setfuncs(L, methods, nup);
+  else
+    lua_pop(L, nup);
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "close");
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__close");
+  lua_pop(L, 1);
+}

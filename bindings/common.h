@@ -12,6 +12,12 @@
  * Engine calls made from a binding log through it. Never NULL. */
 se_logger *se_lua_logger(lua_State *L);
 
+/* Registers the metatable tname of a handle type: __index holds methods
+ * (NULL: none), sharing the nup upvalues on top of the stack (popped), and
+ * close; close is also __gc and __close, so one function closes a handle
+ * however it ends. */
+void se_handle_type(lua_State *L, const char *tname, const luaL_Reg *methods, int nup, lua_CFunction close);
+
 /* The error convention for expected failures (network, database, bad data):
  * pushes nil, message, code and returns 3, for `return se_push_failure(...)`. */
 int se_push_failure(lua_State *L, const char *message, const char *code);

@@ -485,29 +485,11 @@ static void push_decode(lua_State *L) {
   lua_remove(L, -2);
 }
 
-/* Creates the metatable tname with methods (the request functions, or
- * NULL) and close in __index, and close also as __gc and __close. */
-static void new_handle_type(lua_State *L, const char *tname, const luaL_Reg *methods, lua_CFunction close) {
-  luaL_newmetatable(L, tname);
-  lua_newtable(L);
-  if (methods != NULL) { /* the request functions as methods: upvalues nil (no default client) and decode */
-    lua_pushnil(L);
-    push_decode(L);
-    luaL_setfuncs(L, methods, 2);
-  }
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "close");
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-}
-
 int luaopen_salesengine_http(lua_State *L) {
-  new_handle_type(L, CLIENT_MT, request_functions, client_close);
-  new_handle_type(L, BATCH_MT, NULL, batch_close);
+  lua_pushnil(L); /* the methods' upvalues: no default client, and decode */
+  push_decode(L);
+  se_handle_type(L, CLIENT_MT, request_functions, 2, client_close);
+  se_handle_type(L, BATCH_MT, NULL, 0, batch_close);
   lhttp_records_register(L);
   luaL_newlib(L, http_functions);
   lua_newtable(L); /* the default client's defaults: none */

@@ -140,14 +140,5 @@ int lhttp_records_new(lua_State *L, int arg, int defs) {
 }
 
 void lhttp_records_register(lua_State *L) {
-  luaL_newmetatable(L, STREAM_MT);
-  lua_pushcfunction(L, stream_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, stream_close);
-  lua_setfield(L, -2, "__close");
-  lua_newtable(L);
-  lua_pushcfunction(L, stream_close);
-  lua_setfield(L, -2, "close");
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  se_handle_type(L, STREAM_MT, NULL, 0, stream_close);
 }

@@ -108,12 +108,7 @@ static int fail(lua_State *L, lpg_plan *st, se_pg_conn *c) {
 }
 
 void lpg_upsert_register(lua_State *L) {
-  luaL_newmetatable(L, STATE_MT);
-  lua_pushcfunction(L, state_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, state_close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
+  se_handle_type(L, STATE_MT, NULL, 0, state_close);
 }
 
 int lpg_upsert(lua_State *L) {

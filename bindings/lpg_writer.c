@@ -387,14 +387,6 @@ void lpg_writer_register(lua_State *L) {
                                      {"flush", writer_flush},
                                      {"settled", writer_settled},
                                      {"finish", writer_finish},
-                                     {"close", writer_close},
                                      {NULL, NULL}};
-  luaL_newmetatable(L, WRITER_MT);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, writer_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, writer_close);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
+  se_handle_type(L, WRITER_MT, methods, 0, writer_close);
 }

@@ -24,18 +24,8 @@ end
 describe("bad input", function()
   local dir, api, dsn
 
-  local site
-  setup(function()
-    site = sales_site.start("bad_input")
-    dir, api, dsn = site.dir, site.api, site.dsn
-  end)
-  teardown(function()
-    site.stop()
-  end)
-
-  before_each(function()
-    testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales; DROP TABLE IF EXISTS etl_rejects")
-  end)
+  sales_site.for_spec("bad_input", { drop = { "fact_sales", "etl_rejects" } },
+    function(site) dir, api, dsn = site.dir, site.api, site.dsn end)
 
   --- Serves body as name and runs the pipeline on it (extra: options before the script).
   local function run(name, body, extra, env)

@@ -35,18 +35,8 @@ end
 describe("the etl runner on scripts/pipeline.lua", function()
   local dir, api, dsn
 
-  local site
-  setup(function()
-    site = sales_site.start("etl_sales")
-    dir, api, dsn = site.dir, site.api, site.dsn
-  end)
-  teardown(function()
-    site.stop()
-  end)
-
-  before_each(function()
-    testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales, etl_rejects")
-  end)
+  local site = sales_site.for_spec("etl_sales", { drop = { "fact_sales", "etl_rejects" } },
+    function(s) dir, api, dsn = s.dir, s.api, s.dsn end)
 
   local function run(file, args, env)
     env = site.env(api.url .. "/" .. file, env)

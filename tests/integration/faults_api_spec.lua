@@ -18,15 +18,10 @@ describe("API faults", function()
   -- occurrence and some come a batch later; the paged runs use 100 per page.
   local v1, v2 = F.records(1100, 1), F.records(1100, 2)
 
-  local site
-  setup(function()
-    site = sales_site.start("faults_api")
+  sales_site.for_spec("faults_api", {}, function(site)
     dir, api, dsn = site.dir, site.api, site.dsn
     testenv.write_file(dir .. "/v1.json", F.feed(v1))
     testenv.write_file(dir .. "/v2.json", F.feed(v2))
-  end)
-  teardown(function()
-    site.stop()
   end)
 
   --- Starts each case from fact_sales = v1 loaded; returns its snapshot.

@@ -23,15 +23,10 @@ describe("the engine stopped mid-load", function()
   local v1, v2 = F.records(25000, 11), F.records(25000, 12)
   local p1, p2 = F.records(400, 13), F.records(400, 14)
 
-  local site
-  setup(function()
-    site = sales_site.start("faults_engine")
+  sales_site.for_spec("faults_engine", {}, function(site)
     dir, api, dsn = site.dir, site.api, site.dsn
     testenv.write_file(dir .. "/v1.json", F.feed(v1))
     testenv.write_file(dir .. "/v2.json", F.feed(v2))
-  end)
-  teardown(function()
-    site.stop()
   end)
 
   local function env_for(url, extra)

@@ -28,14 +28,9 @@ end
 describe("--metrics-file", function()
   local dir, api, dsn, prom
 
-  local site
-  setup(function()
-    site = sales_site.start("metrics")
-    dir, api, dsn = site.dir, site.api, site.dsn
+  local site = sales_site.for_spec("metrics", {}, function(s)
+    dir, api, dsn = s.dir, s.api, s.dsn
     prom = dir .. "/sales.prom"
-  end)
-  teardown(function()
-    site.stop()
   end)
 
   local function run(url, env)

@@ -2,6 +2,7 @@
 -- fixture API and a real PostgreSQL database.
 local testenv = dofile("tests/lib/testenv.lua")
 local sales_site = dofile("tests/lib/sales_site.lua")
+local F = dofile("tests/lib/fault_helpers.lua")
 
 local REGIONS = { "emea", " EMEA ", "Apac", "  amer", "AMER  ", "LatAm", "\tapac\n" }
 
@@ -63,24 +64,6 @@ local function make_feed(n)
   return '{"generated":"fixture","sales":[\n' .. table.concat(items, ",\n") .. "\n]}", expected
 end
 
---- fact_sales as "sale_id|epoch|revenue|region" lines sorted by sale_id.
-local function table_lines(dsn)
-  return testenv.psql(dsn, [[SELECT sale_id, extract(epoch FROM sale_date)::bigint, revenue::text, region
-    FROM fact_sales ORDER BY sale_id COLLATE "C"]])
-end
-
-local function expected_lines(expected)
-  local ids = {}
-  for id in pairs(expected) do ids[#ids + 1] = id end
-  table.sort(ids)
-  local out = {}
-  for _, id in ipairs(ids) do
-    local e = expected[id]
-    out[#out + 1] = string.format("%s|%d|%s|%s\n", id, e.epoch, e.revenue, e.region)
-  end
-  return table.concat(out)
-end
-
 local function run_pipeline(env)
   env.SALES_RETRY_DELAY = env.SALES_RETRY_DELAY or "0.05"
   return testenv.salesengine({ "scripts/pipeline.lua" }, { env = env })
@@ -89,17 +72,8 @@ end
 describe("the sales pipeline end to end", function()
   local dir, api, dsn, password_dsn, password
 
-  local site
-  setup(function()
-    site = sales_site.start("sales_pipeline")
+  sales_site.for_spec("sales_pipeline", { drop = { "fact_sales" } }, function(site)
     dir, api, dsn, password_dsn, password = site.dir, site.api, site.dsn, site.password_dsn, site.password
-  end)
-  teardown(function()
-    site.stop()
-  end)
-
-  before_each(function()
-    testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales")
   end)
 
   it("loads exactly what row-by-row upserts in array order would, and a re-run changes nothing", function()
@@ -107,8 +81,8 @@ describe("the sales pipeline end to end", function()
     testenv.write_file(dir .. "/sales.json", feed)
     local r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
     assert.are.equal(0, r.code, r.stderr)
-    local want = expected_lines(expected)
-    assert.are.equal(want, table_lines(dsn))
+    local want = F.lines(expected)
+    assert.are.equal(want, F.table_lines(dsn))
     assert.matches("msg=\"starting sales pipeline\"", r.stderr)
     assert.matches("msg=extracted records=3300", r.stderr)
     assert.matches("msg=transformed rows=3300", r.stderr)
@@ -117,7 +91,7 @@ describe("the sales pipeline end to end", function()
     local before = testenv.psql(dsn, "SELECT max(loaded_at) FROM fact_sales")
     r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
     assert.are.equal(0, r.code, r.stderr)
-    assert.are.equal(want, table_lines(dsn))
+    assert.are.equal(want, F.table_lines(dsn))
     assert.are.equal("3000\n", testenv.psql(dsn, "SELECT count(*) FROM fact_sales"))
     assert.are.equal("t\n", testenv.psql(dsn,
       "SELECT min(loaded_at) > '" .. before:gsub("\n", "") .. "' FROM fact_sales"))
@@ -139,7 +113,7 @@ describe("the sales pipeline end to end", function()
       testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales")
       local r = run_pipeline({ SALES_API_URL = api.url .. "/" .. name, WAREHOUSE_DSN = dsn })
       assert.are.equal(0, r.code, r.stderr)
-      assert.are.equal(want, table_lines(dsn), name)
+      assert.are.equal(want, F.table_lines(dsn), name)
       assert.matches("msg=\"pipeline complete\".*loaded=5.*rejected=0", r.stderr)
     end
   end)
@@ -205,7 +179,7 @@ describe("the sales pipeline end to end", function()
     testenv.write_file(dir .. "/sales.json", (make_feed(50)))
     local r = run_pipeline({ SALES_API_URL = api.url .. "/sales.json", WAREHOUSE_DSN = dsn })
     assert.are.equal(0, r.code, r.stderr)
-    local before = table_lines(dsn)
+    local before = F.table_lines(dsn)
 
     local feed = make_feed(50):gsub('"date":"[^"]*"', '"date":"2026-13-45"', 1)
     testenv.write_file(dir .. "/bad.json", feed)
@@ -213,7 +187,7 @@ describe("the sales pipeline end to end", function()
     assert.are.equal(5, r.code, r.stderr)
     assert.matches("record 1 %(id S1%) is invalid", r.stderr)
     assert.matches("2026%-13%-45", r.stderr)
-    assert.are.equal(before, table_lines(dsn))
+    assert.are.equal(before, F.table_lines(dsn))
 
     -- numeric(14,2) overflows: PostgreSQL refuses the row, which becomes a reject;
     -- 2 of 55 is over the default max_rejects (1%), so the transaction rolls back
@@ -223,6 +197,6 @@ describe("the sales pipeline end to end", function()
     assert.are.equal(5, r.code, r.stderr)
     assert.matches("fact_sales", r.stderr)
     assert.matches("22003", r.stderr)
-    assert.are.equal(before, table_lines(dsn))
+    assert.are.equal(before, F.table_lines(dsn))
   end)
 end)

@@ -35,19 +35,8 @@ end
 describe("a streamed body", function()
   local dir, api, dsn
 
-  local site
-  setup(function()
-    site = sales_site.start("stream")
-    dir, api, dsn = site.dir, site.api, site.dsn
-  end)
-  teardown(function()
-    site.stop()
-  end)
-
-  before_each(function()
-    testenv.psql(dsn, "DROP TABLE IF EXISTS fact_sales; DROP TABLE IF EXISTS etl_rejects")
-    api.reset()
-  end)
+  local site = sales_site.for_spec("stream", { drop = { "fact_sales", "etl_rejects" }, reset_api = true },
+    function(s) dir, api, dsn = s.dir, s.api, s.dsn end)
 
   local function run(url, env, script)
     env = site.env(url, env)

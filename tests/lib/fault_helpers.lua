@@ -69,6 +69,11 @@ function M.expected(lists, upto)
       end
     end
   end
+  return M.lines(rows)
+end
+
+--- rows ({[sale_id] = {epoch, revenue, region}}) as table_lines prints them.
+function M.lines(rows)
   local ids = {}
   for id in pairs(rows) do ids[#ids + 1] = id end
   table.sort(ids)

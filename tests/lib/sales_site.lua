@@ -2,9 +2,7 @@
 -- temporary folder that the fixture API serves, a fresh database, and the
 -- environment the pipeline runs with against them.
 --
---   local site
---   setup(function() site = sales_site.start("stream") end)
---   teardown(function() site.stop() end)
+--   local site = sales_site.for_spec("stream", { drop = { "fact_sales" } })
 --   ... testenv.salesengine({ "scripts/pipeline.lua" }, { env = site.env(site.api.url .. "/sales.json") })
 local testenv = dofile("tests/lib/testenv.lua")
 local api_fixture = dofile("tests/lib/api_fixture.lua")
@@ -34,6 +32,37 @@ function M.start(name)
     testenv.rm_rf(site.dir)
   end
 
+  return site
+end
+
+--- Inside a describe block: starts the site in setup (then calls
+-- on_start(site), if given) and stops it in teardown; before each test
+-- drops the tables opts.drop lists and, with opts.reset_api, clears the
+-- API's log and faults. Returns the site, filled in by setup.
+function M.for_spec(name, opts, on_start)
+  local busted = require "busted" -- its hooks: a helper does not see the spec's globals
+  local site = {}
+  busted.setup(function()
+    for k, v in pairs(M.start(name)) do
+      site[k] = v
+    end
+    if on_start then
+      on_start(site)
+    end
+  end)
+  busted.teardown(function()
+    site.stop()
+  end)
+  if opts.drop or opts.reset_api then
+    busted.before_each(function()
+      if opts.drop then
+        testenv.psql(site.dsn, "DROP TABLE IF EXISTS " .. table.concat(opts.drop, ", "))
+      end
+      if opts.reset_api then
+        site.api.reset()
+      end
+    end)
+  end
   return site
 end
 
