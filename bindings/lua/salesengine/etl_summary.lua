@@ -3,6 +3,7 @@
 -- --summary-json file for schedulers (written by etl.run, and by the host
 -- again on every exit: write_final).
 local cjson = require "cjson"
+local atomic_file = require "salesengine.atomic_file"
 
 local M = {}
 
@@ -100,23 +101,9 @@ end
 --- Writes s as JSON to path (via a temporary file and a rename, so a reader
 -- never sees half a file). Returns true or nil, message, "IO".
 function M.write_json(path, s)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then
-    return nil, "cannot write the summary: " .. tostring(err), "IO"
-  end
-  local ok, werr = f:write(cjson.encode(M.redacted(s)), "\n")
-  if ok then
-    ok, werr = f:close()
-  else
-    f:close()
-  end
-  if ok then
-    ok, werr = os.rename(tmp, path)
-  end
+  local ok, err = atomic_file.write(path, path .. ".tmp", cjson.encode(M.redacted(s)) .. "\n")
   if not ok then
-    os.remove(tmp)
-    return nil, "cannot write the summary: " .. tostring(werr), "IO"
+    return nil, "cannot write the summary: " .. tostring(err), "IO"
   end
   return true
 end

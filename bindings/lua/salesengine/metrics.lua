@@ -3,6 +3,7 @@
 -- summary here (the figures of the summary line and --summary-json); the host
 -- calls write() on every exit, failures included. Reference: docs/lua-api.md.
 local sys = require "salesengine.sys"
+local atomic_file = require "salesengine.atomic_file"
 
 local M = {}
 
@@ -184,23 +185,9 @@ function M.write(path, exit_code, seconds)
     or "salesengine"
   local text = M.format({ exit_code = exit_code, seconds = seconds, now = now, pipelines = pipelines,
     http = sys.http_stats(), name = name, last_success = last_success })
-  local tmp = path .. ".tmp." .. sys.getpid()
-  local f, err = io.open(tmp, "w")
-  if not f then
-    error(err, 0)
-  end
-  local ok, werr = f:write(text)
-  if ok then
-    ok, werr = f:close()
-  else
-    f:close()
-  end
-  if ok then
-    ok, werr = os.rename(tmp, path)
-  end
+  local ok, err = atomic_file.write(path, path .. ".tmp." .. sys.getpid(), text)
   if not ok then
-    os.remove(tmp)
-    error(werr, 0)
+    error(err, 0)
   end
 end
 
