@@ -380,16 +380,31 @@ describe("salesengine.etl", function()
     assert.are.equal(0, #db:rows("fact_sales"))
   end)
 
-  it("raises for mistakes in the pipeline definition", function()
-    -- reported at the caller's line
+  it("raises for mistakes in the pipeline definition, in Lua's misuse form at the caller's line", function()
     local ok0, err0 = pcall(function() etl.run({ name = "x" }) end)
     assert.is_false(ok0)
-    assert.matches("^[^:]*etl_runner_spec%.lua:%d+: etl%.run: 'source' must be a function returning pages$", err0)
-    assert.error_matches(function()
-      etl.run({ name = "x", source = etl.pages({}), sink = SINK, sinks = { SINK } })
-    end, "etl%.run: give exactly one of 'sink' and 'sinks'$")
+    assert.matches("^[^:]*etl_runner_spec%.lua:%d+: bad argument #1 to 'run' %(option 'source': a function " ..
+      "returning pages expected, got no value%)$", err0)
+    local cases = {
+      { { name = "x", source = etl.pages({}), sink = SINK, sinks = { SINK } },
+        "(give exactly one of the options 'sink' and 'sinks')" },
+      { { name = "", source = etl.pages({}), sink = SINK }, "(option 'name': a non-empty string expected, got '')" },
+      { { name = "x", source = etl.pages({}), sink = { table = 1 } },
+        "(option 'sink.table': a table name expected, got number)" },
+      { { name = "x", source = etl.pages({}), sinks = { SINK, { table = "t", evolve = "grow" } } },
+        "(option 'sinks[2].evolve': \"freeze\" or \"add_columns\" expected, got grow)" },
+      { { name = "x", source = etl.pages({}), sink = SINK, commit = "page" },
+        "(option 'commit': \"run\" or \"batch\" expected, got page)" },
+      { { name = "x", source = etl.pages({}), sink = SINK, transform = 1 },
+        "(option 'transform': function expected, got number)" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(etl.run, c[1])
+      assert.is_false(ok)
+      assert.are.equal("bad argument #1 to 'run' " .. c[2], err)
+    end
     local ok, err = run({ source = etl.pages({}), max_rejects = -1 })
     assert.is_false(ok)
-    assert.matches("etl%.run: max_rejects must be a count", err)
+    assert.matches("bad argument #1 to 'run' %(option 'max_rejects': a count", err)
   end)
 end)

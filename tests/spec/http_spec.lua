@@ -441,7 +441,14 @@ describe("salesengine.http", function()
         "bad argument #1 to 'fetch_all' (item 1: URL or request table expected, got number)")
       assert.has_error(function() http.fetch_all({ "http://x" }, { concurrency = 0 }) end,
         "bad argument #2 to 'fetch_all' (option 'concurrency': must be 1..64)")
-      assert.has_error(function() paginate.cursor({ url = "http://x" }) end)
+      assert.has_error(function() paginate.cursor({ url = "http://x" }) end,
+        "bad argument #1 to 'cursor' (option 'cursor': the JSON path of the next cursor expected, got no value)")
+      assert.has_error(function() paginate.next_url({ next = "links.next" }) end,
+        "bad argument #1 to 'next_url' (option 'url': string expected, got no value)")
+      assert.has_error(function() paginate.link_header({ url = "http://x", max_pages = 0 }) end,
+        "bad argument #1 to 'link_header' (option 'max_pages': a whole number from 1 expected, got 0)")
+      assert.has_error(function() paginate.collect("pages", { url = "http://x" }) end,
+        "bad argument #1 to 'collect' (unknown style 'pages')")
     end)
   end)
 
@@ -698,7 +705,8 @@ describe("salesengine.http", function()
         url = api.url .. "/pages/page?total=12&size=3", count = 4, items = "data", fields = { "id" } })))
       assert.has_error(function()
         paginate.page_number({ url = api.url .. "/pages/page", fields = { "id" } })
-      end, "paginate.page_number: option 'fields' needs option 'items' (the dotted path of the items array)")
+      end, "bad argument #1 to 'page_number' (option 'fields': needs option 'items' (the dotted path of the " ..
+        "items array))")
     end)
 
     it("hands a failing page over as an error and stops", function()

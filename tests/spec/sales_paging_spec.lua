@@ -115,7 +115,7 @@ describe("paginate.page_number's short_is_last", function()
       { short_is_last = true, size_param = false } }) do
       local ok, err = pcall(pages_read, {}, bad)
       assert.is_false(ok)
-      assert.matches("option 'short_is_last' is true or absent", err)
+      assert.matches("bad argument #1 to 'page_number' %(option 'short_is_last': true or absent", err)
     end
   end)
 end)

@@ -148,24 +148,45 @@ local function check_names(spec)
   end
 end
 
+-- Raises the misuse of etl.run's option key (nil: of the spec as a whole);
+-- run_checked reports it at the script's line.
+local function bad(key, what, ...)
+  option_check.bad_value("run", 1, key, string.format(what, ...), 0)
+end
+
 -- Checks the spec (mistakes raise) and fills in defaults; returns the sinks list.
 local function check_spec(spec)
-  assert(type(spec.name) == "string" and spec.name ~= "", "etl.run: 'name' must be a non-empty string")
-  assert(type(spec.source) == "function", "etl.run: 'source' must be a function returning pages")
-  for _, f in ipairs({ "transform", "on_loaded", "before_commit" }) do
-    assert(spec[f] == nil or type(spec[f]) == "function", "etl.run: '" .. f .. "' must be a function")
+  if type(spec.name) ~= "string" or spec.name == "" then
+    bad("name", "a non-empty string expected, got %s", spec.name == "" and "''" or option_check.typename(spec.name))
   end
-  assert((spec.sink == nil) ~= (spec.sinks == nil), "etl.run: give exactly one of 'sink' and 'sinks'")
+  if type(spec.source) ~= "function" then
+    bad("source", "a function returning pages expected, got %s", option_check.typename(spec.source))
+  end
+  for _, f in ipairs({ "transform", "on_loaded", "before_commit" }) do
+    if spec[f] ~= nil and type(spec[f]) ~= "function" then
+      bad(f, "function expected, got %s", type(spec[f]))
+    end
+  end
+  if (spec.sink == nil) == (spec.sinks == nil) then
+    bad(nil, "give exactly one of the options 'sink' and 'sinks'")
+  end
   local list = spec.sinks or { spec.sink }
   local sinks = {}
   for i, s in ipairs(list) do
-    assert(type(s) == "table" and type(s.table) == "string", "etl.run: sink " .. i .. " needs a 'table'")
-    assert(s.evolve == nil or etl_evolve.MODES[s.evolve],
-      "etl.run: sink " .. i .. ": 'evolve' must be \"freeze\" or \"add_columns\"")
-    assert(s.types == nil or type(s.types) == "table", "etl.run: sink " .. i .. ": 'types' must be a table")
+    local name = spec.sinks and "sinks[" .. i .. "]" or "sink"
+    if type(s) ~= "table" then
+      bad(name, "table expected, got %s", type(s))
+    elseif type(s.table) ~= "string" then
+      bad(name .. ".table", "a table name expected, got %s", option_check.typename(s.table))
+    elseif s.evolve ~= nil and not etl_evolve.MODES[s.evolve] then
+      bad(name .. ".evolve", "\"freeze\" or \"add_columns\" expected, got %s", tostring(s.evolve))
+    elseif s.types ~= nil and type(s.types) ~= "table" then
+      bad(name .. ".types", "table expected, got %s", type(s.types))
+    end
     for column, ty in pairs(s.types or {}) do
-      assert(type(column) == "string" and type(ty) == "string",
-        "etl.run: sink " .. i .. ": 'types' maps column names to SQL type names")
+      if type(column) ~= "string" or type(ty) ~= "string" then
+        bad(name .. ".types", "column names mapped to SQL type names expected")
+      end
     end
     local options, timeouts = {}, {}
     for k, v in pairs(s) do
@@ -178,11 +199,15 @@ local function check_spec(spec)
     sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts,
       evolve = s.evolve, types = s.types }
   end
-  assert(#sinks > 0, "etl.run: 'sinks' is empty")
-  assert(spec.commit == nil or spec.commit == "run" or spec.commit == "batch",
-    "etl.run: 'commit' must be \"run\" or \"batch\"")
-  assert(spec.rejects == nil or (type(spec.rejects) == "table" and (spec.rejects.table or spec.rejects.file)),
-    "etl.run: 'rejects' must be {table = name} or {file = path}")
+  if #sinks == 0 then
+    bad("sinks", "a non-empty list of sinks expected")
+  end
+  if spec.commit ~= nil and spec.commit ~= "run" and spec.commit ~= "batch" then
+    bad("commit", "\"run\" or \"batch\" expected, got %s", tostring(spec.commit))
+  end
+  if spec.rejects ~= nil and not (type(spec.rejects) == "table" and (spec.rejects.table or spec.rejects.file)) then
+    bad("rejects", "{table = name} or {file = path} expected")
+  end
   return sinks
 end
 
@@ -201,7 +226,9 @@ local function new_run(spec)
   end
   local dry_run = pick(spec.dry_run, opts.dry_run or false)
   if not dry_run then
-    assert(type(spec.db) == "string", "etl.run: 'db' must be a connection string (not needed with --dry-run)")
+    if type(spec.db) ~= "string" then
+      bad("db", "a connection string expected (not needed with --dry-run), got %s", option_check.typename(spec.db))
+    end
   end
   local self = setmetatable({
     spec = spec,
@@ -760,8 +787,7 @@ end
 local function run_checked(spec)
   local made, run = pcall(new_run, spec)
   if not made then -- a mistake in spec: report it at the script's line
-    local msg = tostring(run):gsub("^[^:\n]*:%d+: ", "")
-    error(msg:find("^etl%.run: ") and msg or "etl.run: " .. msg, 2)
+    error(option_check.misuse_message("run", 1, run), 2)
   end
   local ok, result = pcall(run.execute, run)
   if ok then

@@ -97,8 +97,8 @@ function M.parse_limit(v)
   elseif math.type(v) == "float" and v >= 1 and v == math.floor(v) then
     return { count = math.tointeger(v) }
   end
-  error("max_rejects must be a count (integer >= 0), a fraction (0 <= x < 1) or a percentage such as \"1%\", got "
-    .. tostring(v), 3)
+  error("option 'max_rejects': a count (integer >= 0), a fraction (0 <= x < 1) or a percentage such as \"1%\" "
+    .. "expected, got " .. tostring(v), 3)
 end
 
 --- Describes a parsed limit for messages: "10", "1%".

@@ -17,6 +17,11 @@ local partition = require "salesengine.partition"
 
 local M = {}
 
+-- A mistake in etl.run's spec, in Lua's misuse form.
+local function etl_misuse(msg)
+  return option_check.misuse_message("run", 1, msg)
+end
+
 local MICRO = 1000000
 
 ------------------------------------------------------------------------------------------------------------
@@ -483,14 +488,14 @@ function M.run(spec, run_fn)
   local log = require "salesengine.log"
   local made, cfg = pcall(M.config, spec.incremental)
   if not made then
-    error("etl.run: " .. tostring(cfg):gsub("^[^:\n]*:%d+: ", ""), 2)
+    error(etl_misuse(cfg), 2)
   end
   if type(spec.source) ~= "function" then
-    error("etl.run: with 'incremental', 'source' must be a function(window) returning the source", 2)
+    error(etl_misuse("option 'source': with 'incremental', a function(window) returning the source expected"), 2)
   end
   for _, hook in ipairs({ "on_loaded", "before_commit" }) do
     if spec[hook] ~= nil then
-      error("etl.run: '" .. hook .. "' cannot be combined with 'incremental' (it uses that hook)", 2)
+      error(etl_misuse("option '" .. hook .. "': cannot be combined with 'incremental' (it uses that hook)"), 2)
     end
   end
   local opts = sys.options()
@@ -535,7 +540,7 @@ function M.run(spec, run_fn)
   end
   local ok, result = pcall(function()
     local source = partition.by_time(spec.source, window) -- records split by time slots, not pages
-    assert(type(source) == "function", "etl.run: the incremental source factory must return a source function")
+    assert(type(source) == "function", "the incremental source factory (option 'source') returned no source function")
     local inner = {}
     for k, v in pairs(spec) do
       inner[k] = v

@@ -114,6 +114,27 @@ local function complaint(opts, allowed, prefix)
   return nil
 end
 
+--- Raises Lua's misuse form for a bad option value (key nil: a complaint
+-- about the argument as a whole), at level as check's:
+--   bad argument #ARG to 'FN' (option 'KEY': WHAT)
+function M.bad_value(fn, arg, key, what, level)
+  local text = key and string.format("option '%s': %s", key, what) or what
+  error(string.format("bad argument #%d to '%s' (%s)", arg, fn, text), (level or 1) + 1)
+end
+
+--- err, a mistake found while checking argument arg of fn (with or without
+-- the position of the check), in Lua's misuse form without a position:
+-- "bad argument #ARG to 'FN' (...)". A message already in that form stays.
+function M.misuse_message(fn, arg, err)
+  local msg = tostring(err):gsub("^[^:\n]*:%d+: ", "")
+  return msg:find("^bad argument") and msg or string.format("bad argument #%d to '%s' (%s)", arg, fn, msg)
+end
+
+--- The name of the type of v for "X expected, got T" ("no value" for nil).
+function M.typename(v)
+  return v == nil and "no value" or type(v)
+end
+
 --- Raises unless every key of opts is a string in the set allowed (and,
 -- for a name that allowed maps to a set, every key of a table given there):
 --   bad argument #ARG to 'FN' (unknown option 'PREFIXname')[; did you mean 'PREFIXother'?]

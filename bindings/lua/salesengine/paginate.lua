@@ -67,6 +67,13 @@ function M.get_path(doc, path)
   return dotted.value(doc, path)
 end
 
+-- Raises the misuse of option key (nil: of the options as a whole) of the
+-- style function fn ("paginate.cursor"), in Lua's form; level as error's,
+-- counted from the function that calls misuse.
+local function misuse(fn, key, what, level)
+  option_check.bad_value(fn:match("[^.]+$"), 1, key, what, level + 1)
+end
+
 -- The requests of opts.client (a client of http.new, or a fake's), or of
 -- the module: get_json(url, req) and fetch_all(list, opts).
 local function requests_of(opts, fn)
@@ -76,8 +83,7 @@ local function requests_of(opts, fn)
   end
   local ok, get_json = pcall(function() return c.get_json end)
   if not ok or type(get_json) ~= "function" or type(c.fetch_all) ~= "function" then
-    error(string.format("bad argument #1 to '%s' (option 'client': a client of http.new expected, got %s)",
-      fn:match("[^.]+$"), type(c)), 4)
+    misuse(fn, "client", "a client of http.new expected, got " .. type(c), 4)
   end
   return { get_json = function(url, req) return c:get_json(url, req) end,
     fetch_all = function(list, batch) return c:fetch_all(list, batch) end }
@@ -87,7 +93,7 @@ end
 -- (see requests_of); checks the pagination settings they share.
 local function split_options(opts, fn)
   if type(opts.url) ~= "string" then
-    error(fn .. ": option 'url' (a string) is required", 3)
+    misuse(fn, "url", "string expected, got " .. option_check.typename(opts.url), 3)
   end
   local client = requests_of(opts, fn)
   local req = {}
@@ -97,11 +103,11 @@ local function split_options(opts, fn)
     end
   end
   if opts.max_pages ~= nil and (math.type(opts.max_pages) ~= "integer" or opts.max_pages < 1) then
-    error(fn .. ": option 'max_pages' must be a positive integer", 3)
+    misuse(fn, "max_pages", "a whole number from 1 expected, got " .. tostring(opts.max_pages), 3)
   end
   if opts.fields ~= nil then
     if type(opts.items) ~= "string" then
-      error(fn .. ": option 'fields' needs option 'items' (the dotted path of the items array)", 3)
+      misuse(fn, "fields", "needs option 'items' (the dotted path of the items array)", 3)
     end
     req.json = { records = opts.items, fields = opts.fields } -- checked by http
   end
@@ -380,14 +386,14 @@ function M.page_number(opts)
   local param, start = opts.param or "page", opts.start or 1
   if opts.short_is_last ~= nil and (opts.short_is_last ~= true or math.type(opts.size) ~= "integer"
       or opts.size < 1 or type(opts.size_param) ~= "string") then
-    error(fn .. ": option 'short_is_last' is true or absent, and needs 'size_param' and 'size' (a whole " ..
-      "number from 1): a page with fewer items than 'size' is the last", 2)
+    misuse(fn, "short_is_last", "true or absent, and needs 'size_param' and 'size' (a whole number from 1): a " ..
+      "page with fewer items than 'size' is the last", 2)
   end
   local part = partition.for_pages()
   if part and opts.total then
-    error(string.format("%s: option 'total' counts the items one process sees, so it cannot end a " ..
-      "partitioned run (--partition %s): end the pages with 'size' (a short page is the last) or 'has_more'",
-      fn, partition.label(part)), 2)
+    misuse(fn, "total", string.format("counts the items one process sees, so it cannot end a partitioned run " ..
+      "(--partition %s): end the pages with 'size' (a short page is the last) or 'has_more'",
+      partition.label(part)), 2)
   end
   local function page_query(n)
     local q = { [param] = start + n - 1 }
@@ -446,7 +452,7 @@ function M.cursor(opts)
   local fn = "paginate.cursor"
   local req, client = split_options(opts, fn)
   if opts.cursor == nil then
-    error(fn .. ": option 'cursor' (the JSON path of the next cursor) is required", 2)
+    misuse(fn, "cursor", "the JSON path of the next cursor expected, got no value", 2)
   end
   local param = opts.param or "cursor"
   local guard = loop_guard("cursor")
@@ -484,7 +490,7 @@ end
 function M.collect(style, opts)
   local fn = M[style]
   if type(fn) ~= "function" or style == "collect" or style == "get_path" then
-    error("paginate.collect: unknown style '" .. tostring(style) .. "'", 2)
+    option_check.bad_value("collect", 1, nil, "unknown style '" .. tostring(style) .. "'", 2)
   end
   local all = {}
   for _, page, err, code in fn(opts) do

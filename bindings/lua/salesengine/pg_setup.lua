@@ -54,8 +54,8 @@ function M.sink_timeouts(sinks)
     for _, name in ipairs({ "lock_timeout", "statement_timeout" }) do
       local v = s.timeouts and s.timeouts[name]
       if v ~= nil then
-        assert(type(v) == "number" and v >= 0, "etl.run: sink '" .. s.name .. "': '" .. name ..
-          "' must be a number of seconds >= 0")
+        assert(type(v) == "number" and v >= 0, "option 'sink." .. name .. "' (sink '" .. s.name ..
+          "'): a number of seconds >= 0 expected")
         if out[name] == nil or v < out[name] then
           out[name] = v
         end
