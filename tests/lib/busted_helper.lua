@@ -1,5 +1,5 @@
 -- busted helper (see .busted): under stock Lua 5.4, stand-ins for the
--- engine's C modules salesengine.sys and salesengine.log, so the Lua-side
+-- engine's C modules the Lua library uses (salesengine.testing.stub_engine), so the Lua-side
 -- library and the salesengine.testing fakes load; inside the salesengine
 -- binary it changes nothing.
 package.path = "bindings/lua/?.lua;bindings/lua/?/init.lua;" .. package.path

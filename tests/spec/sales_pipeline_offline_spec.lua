@@ -71,7 +71,7 @@ describe("scripts/pipeline.lua offline", function()
     assert.are.equal(5, #db:rows("fact_sales"))
   end)
 
-  it("keeps numeric ids exact: 2^53 + 1 and 2^53 are two sales, 1e20 stays 1e20", function()
+  it("keeps numeric ids exact: 2^53 + 1 and 2^53 are two sales, 1e20 stays 1e20 #engine", function()
     local body = '{"sales":[' ..
       '{"id":9007199254740993,"date":"2026-01-01T00:00:00Z","amount_usd":1.25,"region":"emea"},' ..
       '{"id":9007199254740992,"date":"2026-01-02T00:00:00Z","amount_usd":2.5,"region":"emea"},' ..
@@ -88,7 +88,7 @@ describe("scripts/pipeline.lua offline", function()
       ["1e20"] = "4.00" }, got)
   end)
 
-  it("fails on a response that is not JSON, naming the byte", function()
+  it("fails on a response that is not JSON, naming the byte #engine", function()
     local body = '{"sales":[{"id":1,"amount_usd":NaN}]}'
     local r = run({ http = testing.fake_http({ [URL] = { body = body } }), pg = testing.fake_pg() })
     assert.are.equal(3, r.code)

@@ -19,7 +19,11 @@
 -- opts.fields (a list of member names, with opts.items a path) decodes only
 -- those members of each item. opts.client, a client of http.new, makes the
 -- requests from its defaults (default: the module's functions). See docs/lua-api.md.
-local http = require "salesengine.http"
+-- salesengine.http, required when first used (a client given in the
+-- options, or a fake's, needs no engine: offline specs run under stock Lua)
+local function http()
+  return require "salesengine.http"
+end
 local cjson = require "cjson"
 local option_check = require "salesengine.option_check"
 local shape = require "salesengine.shape"
@@ -79,7 +83,8 @@ end
 local function requests_of(opts, fn)
   local c = opts.client
   if c == nil then
-    return http
+    return { get_json = function(url, req) return http().get_json(url, req) end,
+      fetch_all = function(list, batch) return http().fetch_all(list, batch) end }
   end
   local ok, get_json = pcall(function() return c.get_json end)
   if not ok or type(get_json) ~= "function" or type(c.fetch_all) ~= "function" then
@@ -132,7 +137,7 @@ end
 
 -- "paginate.cursor: page 2 (http://...): " — how failures name a page.
 local function page_label(fn, n, url)
-  return string.format("%s: page %d (%s): ", fn, n, http.redact_url(url))
+  return string.format("%s: page %d (%s): ", fn, n, http().redact_url(url))
 end
 
 -- The value at the JSON path `option` names (opts[option], a dotted path or a
@@ -234,7 +239,7 @@ local function loop_guard(what)
     end
     if what == "URL" then
       return nil, string.format("pagination loop: page %d links to %s, already fetched as page %d", n,
-        http.redact_url(value), before), "LOOP"
+        http().redact_url(value), before), "LOOP"
     end
     return nil, string.format("pagination loop: page %d returned a cursor already used for page %d", n,
       before), "LOOP"
@@ -267,7 +272,7 @@ local function follow(opts, fn, find_next)
     if type(ref) ~= "string" then
       return nil, fn .. ": the next link is a " .. type(ref) .. ", not a URL", "INVALID"
     end
-    local url, err, code = http.resolve_url(page.url, ref)
+    local url, err, code = http().resolve_url(page.url, ref)
     if not url then
       return nil, err, code
     end
@@ -286,7 +291,7 @@ function M.link_header(opts)
   check_names(opts, "link_header")
   return follow(opts, "paginate.link_header", function(page)
     local link = page.response.headers["link"]
-    return link and http.link_next(link)
+    return link and http().link_next(link)
   end)
 end
 

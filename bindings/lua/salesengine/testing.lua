@@ -66,6 +66,8 @@ function M.capture_log()
   end
   log.level = function() return log.min end
   log.format = function() return log.fmt end
+  log.secrets = {}
+  log.add_secret = function(value) log.secrets[#log.secrets + 1] = value end
   log.find = function(msg)
     for _, e in ipairs(log.entries) do
       if e.msg == msg then
@@ -128,12 +130,53 @@ end
 -- and "salesengine.log" find stand-ins (fake_sys, capture_log), and
 -- "salesengine.http"/"salesengine.pg" raise a clear error. Does nothing inside
 -- the binary. Returns true when it installed the stand-ins.
+--- Under stock Lua: salesengine.json's functions the Lua library calls,
+-- over cjson (records are plain tables there, so full and member are plain
+-- access; numbers have cjson's precision).
+function M.stock_json()
+  local cjson = require "cjson"
+  return { null = cjson.null, decode = cjson.decode, encode = cjson.encode,
+    full = function(record) return record end, member = function(t, name) return rawget(t, name) end }
+end
+
+--- Under stock Lua: salesengine.guard's checks, without libcurl and libpq:
+-- an http(s) URL with a host passes, any connection string passes, and
+-- nothing is secret (the fakes hold none).
+function M.stock_guard()
+  return {
+    url_problem = function(url)
+      if not url:match("^[%a][%w+.-]*://") then
+        return "no scheme"
+      elseif not url:match("^[Hh][Tt][Tt][Pp][Ss]?://") then
+        return "the scheme is not http or https"
+      elseif not url:match("^%a+://[^/?#]+") then
+        return "no host"
+      end
+      return nil
+    end,
+    dsn_problem = function() return nil end,
+    redact_url = function(url) return url end,
+    redact = function(v) return v end,
+    remember_secret = function() end,
+    private_file = function(path)
+      local f, err = io.open(path, "a")
+      if not f then
+        return nil, err
+      end
+      f:close()
+      return true
+    end,
+  }
+end
+
 function M.stub_engine()
   if package.preload["salesengine.sys"] or package.loaded["salesengine.sys"] then
     return false
   end
   package.preload["salesengine.sys"] = function() return M.fake_sys() end
   package.preload["salesengine.log"] = function() return M.capture_log() end
+  package.preload["salesengine.json"] = function() return M.stock_json() end
+  package.preload["salesengine.guard"] = function() return M.stock_guard() end
   for _, name in ipairs({ "salesengine.http", "salesengine.pg" }) do
     package.preload[name] = function()
       error(name .. " is a C module of the salesengine binary; under stock Lua use salesengine.testing fakes", 2)
