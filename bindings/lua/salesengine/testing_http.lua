@@ -16,6 +16,7 @@
 -- routes and calls.
 local cjson = require "cjson"
 local option_check = require "salesengine.option_check"
+local dotted = require "salesengine.path"
 
 local has_json, sejson = pcall(require, "salesengine.json")
 local decode = has_json and sejson.decode or cjson.decode
@@ -226,8 +227,8 @@ function Fake:records(url, opts)
         list = {}
         return nil, err, code
       end
-      for step in path:gmatch("[^.]+") do
-        doc = type(doc) == "table" and doc[step] or nil
+      if path ~= "" then
+        doc = dotted.value(doc, path)
       end
       if type(doc) ~= "table" or (next(doc) ~= nil and doc[1] == nil) then
         list = {}
