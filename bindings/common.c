@@ -18,7 +18,7 @@ se_logger *se_lua_logger(lua_State *L) {
 }
 
 int se_push_failure(lua_State *L, const char *message, const char *code) {
-  lua_pushnil(L);
+  luaL_pushfail(L);
   lua_pushstring(L, message);
   lua_pushstring(L, code);
   return 3;
