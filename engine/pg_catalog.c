@@ -12,6 +12,7 @@ void se_pg_catalog_free(se_pg_catalog *cat) {
   free(cat->names);
   free(cat->types);
   free(cat->generated);
+  free(cat->distributed_by);
   se_pg_buf_free(&cat->text);
   memset(cat, 0, sizeof *cat);
 }
@@ -26,14 +27,16 @@ long se_pg_catalog_find(const se_pg_catalog *cat, const char *name) {
   return se_pg_name_index(cat->names, cat->n, name);
 }
 
-/* Copies the rows of the catalog query into cat. 0, or -1 when out of memory. */
-static int take_rows(se_pg_catalog *cat, const PGresult *res) {
+/* Copies the rows of the catalog query into cat and sets *citus when the
+ * database has Citus. 0, or -1 when out of memory. */
+static int take_rows(se_pg_catalog *cat, const PGresult *res, int *citus) {
   size_t n = (size_t)PQntuples(res);
   size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
   cat->names = calloc(n ? n : 1, sizeof *cat->names);
   cat->types = calloc(n ? n : 1, sizeof *cat->types);
   cat->generated = calloc(n ? n : 1, 1);
   int ok = offsets && cat->names && cat->types && cat->generated;
+  *citus = n > 0 && PQgetvalue(res, 0, 3)[0] == 't';
   for (size_t i = 0; ok && i < n; i++) {
     offsets[i] = cat->text.len;
     ok = se_pg_buf_puts(&cat->text, PQgetvalue(res, (int)i, 0)) == 0 && se_pg_buf_putc(&cat->text, '\0') == 0;
@@ -57,13 +60,20 @@ int se_pg_catalog_load(se_pg_conn *c, const char *schema, const char *table, con
   }
   const char *param = name.data;
   PGresult *res = se_pg_run(c, se_sql_table_columns, 1, &param, e);
+  int citus = 0;
+  int rc = res ? take_rows(cat, res, &citus) : -1;
+  PQclear(res);
+  if (res != NULL && rc == 0 && citus) { /* where Citus keeps a distributed table's rows */
+    res = se_pg_run(c, se_sql_distribution_column, 1, &param, e);
+    if (res != NULL && PQntuples(res) == 1 && (cat->distributed_by = strdup(PQgetvalue(res, 0, 0))) == NULL)
+      rc = -1;
+    PQclear(res);
+  }
   se_pg_buf_free(&name);
   if (res == NULL) {
     se_pg_error_prefix(e, c, "upsert into %s", label);
     return -1;
   }
-  int rc = take_rows(cat, res);
-  PQclear(res);
   if (rc == 0) return 0;
   se_pg_error_set(e, c, "53200", "out of memory");
   return -1;

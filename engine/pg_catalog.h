@@ -12,13 +12,15 @@ typedef struct se_pg_catalog {
   const char **names;       /* into text */
   unsigned *types;          /* type OIDs (pg_types.h; a domain's base type) */
   unsigned char *generated; /* 1 for a generated column */
+  char *distributed_by;      /* Citus: the distribution column, or NULL */
   se_pg_buf text;
 } se_pg_catalog;
 
 /* Reads the columns of schema.table (schema NULL: found through
- * search_path) into *cat, which must be zeroed or freed. 0, or -1 with e
- * filled, its message starting "upsert into LABEL: " (42P01 for a missing
- * table, 22021 for a name that is not valid text). */
+ * search_path) into *cat, which must be zeroed or freed, and, on a database
+ * with Citus, its distribution column. 0, or -1 with e filled, its message
+ * starting "upsert into LABEL: " (42P01 for a missing table, 22021 for a
+ * name that is not valid text). */
 int se_pg_catalog_load(se_pg_conn *c, const char *schema, const char *table, const char *label, se_pg_catalog *cat,
                        se_pg_error *e);
 void se_pg_catalog_free(se_pg_catalog *cat);

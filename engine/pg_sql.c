@@ -7,9 +7,13 @@
 
 const char se_sql_table_columns[] =
     "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END::int8, "
-    "a.attgenerated <> '' "
+    "a.attgenerated <> '', to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
     "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+const char se_sql_distribution_column[] =
+    "SELECT pg_catalog.column_to_column_name(logicalrelid, partkey) FROM pg_catalog.pg_dist_partition "
+    "WHERE logicalrelid = $1::regclass AND partkey IS NOT NULL";
 
 int se_sql_split_name(const char *name, char **schema, char **table) {
   *schema = *table = NULL;

@@ -27,8 +27,11 @@ int se_sql_qualified(se_pg_buf *b, PGconn *pg, const char *schema, const char *t
 
 /* The columns of the relation named by $1 (a qualified name as written by
  * se_sql_qualified), in table order: name, type oid (a domain's base type),
- * "t" when generated. */
+ * "t" when generated, "t" when the database has Citus (pg_dist_partition). */
 extern const char se_sql_table_columns[];
+/* With Citus: the distribution column of the relation named by $1; no row
+ * for a local or reference table. */
+extern const char se_sql_distribution_column[];
 
 typedef struct se_upsert_spec {
   const char *schema; /* NULL: found through search_path */
@@ -43,6 +46,7 @@ typedef struct se_upsert_spec {
   const char *const *set_exprs;
   size_t nset;
   int skip_unchanged; /* leave rows whose update columns are not distinct */
+  const char *distributed_by; /* Citus: the table's distribution column (the key must hold it), or NULL */
 } se_upsert_spec;
 
 /* 1 when the set expression names the row: t.col (the existing row) or

@@ -1,13 +1,32 @@
 #include "pg_upsert_impl.h"
 
+#include "pg_catalog.h"
 #include "pg_copy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* 0 when spec's key holds the table's distribution column (or the table is
+ * not distributed by Citus); else -1 with e saying so and what to change:
+ * Citus enforces a unique key, so ON CONFLICT can match one, only when it
+ * holds the distribution column. */
+static int key_holds_distribution(se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
+  if (spec->distributed_by == NULL || se_pg_name_index(spec->key, spec->nkey, spec->distributed_by) >= 0) return 0;
+  char keys[256] = "";
+  for (size_t k = 0; k < spec->nkey; k++)
+    snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", k ? ", " : "", spec->key[k]);
+  se_pg_error_set(e, c, "42P10",
+                  "upsert into %s: the table is distributed by column \"%s\" (Citus), which the key (%s) does "
+                  "not hold; a distributed table's unique keys must include it: add \"%s\" to the upsert's key "
+                  "(and to the table's unique constraint), or distribute the table by a key column",
+                  spec->table, spec->distributed_by, keys, spec->distributed_by);
+  return -1;
+}
+
 int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
   memset(u, 0, sizeof *u);
+  if (key_holds_distribution(c, spec, e) != 0) return -1;
   u->conn = c;
   u->spec = *spec;
   snprintf(u->stage, sizeof u->stage, "se_stage_%lu", ++c->stage_seq);

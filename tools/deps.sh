@@ -28,6 +28,13 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The Citus 13.2 build the suite's integration.citus loads (../shared/citus) needs
+# PostgreSQL 15.20 or later (it links have_createdb_privilege, which 15.18 lacks):
+# an older postgresql-15 is upgraded from Debian's security updates.
+if [ -z "${1:-}" ] && pg15=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null) &&
+  dpkg --compare-versions "$pg15" lt 15.20; then
+  missing+=(postgresql-15)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "tools/deps.sh: installing ${missing[*]}"
 sudo=

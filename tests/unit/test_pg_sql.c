@@ -31,7 +31,7 @@ static const char *const SET_NAMES[] = {"loaded_at"};
 static const char *const SET_EXPRS[] = {"now()"};
 
 static se_upsert_spec odd_spec(void) {
-  se_upsert_spec s = {"My Schema", "odd \"T\"", COLUMNS, 4, KEY, 1, UPDATE, 2, SET_NAMES, SET_EXPRS, 1, 0};
+  se_upsert_spec s = {"My Schema", "odd \"T\"", COLUMNS, 4, KEY, 1, UPDATE, 2, SET_NAMES, SET_EXPRS, 1, 0, NULL};
   return s;
 }
 
