@@ -6,7 +6,8 @@
 -- coordinator; a key without the distribution column is refused naming it;
 -- a worker stopped before or during a run fails the run with exit 4 naming
 -- the node, leaves nothing half-committed, and a re-run once it is back
--- leaves the exact table.
+-- leaves the exact table; 2 partitions (--partition I/N) started at once
+-- leave the one-process table, and a SIGKILLed one is completed by its re-run.
 local testenv = dofile("tests/lib/testenv.lua")
 local api_fixture = dofile("tests/lib/api_fixture.lua")
 local citus_cluster = dofile("tests/lib/citus.lua")
@@ -15,7 +16,8 @@ local cjson = require "cjson"
 local SALES, PER_PAGE = 1200, 100
 
 -- SALES sales: every 50th repeats an earlier id with a new amount (within
--- its page), one has no id (a transform reject); in version 1 one has an
+-- its page), one has no id (a transform reject); versions change every
+-- amount; in version 1 one has an
 -- amount numeric(14, 2) cannot hold (refused by the server: a load reject,
 -- isolated by halving its batch, which costs a Citus statement per half).
 local function write_feed(dir, version)
@@ -57,8 +59,9 @@ describe("Citus targets", function()
     citus.psql("ALTER SYSTEM SET citus.node_connection_timeout = 5000")
     citus.psql("SELECT pg_reload_conf()")
     root = testenv.tmpdir()
-    write_feed(root, 1)
-    write_feed(root, 2)
+    for v = 1, 3 do
+      write_feed(root, v)
+    end
     api = api_fixture.start({ root = root })
     plain = testenv.fresh_db("citus_plain")
   end)
@@ -193,6 +196,52 @@ describe("Citus targets", function()
     testenv.rm_rf(dir)
   end)
 
+  it("2 partitions at once leave the one-process table; one SIGKILLed is completed by its re-run", function()
+    if pending_without_citus() then return end
+    fresh_citus_table("hash")
+    testenv.psql(plain, "DROP TABLE IF EXISTS fact_sales, etl_rejects, etl_state")
+    local rp = run_sales(plain, 2)
+    assert.are.equal(0, rp.code, rp.stderr)
+    -- pages of 100 sales, 150 ms each: a key's versions lie in one page, so in one partition
+    local url = api.url .. "/paged/150/v2.json"
+    local function start(part)
+      local dir = testenv.tmpdir()
+      local parts = { "env" }
+      for k, v in pairs({ SALES_API_URL = url, SALES_PAGE_SIZE = tostring(PER_PAGE), WAREHOUSE_DSN = citus.dsn,
+        SALES_RETRY_DELAY = "0" }) do
+        parts[#parts + 1] = testenv.shquote(k .. "=" .. v)
+      end
+      os.execute(string.format("(%s %s --quiet --partition %s scripts/pipeline.lua >/dev/null 2>%s/err & " ..
+        "echo $! >%s/pid; wait $!; echo $? >%s/rc) >/dev/null 2>&1 &", table.concat(parts, " "),
+        testenv.shquote(testenv.bin), part, dir, dir, dir))
+      return { dir = dir, pid = tonumber(testenv.wait_for_file(dir .. "/pid"):match("%d+")) }
+    end
+    local function rc_of(p)
+      return tonumber(testenv.wait_for_file(p.dir .. "/rc", 120):match("%d+")), testenv.read_file(p.dir .. "/err")
+    end
+    local p0, p1 = start("0/2"), start("1/2")
+    for _, p in ipairs({ p0, p1 }) do
+      local rc, err = rc_of(p)
+      assert.are.equal(0, rc, err)
+    end
+    assert.are.equal(table_lines(plain), table_lines(citus.dsn))
+    -- again from an empty table; partition 1 is killed half-way, partition 0 finishes
+    fresh_citus_table("hash")
+    api.reset()
+    p0, p1 = start("0/2"), start("1/2")
+    testenv.wait_until("partition 1 half-way", function() return api.count("/paged/150/v2.json") >= 6 end, 30)
+    os.execute("kill -9 " .. p1.pid)
+    assert.are.equal(0, (rc_of(p0)))
+    assert.are_not.equal(0, (rc_of(p1)))
+    local share = tonumber((citus.psql("SELECT count(*) FROM fact_sales")))
+    assert.is_true(share > 0 and share < 1176, tostring(share))
+    local again = start("1/2")
+    local rc, err = rc_of(again)
+    assert.are.equal(0, rc, err)
+    assert.are.equal(table_lines(plain), table_lines(citus.dsn))
+    for _, p in ipairs({ p0, p1, again }) do testenv.rm_rf(p.dir) end
+  end)
+
   it("refuses a key without the distribution column, saying what to change", function()
     if pending_without_citus() then return end
     citus.psql("DROP TABLE IF EXISTS fact_sales, etl_rejects")
@@ -217,14 +266,14 @@ describe("Citus targets", function()
       local v2 = table_lines(citus.dsn)
       -- before: worker 2 is down when the run starts
       citus.stop_worker(2)
-      local r1 = run_sales(citus.dsn, 1)
+      local r1 = run_sales(citus.dsn, 3)
       assert.are.equal(4, r1.code, r1.stderr)
       assert.matches("127.0.0.1:" .. (citus.port + 2), r1.stderr, 1, true)
       citus.start_worker(2)
       assert.are.equal(v2, table_lines(citus.dsn))
       -- during: the pages come slowly (SALES_PAGE_SIZE, 150 ms a page); worker 1 stops half-way
       local paged = { SALES_PAGE_SIZE = tostring(PER_PAGE),
-        SALES_API_URL = api.url .. "/paged/150/v1.json" }
+        SALES_API_URL = api.url .. "/paged/150/v3.json" }
       local dir = testenv.tmpdir()
       local cmd = { "env" }
       for k, v in pairs({ SALES_API_URL = paged.SALES_API_URL, SALES_PAGE_SIZE = paged.SALES_PAGE_SIZE,
@@ -233,7 +282,7 @@ describe("Citus targets", function()
       end
       os.execute(string.format("(%s %s --quiet scripts/pipeline.lua >/dev/null 2>%s/err; echo $? >%s/rc) &",
         table.concat(cmd, " "), testenv.shquote(testenv.bin), dir, dir))
-      testenv.wait_until("half the pages", function() return api.count("/paged/150/v1.json") >= 6 end, 30)
+      testenv.wait_until("half the pages", function() return api.count("/paged/150/v3.json") >= 6 end, 30)
       citus.stop_worker(1)
       local rc = tonumber(testenv.wait_for_file(dir .. "/rc", 120):match("%d+"))
       local err = testenv.read_file(dir .. "/err")
@@ -242,8 +291,8 @@ describe("Citus targets", function()
       citus.start_worker(1)
       assert.are.equal(v2, table_lines(citus.dsn)) -- nothing of the failed run is visible
       -- once the workers are back, a re-run leaves the exact table, as on a plain server
-      local rp = run_sales(plain, 1)
-      local rc2 = run_sales(citus.dsn, 1, paged)
+      local rp = run_sales(plain, 3)
+      local rc2 = run_sales(citus.dsn, 3, paged)
       assert.are.equal(0, rp.code, rp.stderr)
       assert.are.equal(0, rc2.code, rc2.stderr)
       assert.are.equal(table_lines(plain), table_lines(citus.dsn))
