@@ -8,9 +8,10 @@
 #                built, linted, installed, run and removed (package.deb)
 #   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer (and
 #                the hardening flags): the same tests, plus the libFuzzer
-#                harnesses for a bounded time (not lint, nor spec.stock, which runs
-#                stock lua5.4 without the binary, nor integration.citus, whose
-#                paths in the binary are the plain server's)
+#                harnesses for a bounded time; not lint, spec.stock (stock lua5.4
+#                without the binary), integration.citus (the plain server's paths
+#                in the binary) nor the runner's Lua flows (label flow:
+#                tests/CMakeLists.txt), whose C paths the other specs take)
 # and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
   phase "clang ASan+UBSan build: tests"
-  run_suite build-asan -LE "lint|stock|citus" # stock: lua5.4 without the binary; citus: the plain server's paths
+  run_suite build-asan -LE "lint|stock|citus|flow" # see the header
 else
   failed=$((failed + 1))
 fi

@@ -104,12 +104,13 @@ describe("Citus targets", function()
   end
 
   -- a fresh load with a refused row, then every amount changed (the refused row too)
-  for _, how in ipairs({ "hash", "reference" }) do
+  -- (the reference table: the fresh load only)
+  for how, versions in pairs({ hash = { 1, 2 }, reference = { 1 } }) do
     it("loads a " .. how .. " table exactly as a plain table: rows, counts, rejects, changes", function()
       if pending_without_citus() then return end
       fresh_citus_table(how)
       testenv.psql(plain, "DROP TABLE IF EXISTS fact_sales, etl_rejects, etl_state")
-      for _, v in ipairs({ 1, 2 }) do
+      for _, v in ipairs(versions) do
         local rp, sp = run_sales(plain, v)
         local rc, sc = run_sales(citus.dsn, v)
         assert.are.equal(0, rp.code, rp.stderr)
@@ -118,7 +119,8 @@ describe("Citus targets", function()
         assert.are.equal(v == 1 and 2 or 1, sc.rejected)
         assert.are.equal(table_lines(plain), table_lines(citus.dsn))
       end
-      assert.are.equal("1176\n", testenv.psql(plain, "SELECT count(*) FROM fact_sales"))
+      local rows = versions[#versions] == 1 and "1175\n" or "1176\n" -- S333 is refused in version 1 only
+      assert.are.equal(rows, testenv.psql(plain, "SELECT count(*) FROM fact_sales"))
       -- the rejects, on the coordinator: the record without an id and the amount the table cannot hold
       local rejects = citus.psql("SELECT record_key, field, code FROM etl_rejects ORDER BY seq")
       assert.matches("|id|INVALID\n", rejects, 1, true)
@@ -196,7 +198,8 @@ describe("Citus targets", function()
     testenv.rm_rf(dir)
   end)
 
-  it("2 partitions at once leave the one-process table; one SIGKILLed is completed by its re-run", function()
+  it("2 partitions at once: one SIGKILLed half-way leaves the other's share; its re-run completes the table",
+    function()
     if pending_without_citus() then return end
     fresh_citus_table("hash")
     testenv.psql(plain, "DROP TABLE IF EXISTS fact_sales, etl_rejects, etl_state")
@@ -219,16 +222,9 @@ describe("Citus targets", function()
     local function rc_of(p)
       return tonumber(testenv.wait_for_file(p.dir .. "/rc", 120):match("%d+")), testenv.read_file(p.dir .. "/err")
     end
-    local p0, p1 = start("0/2"), start("1/2")
-    for _, p in ipairs({ p0, p1 }) do
-      local rc, err = rc_of(p)
-      assert.are.equal(0, rc, err)
-    end
-    assert.are.equal(table_lines(plain), table_lines(citus.dsn))
-    -- again from an empty table; partition 1 is killed half-way, partition 0 finishes
-    fresh_citus_table("hash")
+    -- both started at once into an empty table; partition 1 is killed half-way, partition 0 finishes
     api.reset()
-    p0, p1 = start("0/2"), start("1/2")
+    local p0, p1 = start("0/2"), start("1/2")
     testenv.wait_until("partition 1 half-way", function() return api.count("/paged/150/v2.json") >= 6 end, 30)
     os.execute("kill -9 " .. p1.pid)
     assert.are.equal(0, (rc_of(p0)))
