@@ -12,7 +12,8 @@
 #                without the binary), integration.citus (the plain server's paths
 #                in the binary) nor the runner's Lua flows (label flow:
 #                tests/CMakeLists.txt), whose C paths the other specs take)
-# and ends with one line: "N passed, N failed".
+# The sanitizer build compiles in the background while the gcc build's tests
+# run. Ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh || exit 1
@@ -52,17 +53,33 @@ unset CFLAGS CPPFLAGS LDFLAGS
 phase() { echo "== $1 (at ${SECONDS} s)"; }
 
 phase "gcc build (Debian's hardening flags, warnings are errors)"
-if tools/build.sh -DSE_WERROR=ON "${hardened[@]}"; then
+gcc_ok=0
+tools/build.sh -DSE_WERROR=ON "${hardened[@]}" && gcc_ok=1
+
+# The ASan build compiles (at a lower priority) while the gcc build's tests run:
+# those often wait (on PostgreSQL, on the fixture API, on injected stalls), and
+# the compiler takes the idle time. Its output is shown when it is done.
+phase "clang ASan+UBSan build with fuzzers, in the background (Debian's hardening flags, warnings are errors)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+asan_log=$(mktemp)
+CC=clang BUILD_DIR=build-asan nice -n 10 tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON \
+  "${hardened[@]}" >"$asan_log" 2>&1 &
+asan_pid=$!
+
+if [ "$gcc_ok" = 1 ]; then
   phase "gcc build: tests"
   run_suite build
 else
   failed=$((failed + 1))
 fi
 
-phase "clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
+asan_ok=0
+wait "$asan_pid" && asan_ok=1
+phase "clang ASan+UBSan build: done"
+cat "$asan_log"
+rm -f "$asan_log"
+if [ "$asan_ok" = 1 ]; then
   phase "clang ASan+UBSan build: tests"
   run_suite build-asan -LE "lint|stock|citus|flow" # see the header
 else
