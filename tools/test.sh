@@ -12,8 +12,7 @@
 #                without the binary), integration.citus (the plain server's paths
 #                in the binary) nor the runner's Lua flows (label flow:
 #                tests/CMakeLists.txt), whose C paths the other specs take)
-# The sanitizer build compiles in the background while the gcc build's tests
-# run. Ends with one line: "N passed, N failed".
+# and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh || exit 1
@@ -21,14 +20,15 @@ tools/deps.sh || exit 1
 passed=0
 failed=0
 # Runs ctest in build dir $1 (extra ctest arguments follow) and adds its counts.
-# Three at a time on two cores: most integration tests wait (on the fixture
-# API, on PostgreSQL, on injected stalls), and a third keeps the cores busy.
+# Four at a time on two cores: most integration tests wait (on the fixture
+# API, on PostgreSQL, on injected stalls); at three, a quarter of the run's
+# CPU time stayed idle.
 run_suite() {
   local dir=$1
   shift
   local log
   log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure -j3 "$@" 2>&1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure -j4 "$@" 2>&1 | tee "$log"
   local line total bad
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
   rm -f "$log"
@@ -53,33 +53,17 @@ unset CFLAGS CPPFLAGS LDFLAGS
 phase() { echo "== $1 (at ${SECONDS} s)"; }
 
 phase "gcc build (Debian's hardening flags, warnings are errors)"
-gcc_ok=0
-tools/build.sh -DSE_WERROR=ON "${hardened[@]}" && gcc_ok=1
-
-# The ASan build compiles (at a lower priority) while the gcc build's tests run:
-# those often wait (on PostgreSQL, on the fixture API, on injected stalls), and
-# the compiler takes the idle time. Its output is shown when it is done.
-phase "clang ASan+UBSan build with fuzzers, in the background (Debian's hardening flags, warnings are errors)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-asan_log=$(mktemp)
-CC=clang BUILD_DIR=build-asan nice -n 10 tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON \
-  "${hardened[@]}" >"$asan_log" 2>&1 &
-asan_pid=$!
-
-if [ "$gcc_ok" = 1 ]; then
+if tools/build.sh -DSE_WERROR=ON "${hardened[@]}"; then
   phase "gcc build: tests"
   run_suite build
 else
   failed=$((failed + 1))
 fi
 
-asan_ok=0
-wait "$asan_pid" && asan_ok=1
-phase "clang ASan+UBSan build: done"
-cat "$asan_log"
-rm -f "$asan_log"
-if [ "$asan_ok" = 1 ]; then
+phase "clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
   phase "clang ASan+UBSan build: tests"
   run_suite build-asan -LE "lint|stock|citus|flow" # see the header
 else
