@@ -20,15 +20,14 @@ tools/deps.sh || exit 1
 passed=0
 failed=0
 # Runs ctest in build dir $1 (extra ctest arguments follow) and adds its counts.
-# Four at a time on two cores: most integration tests wait (on the fixture
-# API, on PostgreSQL, on injected stalls); at three, a quarter of the run's
-# CPU time stayed idle.
+# Three at a time on two cores: most integration tests wait (on the fixture
+# API, on PostgreSQL, on injected stalls), and a third keeps the cores busy.
 run_suite() {
   local dir=$1
   shift
   local log
   log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure -j4 "$@" 2>&1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure -j3 "$@" 2>&1 | tee "$log"
   local line total bad
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
   rm -f "$log"
