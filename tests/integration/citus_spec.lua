@@ -95,6 +95,14 @@ describe("Citus targets", function()
     end
   end
 
+  -- Writes dir/pipeline.lua: body after the lines that give it the sales job's
+  -- modules (scripts/), etl and http.
+  local function write_pipeline(dir, body)
+    local head = string.format('package.path = %q .. "/scripts/?.lua;" .. package.path\n', testenv.root)
+    testenv.write_file(dir .. "/pipeline.lua", head ..
+      'local etl = require "salesengine.etl"\nlocal http = require "salesengine.http"\n' .. body)
+  end
+
   local function pending_without_citus()
     if skip_reason then
       pending(skip_reason)
@@ -135,10 +143,7 @@ describe("Citus targets", function()
     if pending_without_citus() then return end
     fresh_citus_table("hash")
     local dir = testenv.tmpdir()
-    testenv.write_file(dir .. "/pipeline.lua", string.format([[
-      package.path = %q .. "/scripts/?.lua;" .. package.path
-      local etl = require "salesengine.etl"
-      local http = require "salesengine.http"
+    write_pipeline(dir, [[
       local s = etl.run {
         name = "citus_skip", source = http.records(os.getenv("SALES_API_URL"), { records = "sales" }),
         transform = require("transform").transform, key = "id",
@@ -146,7 +151,7 @@ describe("Citus targets", function()
         max_rejects = 5,
       }
       print(s.tables.fact_sales.inserted, s.tables.fact_sales.updated, s.tables.fact_sales.unchanged)
-    ]], testenv.root))
+    ]])
     local env = { SALES_API_URL = api.url .. "/v2.json", WAREHOUSE_DSN = citus.dsn }
     local r1 = testenv.salesengine({ "--quiet", dir .. "/pipeline.lua" }, { env = env })
     assert.are.equal(0, r1.code, r1.stderr)
@@ -166,17 +171,14 @@ describe("Citus targets", function()
     if pending_without_citus() then return end
     fresh_citus_table("hash")
     local dir = testenv.tmpdir()
-    testenv.write_file(dir .. "/pipeline.lua", string.format([[
-      package.path = %q .. "/scripts/?.lua;" .. package.path
-      local etl = require "salesengine.etl"
-      local http = require "salesengine.http"
+    write_pipeline(dir, [[
       etl.run {
         name = "citus_incremental", incremental = { field = "date", initial = "2026-01-01T00:00:00Z", lag = 0 },
         source = function() return http.records(os.getenv("SALES_API_URL"), { records = "sales" }) end,
         transform = require("transform").transform, key = "id", sink = require("sales_sink")(),
         db = os.getenv("WAREHOUSE_DSN"), max_rejects = 5,
       }
-    ]], testenv.root))
+    ]])
     local env = { SALES_API_URL = api.url .. "/v2.json", WAREHOUSE_DSN = citus.dsn }
     local r = testenv.salesengine({ "--quiet", dir .. "/pipeline.lua" }, { env = env })
     assert.are.equal(0, r.code, r.stderr)
