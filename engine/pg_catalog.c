@@ -60,17 +60,19 @@ int se_pg_catalog_load(se_pg_conn *c, const char *schema, const char *table, con
   }
   const char *param = name.data;
   PGresult *res = se_pg_run(c, se_sql_table_columns, 1, &param, e);
+  int failed = res == NULL; /* e is filled */
   int citus = 0;
-  int rc = res ? take_rows(cat, res, &citus) : -1;
+  int rc = failed ? -1 : take_rows(cat, res, &citus);
   PQclear(res);
-  if (res != NULL && rc == 0 && citus) { /* where Citus keeps a distributed table's rows */
+  if (!failed && rc == 0 && citus) { /* where Citus keeps a distributed table's rows */
     res = se_pg_run(c, se_sql_distribution_column, 1, &param, e);
-    if (res != NULL && PQntuples(res) == 1 && (cat->distributed_by = strdup(PQgetvalue(res, 0, 0))) == NULL)
+    failed = res == NULL;
+    if (!failed && PQntuples(res) == 1 && (cat->distributed_by = strdup(PQgetvalue(res, 0, 0))) == NULL)
       rc = -1;
     PQclear(res);
   }
   se_pg_buf_free(&name);
-  if (res == NULL) {
+  if (failed) {
     se_pg_error_prefix(e, c, "upsert into %s", label);
     return -1;
   }

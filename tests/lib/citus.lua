@@ -17,7 +17,8 @@ local PG15 = "/usr/lib/postgresql/15/bin"
 local function script()
   local candidates = { os.getenv("SE_CITUS_SH"), testenv.root .. "/../shared/citus/citus.sh",
     "/work/shared/citus/citus.sh" }
-  for _, path in pairs(candidates) do
+  for i = 1, 3 do -- in this order (candidates[1] may be nil)
+    local path = candidates[i]
     local f = path and io.open(path, "rb")
     if f then
       f:close()
