@@ -232,7 +232,7 @@ se_upsert_spec lpg_plan_spec(const lpg_plan *st) {
   return (se_upsert_spec){st->schema,    st->table,     st->columns, st->ncolumns,
                           st->key,       st->nkey,      st->update,  st->nupdate,
                           st->set_names, st->set_exprs, st->nset,    st->skip_unchanged,
-                          st->cat.distributed_by};
+                          st->cat.distributed_by, st->cat.citus};
 }
 
 int lpg_plan_push_column_names(lua_State *L, const lpg_plan *st) {

@@ -24,7 +24,7 @@ typedef struct lpg_writer {
   lpg_plan plan; /* table, columns, kinds, keys (plan.u unused) */
   se_pg_writer *w;         /* NULL before the first write without a columns option, and once closed */
   lpg_conn *box;
-  int explicit_columns, isolate, failed, closed;
+  int explicit_columns, isolate, failed, closed, copy_new_keys;
   lua_Integer batch_rows, first_row, next_row;
   size_t batch_bytes;
   se_pg_writer_stats total; /* of writers replaced when the rows' columns changed */
@@ -47,6 +47,7 @@ static void add_stats(se_pg_writer_stats *to, se_pg_writer_stats n) {
   to->unchanged += n.unchanged;
   to->merged += n.merged;
   to->batches += n.batches;
+  to->copied += n.copied;
 }
 
 /* Frees the engine writer (waiting for a loading batch) and keeps its counts. */
@@ -84,7 +85,8 @@ static int fail(lua_State *L, lpg_writer *lw, se_pg_error *e) {
 /* Creates the engine writer for the plan; 0, or -1 with e filled. */
 static int start_engine_writer(lpg_writer *lw, se_pg_error *e) {
   se_upsert_spec spec = lpg_plan_spec(&lw->plan);
-  se_pg_writer_options o = {lw->plan.label, lw->batch_rows, lw->batch_bytes, lw->isolate, lw->next_row};
+  se_pg_writer_options o = {lw->plan.label, lw->batch_rows, lw->batch_bytes, lw->isolate, lw->next_row,
+                           lw->copy_new_keys};
   lw->w = se_pg_writer_new(lw->box->c, &spec, &o, e);
   return lw->w ? 0 : -1;
 }
@@ -297,7 +299,8 @@ static int writer_settled(lua_State *L) {
 
 /* w:finish() -> stats | nil, message, code: flushes, drops the staging
  * table and closes the writer; stats: inserted, updated, unchanged, merged
- * (rows whose key an earlier row of their batch had), batches. */
+ * (rows whose key an earlier row of their batch had), batches, copied (rows
+ * of inserted COPYed straight into the table). */
 static int writer_finish(lua_State *L) {
   lpg_writer *lw = check_writer(L, 1);
   se_pg_error e = {0};
@@ -309,7 +312,7 @@ static int writer_finish(lua_State *L) {
   }
   se_pg_writer_stats t = lw->total;
   writer_close(L);
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushinteger(L, t.inserted);
   lua_setfield(L, -2, "inserted");
   lua_pushinteger(L, t.updated);
@@ -320,6 +323,8 @@ static int writer_finish(lua_State *L) {
   lua_setfield(L, -2, "merged");
   lua_pushinteger(L, t.batches);
   lua_setfield(L, -2, "batches");
+  lua_pushinteger(L, t.copied);
+  lua_setfield(L, -2, "copied");
   return 1;
 }
 
@@ -354,6 +359,7 @@ int lpg_upsert_writer(lua_State *L) {
   lw->seg_head = lw->seg_tail = 0;
   lw->plan.empty_array = strcmp(empty_as, "array") == 0;
   lw->plan.skip_unchanged = se_opt_bool_field(L, 3, "skip_unchanged", 0);
+  lw->copy_new_keys = se_opt_bool_field(L, 3, "copy_new_keys", 1);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, UV_CONN);
   lua_pushvalue(L, 3);

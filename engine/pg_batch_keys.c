@@ -15,6 +15,7 @@ void se_pg_keys_free(se_pg_batch_keys *k) {
   free(k->slots);
   free(k->first);
   free(k->last);
+  free(k->hash);
   free(k->row_key);
   free(k->row_off);
   memset(k, 0, sizeof *k);
@@ -63,7 +64,8 @@ static int resize(void *p, size_t cap, size_t size) {
 static int grow_tracking(se_pg_batch_keys *k) {
   if (k->nkeys == k->keys_cap) {
     size_t cap = k->keys_cap ? k->keys_cap * 2 : 1024;
-    if (resize(&k->first, cap, sizeof *k->first) != 0 || resize(&k->last, cap, sizeof *k->last) != 0)
+    if (resize(&k->first, cap, sizeof *k->first) != 0 || resize(&k->last, cap, sizeof *k->last) != 0 ||
+        resize(&k->hash, cap, sizeof *k->hash) != 0)
       return -1;
     k->keys_cap = cap;
   }
@@ -104,12 +106,19 @@ int se_pg_keys_end_row(se_pg_batch_keys *k, size_t off) {
   }
   if (k->track) {
     uint32_t row = (uint32_t)k->rows++;
-    if (!repeated) k->first[id] = row;
+    if (!repeated) {
+      k->first[id] = row;
+      k->hash[id] = h;
+    }
     k->last[id] = row;
     k->row_key[row] = id;
     k->row_off[row] = off;
   }
   return repeated;
+}
+
+uint64_t se_pg_keys_row_hash(const se_pg_batch_keys *k, size_t r) {
+  return k->hash[k->row_key[r]];
 }
 
 /* The start of field f (0: the row number) of the row text[0, n) and its

@@ -26,6 +26,7 @@ typedef struct se_pg_batch_keys {
   size_t key_start;       /* where the current row's key text starts in text */
   int track;              /* remember rows, for se_pg_keys_merge_rows */
   uint32_t *first, *last; /* per key: its first and last row */
+  uint64_t *hash;         /* per key: the hash of its text */
   size_t keys_cap;
   uint32_t *row_key; /* per row: its key */
   size_t *row_off;   /* per row: where its COPY text starts */
@@ -44,6 +45,9 @@ int se_pg_keys_add(se_pg_batch_keys *k, const char *text, size_t len);
 /* Ends the current row, whose COPY text starts at offset off: 1 when an
  * earlier row had its key, 0 when not, -1 when out of memory. */
 int se_pg_keys_end_row(se_pg_batch_keys *k, size_t off);
+
+/* The hash of tracked row r's key text (equal texts, equal hashes; in any batch). */
+uint64_t se_pg_keys_row_hash(const se_pg_batch_keys *k, size_t r);
 
 /* Writes to out the tracked rows of in (COPY text rows of 1 + ncolumns
  * fields: the row number, then the columns), one per key in order of first

@@ -64,6 +64,7 @@ int se_pg_catalog_load(se_pg_conn *c, const char *schema, const char *table, con
   int citus = 0;
   int rc = failed ? -1 : take_rows(cat, res, &citus);
   PQclear(res);
+  cat->citus = citus;
   if (!failed && rc == 0 && citus) { /* where Citus keeps a distributed table's rows */
     res = se_pg_run(c, se_sql_distribution_column, 1, &param, e);
     failed = res == NULL;

@@ -13,6 +13,7 @@ typedef struct se_pg_catalog {
   unsigned *types;          /* type OIDs (pg_types.h; a domain's base type) */
   unsigned char *generated; /* 1 for a generated column */
   char *distributed_by;      /* Citus: the distribution column, or NULL */
+  int citus;                 /* the database has Citus */
   se_pg_buf text;
 } se_pg_catalog;
 

@@ -45,8 +45,10 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
   u->sql_merge = se_sql_merge(c->pg, spec, u->stage, 0);
   u->sql_merge_dedupe = se_sql_merge(c->pg, spec, u->stage, 1);
   u->sql_set_values = se_sql_set_values(spec);
+  u->sql_target_copy = se_sql_target_copy(c->pg, spec);
   if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
-      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || se_sql_batch_sets(spec) == 0))
+      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || se_sql_batch_sets(spec) == 0) &&
+      u->sql_target_copy)
     return 0;
   se_pg_error_set(e, c, "22021",
                   "cannot build the upsert's SQL (a name is not valid text, or out of memory)");
@@ -75,8 +77,9 @@ int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_u
   u->sql_merge = strdup(from->sql_merge);
   u->sql_merge_dedupe = strdup(from->sql_merge_dedupe);
   u->sql_set_values = from->sql_set_values ? strdup(from->sql_set_values) : NULL;
+  u->sql_target_copy = strdup(from->sql_target_copy);
   if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
-      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || !from->sql_set_values))
+      u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || !from->sql_set_values) && u->sql_target_copy)
     return 0;
   se_pg_upsert_free(u);
   return -1;
@@ -95,6 +98,10 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->sql_merge);
   free(u->sql_merge_dedupe);
   free(u->sql_set_values);
+  free(u->sql_target_copy);
+  free(u->known_line);
+  se_pg_buf_free(&u->fresh);
+  se_pg_buf_free(&u->known);
   free(u->is_key);
   free(u->is_update);
   free(u->line_row);
@@ -124,7 +131,7 @@ void se_pg_upsert_delete(se_pg_upsert *u) {
 
 /* Fills e from res (NULL: from the connection) and returns -1; a lost
  * session also marks its transaction lost (upsert always runs inside one). */
-static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
+int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
   se_pg_error_from_result(e, u->conn, res);
   if (e->connection_lost) u->conn->lost_in_tx = 1;
   return -1;
@@ -133,7 +140,7 @@ static int lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
 /* Creates (once per session) or empties the staging table and starts the
  * COPY; with u->savepoint, after setting the batch's savepoint (the table
  * is created before it, so rolling back to it keeps the table). */
-static int open_copy(se_pg_upsert *u, se_pg_error *e) {
+int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   int fresh = u->stage_pid != PQbackendPID(pg);
   const char *sql = fresh ? u->sql_create : u->sql_truncate;
@@ -161,7 +168,7 @@ static int open_copy(se_pg_upsert *u, se_pg_error *e) {
   u->stage_pid = PQbackendPID(pg);
   PGresult *res = PQexec(pg, u->sql_copy);
   if (PQresultStatus(res) != PGRES_COPY_IN) {
-    lost(u, e, res);
+    se_pg_upsert_lost(u, e, res);
     PQclear(res);
     return -1;
   }
@@ -182,7 +189,7 @@ static void reset_batch(se_pg_upsert *u, int held) {
 }
 
 int se_pg_upsert_batch_begin(se_pg_upsert *u, se_pg_error *e) {
-  if (open_copy(u, e) != 0) return -1;
+  if (se_pg_upsert_open_copy(u, e) != 0) return -1;
   reset_batch(u, 0);
   return 0;
 }
@@ -223,10 +230,10 @@ static int note_line(se_pg_upsert *u) {
 
 /* Sends len bytes of COPY data, in messages of at most a chunk. 0, or -1
  * with e filled (the connection broke). */
-static int put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e) {
+int se_pg_upsert_put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e) {
   for (size_t off = 0; off < len; off += SE_PG_COPY_CHUNK) {
     size_t n = len - off < SE_PG_COPY_CHUNK ? len - off : SE_PG_COPY_CHUNK;
-    if (PQputCopyData(u->conn->pg, data + off, (int)n) != 1) return lost(u, e, NULL);
+    if (PQputCopyData(u->conn->pg, data + off, (int)n) != 1) return se_pg_upsert_lost(u, e, NULL);
   }
   return 0;
 }
@@ -234,7 +241,7 @@ static int put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *
 /* Sends the gathered COPY data; a batch streamed as encoded forgets it (a
  * held one keeps it, to load parts of it again). */
 static int send_copy(se_pg_upsert *u, se_pg_error *e) {
-  if (put_copy(u, u->copy.data, u->copy.len, e) != 0) return -1;
+  if (se_pg_upsert_put_copy(u, u->copy.data, u->copy.len, e) != 0) return -1;
   if (!u->held) se_pg_buf_clear(&u->copy);
   return 0;
 }
@@ -291,7 +298,7 @@ static int send_with_set_values(se_pg_upsert *u, const char *merge, se_pg_error 
   PGconn *pg = u->conn->pg;
   PGresult *res = PQexec(pg, u->sql_set_values);
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-    lost(u, e, res);
+    se_pg_upsert_lost(u, e, res);
     PQclear(res);
     return -1;
   }
@@ -305,7 +312,7 @@ static int send_with_set_values(se_pg_upsert *u, const char *merge, se_pg_error 
   for (int i = 0; i < n; i++) values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
   int sent = PQsendQueryParams(pg, merge, n, NULL, values, NULL, NULL, 0);
   PQclear(res);
-  if (sent != 1) return lost(u, e, NULL);
+  if (sent != 1) return se_pg_upsert_lost(u, e, NULL);
   u->release_after = u->savepoint;
   return 0;
 }
@@ -313,12 +320,12 @@ static int send_with_set_values(se_pg_upsert *u, const char *merge, se_pg_error 
 /* The two halves of a batch's end: send ends the COPY and sends the merge
  * (with u->savepoint, followed by the savepoint's RELEASE); collect waits
  * for its results. Each returns 0, or -1 with e filled. */
-static int batch_send(se_pg_upsert *u, se_pg_error *e) {
+int se_pg_upsert_send(se_pg_upsert *u, se_pg_error *e) {
   if (send_copy(u, e) != 0) return -1;
-  if (PQputCopyEnd(u->conn->pg, NULL) != 1) return lost(u, e, NULL);
+  if (PQputCopyEnd(u->conn->pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
   PGresult *failed = drain(u->conn->pg);
   if (failed != NULL || PQstatus(u->conn->pg) != CONNECTION_OK) {
-    lost(u, e, failed);
+    se_pg_upsert_lost(u, e, failed);
     PQclear(failed);
     return -1;
   }
@@ -335,11 +342,11 @@ static int batch_send(se_pg_upsert *u, se_pg_error *e) {
   }
   int sent = PQsendQuery(u->conn->pg, u->savepoint ? sql.data : merge);
   se_pg_buf_free(&sql);
-  if (sent != 1) return lost(u, e, NULL);
+  if (sent != 1) return se_pg_upsert_lost(u, e, NULL);
   return 0;
 }
 
-static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+int se_pg_upsert_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
   /* As PQexec does, the last failure counts (a lost session reports the
    * server's FATAL first, then the broken connection). */
   PGresult *failed = NULL, *tuples = NULL, *res;
@@ -356,7 +363,7 @@ static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) 
     if (PQstatus(u->conn->pg) == CONNECTION_BAD) break;
   }
   if (failed != NULL || tuples == NULL || PQntuples(tuples) != 1) {
-    lost(u, e, failed);
+    se_pg_upsert_lost(u, e, failed);
     PQclear(failed);
     PQclear(tuples);
     return -1;
@@ -370,7 +377,7 @@ static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) 
   if (u->release_after) {
     PGresult *rel = PQexec(u->conn->pg, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT);
     int ok = PQresultStatus(rel) == PGRES_COMMAND_OK;
-    if (!ok) lost(u, e, rel);
+    if (!ok) se_pg_upsert_lost(u, e, rel);
     PQclear(rel);
     if (!ok) return -1;
   }
@@ -378,13 +385,19 @@ static int batch_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) 
 }
 
 int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
-  if (batch_send(u, e) != 0) return -1;
-  return batch_collect(u, counts, e);
+  if (se_pg_upsert_send(u, e) != 0) return -1;
+  return se_pg_upsert_collect(u, counts, e);
 }
 
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why) {
   if (!u->held && PQputCopyEnd(u->conn->pg, why) == 1) PQclear(drain(u->conn->pg));
   se_pg_buf_clear(&u->copy);
+}
+
+int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  return se_pg_upsert_open_copy(u, e) == 0 && se_pg_upsert_send(u, e) == 0 && se_pg_upsert_collect(u, counts, e) == 0
+             ? 0
+             : -1;
 }
 
 /* Replaces a held batch's rows with one row per key when keys repeat (the
@@ -424,8 +437,9 @@ static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
-  if (merge_repeated_keys(u, e) == 0 && open_copy(u, e) == 0 && batch_send(u, e) == 0 &&
-      batch_collect(u, &u->async_counts, e) == 0)
+  u->copied = 0;
+  if (merge_repeated_keys(u, e) == 0 &&
+      (u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
   return NULL;
@@ -458,7 +472,7 @@ int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *
 
 int se_pg_upsert_send_lines(se_pg_upsert *u, const char *data, size_t len, long long n, se_pg_counts *counts,
                             se_pg_error *e) {
-  if (open_copy(u, e) != 0 || put_copy(u, data, len, e) != 0) return -1;
+  if (se_pg_upsert_open_copy(u, e) != 0 || se_pg_upsert_put_copy(u, data, len, e) != 0) return -1;
   int dedupe = u->must_dedupe, held = u->held;
   long long rows = u->rows, lines = u->lines;
   u->must_dedupe = 1;
@@ -467,7 +481,7 @@ int se_pg_upsert_send_lines(se_pg_upsert *u, const char *data, size_t len, long 
   u->lines = 0;
   se_pg_buf none = u->copy;
   u->copy.len = 0;
-  int rc = batch_send(u, e) == 0 && batch_collect(u, counts, e) == 0 ? 0 : -1;
+  int rc = se_pg_upsert_send(u, e) == 0 && se_pg_upsert_collect(u, counts, e) == 0 ? 0 : -1;
   u->copy = none;
   u->must_dedupe = dedupe;
   u->held = held;

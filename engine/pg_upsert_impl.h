@@ -8,7 +8,16 @@
 #include <pthread.h>
 
 #include "pg_conn_impl.h"
+#include "pg_seen_keys.h"
 #include "pg_upsert.h"
+
+/* What the batches of one writer share about loading rows straight into
+ * the table (pg_upsert_direct.c): whether to, and the keys loaded so far.
+ * Only the thread of the batch loading touches it. */
+typedef struct se_pg_direct {
+  int on;             /* 0 once the table refused a row it did not hold the key of, or refused COPY */
+  se_seen_keys *seen; /* the keys of every batch sent so far */
+} se_pg_direct;
 
 struct se_pg_upsert {
   se_pg_conn *conn;
@@ -34,6 +43,16 @@ struct se_pg_upsert {
   long long numbered; /* row numbers given in this batch (se_pg_upsert_row_drop leaves a gap) */
   size_t *line_off;   /* held batches: where each complete row's COPY line starts */
   size_t line_cap;
+  /* rows with new keys loaded straight into the table (pg_upsert_direct.c) */
+  se_pg_direct *direct; /* the writer's; NULL: every row goes through the staging table */
+  /* loads a held batch (its repeated keys merged) on the batch's thread; NULL: se_pg_upsert_load_staged */
+  int (*load)(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+  char *sql_target_copy;
+  se_pg_buf fresh;      /* the COPY lines of rows with new keys, without their row numbers */
+  se_pg_buf known;      /* the other lines, with theirs */
+  uint32_t *known_line; /* per line of known: its line in the batch's data (from 0) */
+  size_t known_cap;
+  long long copied;     /* rows of the batch loaded straight in */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
   pthread_t async_thread;
@@ -52,5 +71,33 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
  * after from is waited for. 0, or -1 when out of memory. */
 int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_upsert_spec *spec);
 void se_pg_upsert_free(se_pg_upsert *u);
+
+/* The steps of a held batch's load that pg_upsert_direct.c shares: open_copy
+ * creates or empties the staging table and starts the COPY into it (with
+ * u->savepoint, under the batch's savepoint); send ends the COPY and sends
+ * the merge; collect reads its counts; load_staged does all three. Each
+ * returns 0, or -1 with e filled. */
+int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e);
+int se_pg_upsert_send(se_pg_upsert *u, se_pg_error *e);
+int se_pg_upsert_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+/* Sends len bytes of COPY data in messages of at most a chunk. 0, or -1 with e filled. */
+int se_pg_upsert_put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e);
+/* Fills e from res (NULL: from the connection) and returns -1; a lost
+ * session also marks the transaction lost. */
+int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res);
+
+/* A u->load for a writer's batches (u->direct set): loads held batch u (its
+ * repeated keys merged) with rows whose keys no earlier batch of the writer
+ * had COPYed straight into the table and the others merged through the
+ * staging table, all under the batch's savepoint. When the table refuses the
+ * COPY for a row (class 22 or 23, 54000) or refuses COPY itself (0A000,
+ * 42809), the savepoint is rolled back and every row goes through the
+ * staging table; unless the refusal was about a value, later batches do so
+ * too. Any other failure is the batch's, as the merge's would be. Without
+ * u->direct->on, or with keys that must be merged on the server, it is
+ * se_pg_upsert_load_staged. counts: the batch's. 0, or -1 with e filled
+ * (e->line: a line of the batch's data). */
+int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 
 #endif

@@ -12,6 +12,7 @@ struct se_pg_writer {
   se_pg_writer_options o;
   char *label;
   se_pg_upsert b[2]; /* b[cur] gathers rows; the other may be loading on a thread */
+  se_pg_direct direct; /* shared by both (their loads never overlap) */
   long long first[2]; /* the number of the row numbered 1 in b[i] */
   int running[2];
   int cur;
@@ -60,8 +61,22 @@ se_pg_writer *se_pg_writer_new(se_pg_conn *c, const se_upsert_spec *spec, const 
     se_pg_error_set(e, c, "53200", "out of memory");
     return NULL;
   }
-  for (int i = 0; i < 2; i++)
+  if (o->copy_new_keys && !spec->on_citus) {
+    w->direct.on = 1;
+    w->direct.seen = se_seen_keys_new();
+    if (w->direct.seen == NULL) {
+      se_pg_writer_free(w);
+      se_pg_error_set(e, c, "53200", "out of memory");
+      return NULL;
+    }
+  }
+  for (int i = 0; i < 2; i++) {
     w->b[i].savepoint = 1;
+    if (w->direct.seen) {
+      w->b[i].direct = &w->direct;
+      w->b[i].load = se_pg_upsert_load_direct;
+    }
+  }
   se_pg_upsert_batch_hold(&w->b[0]);
   w->first[0] = o->first_row;
   w->settled = o->first_row - 1;
@@ -82,6 +97,7 @@ void se_pg_writer_free(se_pg_writer *w) {
   if (w == NULL) return;
   for (int i = 0; i < 2; i++)
     se_pg_upsert_free(&w->b[i]); /* waits for a running batch */
+  se_seen_keys_free(w->direct.seen);
   for (size_t i = 0; i < w->nrefusals; i++)
     free(w->refusals[i].message);
   free(w->refusals);
@@ -278,6 +294,7 @@ static int settle(se_pg_writer *w, int i, se_pg_error *e) {
   size_t rows = (size_t)u->rows;
   if (rc == 0) {
     account(w, &n, u->rows);
+    w->st.copied += u->copied;
   } else {
     int isolate = w->o.isolate && se_pg_isolatable(e->sqlstate) && !e->connection_lost;
     if (!isolate) {

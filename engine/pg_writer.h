@@ -13,7 +13,9 @@
  * gather into load batches of up to batch_rows rows or batch_bytes bytes of
  * COPY data; a full batch is loaded by a thread (staging table, COPY,
  * merge, all under a savepoint of the caller's transaction) while the caller
- * encodes the next. When the server refuses a batch for what one row's
+ * encodes the next. With copy_new_keys, the rows of keys the writer has not
+ * sent before go straight into the table with COPY, for as long as the
+ * table holds none of them (pg_upsert_direct.c; not on Citus). When the server refuses a batch for what one row's
  * values can cause (see se_pg_isolatable) and the writer isolates, the
  * batch is rolled back to its savepoint and loaded again in halves until
  * each refused row is alone: that row becomes a refusal (with the server's
@@ -29,6 +31,7 @@ typedef struct se_pg_writer_options {
   size_t batch_bytes;     /* COPY bytes per load batch (at least 1) */
   int isolate;            /* isolate refused rows instead of failing */
   long long first_row;    /* the number of the first row written (messages) */
+  int copy_new_keys;      /* COPY rows whose keys are new straight into the table (pg_upsert_direct.c) */
 } se_pg_writer_options;
 
 typedef struct se_pg_refusal {
@@ -41,6 +44,7 @@ typedef struct se_pg_writer_stats {
   long long inserted, updated, unchanged;
   long long merged;  /* rows whose key repeated an earlier one of their batch */
   long long batches; /* load batches */
+  long long copied;  /* rows (of inserted) COPYed straight into the table */
 } se_pg_writer_stats;
 
 /* 1 for SQLSTATEs one row's values can cause: data exceptions (class 22),

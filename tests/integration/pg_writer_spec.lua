@@ -44,10 +44,12 @@ describe("upsert writer", function()
     local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 10 }))
     assert(w:write(rows(12, "a")))
     assert(w:write(rows(25, "a")))
-    assert.are.same({ inserted = 25, updated = 12, unchanged = 0, merged = 0, batches = 4 }, assert(w:finish()))
+    assert.are.same({ inserted = 25, updated = 12, unchanged = 0, merged = 0, batches = 4, copied = 25 },
+      assert(w:finish()))
     w = assert(conn:upsert_writer("d", { key = "id", columns = { "id", "v" }, skip_unchanged = true }))
     assert(w:write(rows(30, "b")))
-    assert.are.same({ inserted = 5, updated = 25, unchanged = 0, merged = 0, batches = 1 }, assert(w:finish()))
+    assert.are.same({ inserted = 5, updated = 25, unchanged = 0, merged = 0, batches = 1, copied = 0 },
+      assert(w:finish()))
     assert(conn:commit())
     assert.are.equal(30, count("WHERE v = 'b' || id"))
     assert.are.equal(30, count())
@@ -107,7 +109,7 @@ describe("upsert writer", function()
     assert.matches("upsert into d: row 17 (id=17)", refused[2][3], 1, true)
     assert.matches("row 18 (id=18), column v ", refused[3][3], 1, true)
     assert.matches("upsert into d: row 39 (id=x), column id: ", refused[4][3], 1, true)
-    assert.are.same({ inserted = 36, updated = 0, unchanged = 0, merged = 0, batches = 3 }, st)
+    assert.are.same({ inserted = 36, updated = 0, unchanged = 0, merged = 0, batches = 3, copied = 0 }, st)
     assert(conn:commit())
     assert.are.equal(36, count())
     assert.are.equal(0, count("WHERE id IN (3, 17, 18)"))
@@ -134,7 +136,8 @@ describe("upsert writer", function()
     assert(conn:begin())
     local w = assert(conn:upsert_writer("m", { key = "id", update = { "amount", "n" } }))
     assert(w:write(list))
-    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, merged = 4, batches = 1 }, assert(w:finish()))
+    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, merged = 4, batches = 1, copied = 0 },
+      assert(w:finish()))
     local got = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
     assert.are.same(want, got)
     assert.are.same({ id = "k1", first_seen = "a", amount = "5.5", n = 5 }, got[1])
@@ -171,10 +174,79 @@ describe("upsert writer", function()
     local w = assert(conn:upsert_writer("m", { key = "id", batch_size = 2 }))
     assert(w:write({ { id = "a", amount = 1 }, { id = "b", amount = 2 }, { id = "c", amount = 3 } }))
     assert(w:write({ { id = "d", amount = 4, n = 40 }, { id = "a", amount = 5, n = 50 } }))
-    assert.are.same({ inserted = 4, updated = 1, unchanged = 0, merged = 0, batches = 3 }, assert(w:finish()))
+    assert.are.same({ inserted = 4, updated = 1, unchanged = 0, merged = 0, batches = 3, copied = 3 },
+      assert(w:finish()))
     local got = conn:query("SELECT id, amount::text, n FROM m ORDER BY id")
     assert.are.same({ { id = "a", amount = "5", n = 50 }, { id = "b", amount = "2", n = pg.null },
       { id = "c", amount = "3", n = pg.null }, { id = "d", amount = "4", n = 40 } }, got)
+  end)
+
+  -- Writes list into m under opts (batches of 4) in a transaction it rolls back; returns the
+  -- table as the writer left it, finish()'s stats (or nil, message, code) and the refusals.
+  local function load_m(list, opts)
+    assert(conn:begin())
+    local refused = {}
+    local o = { key = "id", update = { "amount", "n" }, batch_size = 4 }
+    for k, v in pairs(opts) do
+      o[k] = v
+    end
+    if o.on_refused then
+      o.on_refused = function(_, i, msg, c)
+        refused[#refused + 1] = { i, c, msg }
+      end
+    end
+    local w = assert(conn:upsert_writer("m", o))
+    local st, err, code = w:write(list) -- a batch's failure may come with a later write
+    if st then
+      st, err, code = w:finish()
+    end
+    local got = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
+    w:close()
+    assert(conn:rollback())
+    table.sort(refused, function(a, b) return a[1] < b[1] end)
+    return got, st or { err, code }, refused
+  end
+
+  it("COPYs rows of new keys straight in, and leaves what the merge alone leaves", function()
+    -- keys repeated within and across batches, keys the table held before the run (in a late
+    -- batch, after batches went straight in), and bad values in both kinds of rows
+    local list = {}
+    for i = 1, 30 do
+      local id = i <= 20 and "n" .. i or "n" .. (i - 17) -- rows 21 to 30 repeat n4 to n13
+      list[i] = { id = id, first_seen = "r" .. i, amount = tostring(i), n = i }
+    end
+    list[6].id = "n5" -- a repeat inside a batch
+    list[23] = { id = "old2", first_seen = "r23", amount = "23", n = 23 } -- held before the run
+    list[9].amount = "not a number" -- a new key's bad value
+    list[26].n = "x" -- a bad value of a key sent before
+    testenv.psql(dsn, "INSERT INTO m VALUES ('old1', 'old', 1, 0), ('old2', 'old', 2, 0)")
+    for _, isolate in ipairs({ true, false }) do
+      local opts = { on_refused = isolate or nil }
+      local merged, merged_st, merged_refused = load_m(list, { copy_new_keys = false, on_refused = opts.on_refused })
+      local got, st, refused = load_m(list, opts)
+      assert.are.same(merged, got)
+      assert.are.same(merged_refused, refused)
+      if isolate then
+        assert.are.same({ 9, 26 }, { refused[1][1], refused[2][1] })
+        assert.are.equal(0, merged_st.copied)
+        assert.is_true(st.copied > 0 and st.copied <= st.inserted, "rows COPYed straight in: " .. st.copied)
+        merged_st.copied, st.copied = nil, nil
+        assert.are.same(merged_st, st)
+        assert.are.equal(20, #got) -- n1 to n20 but n6 (row 23 replaced) and n9 (refused), old1, old2
+      else
+        assert.are.same({ 'upsert into m: row 9 (id=n9), column amount: invalid input syntax for type numeric: ' ..
+          '"not a number"', "22P02" }, { st[1]:match("^[^\n]*"), st[2] })
+        assert.are.same(merged_st, st)
+      end
+    end
+    -- a bad value in a row of a key sent before, behind rows that went straight in: its row is named
+    local late = {}
+    for i, id in ipairs({ "a", "b", "c", "d", "e", "b", "f" }) do
+      late[i] = { id = id, amount = i == 6 and "six" or tostring(i), n = i }
+    end
+    local _, st = load_m(late, {})
+    assert.are.same({ 'upsert into m: row 6 (id=b), column amount: invalid input syntax for type numeric: "six"',
+      "22P02" }, { st[1]:match("^[^\n]*"), st[2] })
   end)
 
   it("conn:close() waits for a batch still loading, then closes", function()

@@ -393,6 +393,8 @@ describe("salesengine.etl", function()
         "(option 'sink.table': a table name expected, got number)" },
       { { name = "x", source = etl.pages({}), sinks = { SINK, { table = "t", evolve = "grow" } } },
         "(option 'sinks[2].evolve': \"freeze\" or \"add_columns\" expected, got grow)" },
+      { { name = "x", source = etl.pages({}), sink = { table = "t", key = "id", copy_new_keys = "no" } },
+        "(option 'sink.copy_new_keys': boolean expected, got string)" },
       { { name = "x", source = etl.pages({}), sink = SINK, commit = "page" },
         "(option 'commit': \"run\" or \"batch\" expected, got page)" },
       { { name = "x", source = etl.pages({}), sink = SINK, transform = 1 },

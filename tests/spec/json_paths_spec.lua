@@ -13,6 +13,10 @@ local tx = require "salesengine.transform"
 -- The forms a partner's feed may send that are not JSON (issue 18), each inside a record.
 local BAD = { "NaN", "Infinity", "-Infinity", "0x10", "+1", "01", "-01", ".5", "2.", "2.e3", '"a\tb"', '"a\nb"',
   '"\\ud800"', "1,\v2" }
+-- One form of each check that refuses them (yajl's lexer, the strict number, control character,
+-- surrogate and white space checks) also goes through the large document's paths, whose offset
+-- arithmetic does not depend on the form: each large case parses 8 MB three times.
+local BAD_LARGE = { ["NaN"] = true, ["01"] = true, ['"a\tb"'] = true, ['"\\ud800"'] = true, ["1,\v2"] = true }
 
 -- 4.2 M tokens ahead of the records: past what the fetch worker parses ahead.
 local PAD = '{"pad":[' .. string.rep("0,", 4200000) .. '0],'
@@ -60,22 +64,30 @@ describe("every JSON path", function()
   end
 
   it("refuses each form that is not JSON with the same message and byte offset", function()
+    local large = 0
     for _, bad in ipairs(BAD) do
-      local small, big = doc(bad), doc(bad, true)
-      local msg, big_msg = decode_error(small), decode_error(big)
+      local small = doc(bad)
+      local msg = decode_error(small)
       local n = tonumber(msg:match("^invalid JSON at byte (%d+): "))
       assert(n, msg)
-      assert.are.equal(msg:gsub("byte %d+", "byte " .. (n + #PAD - 1), 1), big_msg, bad .. " (a large document)")
+      local cases = { { serve("bad.json", small), msg } }
+      if BAD_LARGE[bad] then
+        local big = doc(bad, true)
+        local big_msg = decode_error(big)
+        assert.are.equal(msg:gsub("byte %d+", "byte " .. (n + #PAD - 1), 1), big_msg, bad .. " (a large document)")
+        cases[2] = { serve("big.json", big), big_msg }
+        large = large + 1
+      end
       local ok, err = pcall(json.decode, small, { records = "sales", fields = { "id" } })
       assert.are.same({ false, msg }, { ok, err }, bad .. " (with fields)")
 
-      local url, big_url = serve("bad.json", small), serve("big.json", big)
+      local url = cases[1][1]
       local got = table.pack(http.get_json(url))
       assert.are.same({ nil, "GET " .. url .. ": " .. msg, "JSON" }, { got[1], got[2], got[3] }, bad .. " (get_json)")
       got = table.pack(http.get_json(url, { json = { records = "sales", fields = { "id" } } }))
       assert.are.same({ nil, "GET " .. url .. ": " .. msg, "JSON" }, { got[1], got[2], got[3] },
         bad .. " (get_json, fields)")
-      for _, case in ipairs({ { url, msg }, { big_url, big_msg } }) do
+      for _, case in ipairs(cases) do
         for _, item, ferr, fcode in http.fetch_all({ case[1] }, { json = true }) do
           assert.are.same({ nil, "GET " .. case[1] .. ": " .. case[2], "JSON" }, { item, ferr, fcode },
             bad .. " (fetch_all)")
@@ -94,6 +106,7 @@ describe("every JSON path", function()
       assert.are.same({ 1, "GET " .. lines_url .. " failed: " .. line_msg, "JSON" }, { #records, serr, scode },
         bad .. " (JSON Lines)")
     end
+    assert.are.equal(5, large, "forms also sent in a large document")
   end)
 
   it("refuses two values on one line of JSON Lines, so 01 is not two records", function()

@@ -125,7 +125,7 @@ end
 -- The option names of etl.run's spec (with those of a sink, `rejects` and
 -- `incremental`; salesengine.option_check).
 local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
-  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types" })
+  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types", "copy_new_keys" })
 local RUN_OPTIONS = option_check.set({ "name", "source", "records", "transform", "sinks", "db", "setup",
   "key", "batch_size", "commit", "max_rejects", "on_loaded", "before_commit", "sample_rows", "dry_run",
   "summary_json", "progress", "run_id" }, {
@@ -188,16 +188,19 @@ local function check_spec(spec)
         bad(name .. ".types", "column names mapped to SQL type names expected")
       end
     end
+    if s.copy_new_keys ~= nil and type(s.copy_new_keys) ~= "boolean" then
+      bad(name .. ".copy_new_keys", "boolean expected, got %s", option_check.typename(s.copy_new_keys))
+    end
     local options, timeouts = {}, {}
     for k, v in pairs(s) do
       if k == "lock_timeout" or k == "statement_timeout" then
         timeouts[k] = v
-      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" then
+      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" and k ~= "copy_new_keys" then
         options[k] = v
       end
     end
     sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts,
-      evolve = s.evolve, types = s.types }
+      evolve = s.evolve, types = s.types, copy_new_keys = s.copy_new_keys }
   end
   if #sinks == 0 then
     bad("sinks", "a non-empty list of sinks expected")

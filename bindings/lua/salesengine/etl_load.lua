@@ -130,6 +130,7 @@ function Loader:writer_now()
     options[k] = v
   end
   options.first_row = self.written + 1
+  options.copy_new_keys = sink.copy_new_keys -- nil: the writer's default
   options.on_refused = function(owners, i, message, refused_code)
     self:refuse(owners[i], message, refused_code, sink.table)
   end

@@ -1,0 +1,179 @@
+#include "pg_upsert_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A held batch whose keys are new to the run goes straight into the table
+ * with COPY, which costs the server about half of the staging table's COPY
+ * and merge (docs/performance.md). Which keys are new is a guess (the
+ * writer's filter of the keys it sent, and the hope that the table held
+ * none of them before the run), and a wrong guess costs time, never a
+ * result: the table refuses the COPY (23505), the batch's savepoint is
+ * rolled back and its rows go through the merge. */
+
+/* What a refusal of the straight COPY leads to: 0 the batch fails with it,
+ * as the merge's would; 1 the batch goes through the merge (which isolates
+ * or refuses a row's values as always) and later batches may still go
+ * straight in; 2 the same, and later batches are merged too. */
+static int after_refusal(const char *sqlstate) {
+  if (strcmp(sqlstate, "23505") == 0) return 2; /* the table holds a key the guess took for new */
+  if (strcmp(sqlstate, "0A000") == 0 || strcmp(sqlstate, "42809") == 0) return 2; /* no COPY into it */
+  if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 || strcmp(sqlstate, "54000") == 0)
+    return 1;
+  return 0;
+}
+
+/* Splits the batch's data (u->copy: a line per row, or per key when merged)
+ * into u->fresh, the lines of keys the writer has not sent before without
+ * their row numbers, and u->known, the others (u->known_line: the batch's
+ * line of each);
+ * then notes every key as sent. The number of fresh lines, or -1 when out
+ * of memory; *nknown: the number of known ones. */
+static long long split(se_pg_upsert *u, size_t *nknown) {
+  size_t nlines = (size_t)(u->lines > 0 ? u->lines : u->rows);
+  se_pg_buf_clear(&u->fresh);
+  se_pg_buf_clear(&u->known);
+  if (nlines > u->known_cap) {
+    uint32_t *known = realloc(u->known_line, nlines * sizeof *known);
+    if (known == NULL) return -1;
+    u->known_line = known;
+    u->known_cap = nlines;
+  }
+  const char *p = u->copy.data, *end = p + u->copy.len;
+  long long nfresh = 0;
+  *nknown = 0;
+  for (size_t i = 0; i < nlines && p < end; i++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+    size_t row = u->lines > 0 ? u->line_row[i] - 1 : i;
+    uint64_t h = se_pg_keys_row_hash(&u->keys, row);
+    if (se_seen_keys_maybe(u->direct->seen, h)) {
+      if (se_pg_buf_append(&u->known, p, len) != 0) return -1;
+      u->known_line[(*nknown)++] = (uint32_t)i;
+    } else {
+      const char *tab = memchr(p, '\t', len); /* after the row number */
+      if (tab == NULL || se_pg_buf_append(&u->fresh, tab + 1, len - (size_t)(tab + 1 - p)) != 0) return -1;
+      nfresh++;
+    }
+    if (se_seen_keys_add(u->direct->seen, h) != 0) return -1;
+    p += len;
+  }
+  return nfresh;
+}
+
+/* Runs sql on u's connection; a lost session also marks the transaction
+ * lost. 0, or -1 with e filled. */
+static int command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
+  if (se_pg_command(u->conn, sql, e) == 0) return 0;
+  if (e->connection_lost) u->conn->lost_in_tx = 1;
+  return -1;
+}
+
+/* COPYs u->fresh into the table. 0 with *copied (the rows the table took),
+ * or -1 with e filled. */
+static int copy_fresh(se_pg_upsert *u, long long *copied, se_pg_error *e) {
+  PGconn *pg = u->conn->pg;
+  PGresult *res = PQexec(pg, u->sql_target_copy);
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    se_pg_upsert_lost(u, e, res);
+    PQclear(res);
+    return -1;
+  }
+  PQclear(res);
+  if (se_pg_upsert_put_copy(u, u->fresh.data, u->fresh.len, e) != 0) return -1;
+  if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
+  PGresult *failed = NULL;
+  *copied = 0;
+  while ((res = PQgetResult(pg)) != NULL) {
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+      *copied = strtoll(PQcmdTuples(res), NULL, 10);
+      PQclear(res);
+    } else if (failed == NULL) {
+      failed = res;
+    } else {
+      PQclear(res);
+    }
+  }
+  if (failed == NULL && PQstatus(pg) == CONNECTION_OK) return 0;
+  se_pg_upsert_lost(u, e, failed);
+  PQclear(failed);
+  return -1;
+}
+
+/* Merges lines through the staging table inside the batch's savepoint (open
+ * already), then releases it: the known lines when known, else all. 0 with
+ * counts, or -1 with e filled (e->line: a line of the batch's data). */
+static int through_stage(se_pg_upsert *u, int known, size_t nknown, se_pg_counts *counts, se_pg_error *e) {
+  int savepoint = u->savepoint;
+  se_pg_buf data = u->copy;
+  long long lines = u->lines;
+  u->savepoint = 0;
+  if (known) {
+    u->copy = u->known;
+    u->lines = (long long)nknown;
+  }
+  int rc = se_pg_upsert_open_copy(u, e) == 0 && se_pg_upsert_send(u, e) == 0 &&
+                   se_pg_upsert_collect(u, counts, e) == 0
+               ? 0
+               : -1;
+  if (known) {
+    u->known = u->copy;
+    u->copy = data;
+    u->lines = lines;
+    if (rc != 0 && e->line > 0 && (size_t)e->line <= nknown) e->line = (long)u->known_line[e->line - 1] + 1;
+  }
+  u->savepoint = savepoint;
+  if (rc != 0) return -1;
+  return command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e);
+}
+
+int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
+  if (!u->direct->on || u->must_dedupe || u->spec.nkey == 0) return se_pg_upsert_load_staged(u, counts, e);
+  size_t nknown;
+  long long nfresh = split(u, &nknown);
+  if (nfresh < 0) {
+    se_pg_error_set(e, u->conn, "53200", "out of memory sorting a batch's new keys");
+    return -1;
+  }
+  if (nfresh == 0) return se_pg_upsert_load_staged(u, counts, e);
+  /* the staging table is made before the savepoint, so that rolling back to it keeps the table */
+  PGconn *pg = u->conn->pg;
+  int made = u->stage_pid == PQbackendPID(pg);
+  se_pg_buf sql = {0};
+  int ok = (made || (se_pg_buf_puts(&sql, u->sql_create) == 0 && se_pg_buf_puts(&sql, "; ") == 0)) &&
+           se_pg_buf_puts(&sql, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT) == 0 && se_pg_buf_putc(&sql, '\0') == 0;
+  if (!ok) {
+    se_pg_buf_free(&sql);
+    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+    return -1;
+  }
+  int rc = command(u, sql.data, e);
+  se_pg_buf_free(&sql);
+  if (rc != 0) return -1;
+  u->stage_pid = PQbackendPID(pg);
+
+  se_pg_error refused = {0};
+  long long copied = 0;
+  if (copy_fresh(u, &copied, &refused) != 0) {
+    int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
+    if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
+      refused.line = 0;
+      se_pg_error_clear(e);
+      *e = refused;
+      return -1;
+    }
+    if (after == 2) u->direct->on = 0;
+    se_pg_error_clear(&refused);
+    if (command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0) return -1;
+    return through_stage(u, 0, 0, counts, e);
+  }
+  se_pg_counts n = {0, 0, 0};
+  if (nknown > 0 ? through_stage(u, 1, nknown, &n, e) != 0
+                 : command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0)
+    return -1;
+  u->copied = copied;
+  counts->inserted = n.inserted + copied;
+  counts->updated = n.updated;
+  counts->unchanged = n.unchanged + (nfresh - copied);
+  return 0;
+}
