@@ -100,8 +100,6 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->sql_set_values);
   free(u->sql_target_copy);
   free(u->known_line);
-  se_pg_buf_free(&u->fresh);
-  se_pg_buf_free(&u->known);
   free(u->is_key);
   free(u->is_update);
   free(u->line_row);

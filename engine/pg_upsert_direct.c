@@ -23,42 +23,54 @@ static int after_refusal(const char *sqlstate) {
   return 0;
 }
 
-/* Splits the batch's data (u->copy: a line per row, or per key when merged)
- * into u->fresh, the lines of keys the writer has not sent before without
- * their row numbers, and u->known, the others (u->known_line: the batch's
- * line of each);
- * then notes every key as sent. The number of fresh lines, or -1 when out
- * of memory; *nknown: the number of known ones. */
+/* The lines of the batch's data (u->copy: a line per row, or per key when
+ * merged). */
+static size_t batch_lines(const se_pg_upsert *u) {
+  return (size_t)(u->lines > 0 ? u->lines : u->rows);
+}
+
+/* Notes in u->known_line the lines of the batch whose keys the writer may
+ * have sent before, in order, then notes every key as sent. The number of
+ * the others (fresh lines), or -1 when out of memory; *nknown: the number
+ * of known lines. */
 static long long split(se_pg_upsert *u, size_t *nknown) {
-  size_t nlines = (size_t)(u->lines > 0 ? u->lines : u->rows);
-  se_pg_buf_clear(&u->fresh);
-  se_pg_buf_clear(&u->known);
+  size_t nlines = batch_lines(u);
   if (nlines > u->known_cap) {
     uint32_t *known = realloc(u->known_line, nlines * sizeof *known);
     if (known == NULL) return -1;
     u->known_line = known;
     u->known_cap = nlines;
   }
-  const char *p = u->copy.data, *end = p + u->copy.len;
-  long long nfresh = 0;
   *nknown = 0;
-  for (size_t i = 0; i < nlines && p < end; i++) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+  for (size_t i = 0; i < nlines; i++) {
     size_t row = u->lines > 0 ? u->line_row[i] - 1 : i;
     uint64_t h = se_pg_keys_row_hash(&u->keys, row);
-    if (se_seen_keys_maybe(u->direct->seen, h)) {
-      if (se_pg_buf_append(&u->known, p, len) != 0) return -1;
-      u->known_line[(*nknown)++] = (uint32_t)i;
-    } else {
-      const char *tab = memchr(p, '\t', len); /* after the row number */
-      if (tab == NULL || se_pg_buf_append(&u->fresh, tab + 1, len - (size_t)(tab + 1 - p)) != 0) return -1;
-      nfresh++;
-    }
+    if (se_seen_keys_maybe(u->direct->seen, h)) u->known_line[(*nknown)++] = (uint32_t)i;
     if (se_seen_keys_add(u->direct->seen, h) != 0) return -1;
-    p += len;
   }
-  return nfresh;
+  return (long long)(nlines - *nknown);
+}
+
+/* Sends, into the COPY in progress, the known lines of the batch as they
+ * are, or the fresh ones without their row numbers. 0, or -1 with e filled. */
+static int send_lines(se_pg_upsert *u, int known, size_t nknown, se_pg_error *e) {
+  const char *p = u->copy.data, *end = p + u->copy.len;
+  size_t k = 0;
+  for (size_t i = 0; p < end; i++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *next = nl ? nl + 1 : end;
+    int is_known = k < nknown && u->known_line[k] == i;
+    k += (size_t)is_known;
+    if (is_known && known) {
+      if (se_pg_upsert_put_copy(u, p, (size_t)(next - p), e) != 0) return -1;
+    } else if (!is_known && !known) {
+      const char *tab = memchr(p, '\t', (size_t)(next - p)); /* after the row number */
+      const char *from = tab ? tab + 1 : p;
+      if (se_pg_upsert_put_copy(u, from, (size_t)(next - from), e) != 0) return -1;
+    }
+    p = next;
+  }
+  return 0;
 }
 
 /* Runs sql on u's connection; a lost session also marks the transaction
@@ -69,9 +81,9 @@ static int command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
   return -1;
 }
 
-/* COPYs u->fresh into the table. 0 with *copied (the rows the table took),
- * or -1 with e filled. */
-static int copy_fresh(se_pg_upsert *u, long long *copied, se_pg_error *e) {
+/* COPYs the fresh lines into the table. 0 with *copied (the rows the table
+ * took), or -1 with e filled. */
+static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   PGresult *res = PQexec(pg, u->sql_target_copy);
   if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -80,7 +92,7 @@ static int copy_fresh(se_pg_upsert *u, long long *copied, se_pg_error *e) {
     return -1;
   }
   PQclear(res);
-  if (se_pg_upsert_put_copy(u, u->fresh.data, u->fresh.len, e) != 0) return -1;
+  if (send_lines(u, 0, nknown, e) != 0) return -1;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
   PGresult *failed = NULL;
   *copied = 0;
@@ -105,22 +117,20 @@ static int copy_fresh(se_pg_upsert *u, long long *copied, se_pg_error *e) {
  * counts, or -1 with e filled (e->line: a line of the batch's data). */
 static int through_stage(se_pg_upsert *u, int known, size_t nknown, se_pg_counts *counts, se_pg_error *e) {
   int savepoint = u->savepoint;
-  se_pg_buf data = u->copy;
   long long lines = u->lines;
   u->savepoint = 0;
-  if (known) {
-    u->copy = u->known;
+  int rc = se_pg_upsert_open_copy(u, e);
+  if (rc == 0 && known) {
+    rc = send_lines(u, 1, nknown, e);
+    se_pg_buf data = u->copy; /* sent: send passes on an empty buffer, and counts nknown lines */
+    u->copy.len = 0;
     u->lines = (long long)nknown;
-  }
-  int rc = se_pg_upsert_open_copy(u, e) == 0 && se_pg_upsert_send(u, e) == 0 &&
-                   se_pg_upsert_collect(u, counts, e) == 0
-               ? 0
-               : -1;
-  if (known) {
-    u->known = u->copy;
+    rc = rc == 0 && se_pg_upsert_send(u, e) == 0 && se_pg_upsert_collect(u, counts, e) == 0 ? 0 : -1;
     u->copy = data;
     u->lines = lines;
     if (rc != 0 && e->line > 0 && (size_t)e->line <= nknown) e->line = (long)u->known_line[e->line - 1] + 1;
+  } else if (rc == 0) {
+    rc = se_pg_upsert_send(u, e) == 0 && se_pg_upsert_collect(u, counts, e) == 0 ? 0 : -1;
   }
   u->savepoint = savepoint;
   if (rc != 0) return -1;
@@ -154,7 +164,7 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
 
   se_pg_error refused = {0};
   long long copied = 0;
-  if (copy_fresh(u, &copied, &refused) != 0) {
+  if (copy_fresh(u, nknown, &copied, &refused) != 0) {
     int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
     if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
       refused.line = 0;

@@ -48,9 +48,7 @@ struct se_pg_upsert {
   /* loads a held batch (its repeated keys merged) on the batch's thread; NULL: se_pg_upsert_load_staged */
   int (*load)(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
   char *sql_target_copy;
-  se_pg_buf fresh;      /* the COPY lines of rows with new keys, without their row numbers */
-  se_pg_buf known;      /* the other lines, with theirs */
-  uint32_t *known_line; /* per line of known: its line in the batch's data (from 0) */
+  uint32_t *known_line; /* the lines of the batch's data (from 0) whose keys may have been sent */
   size_t known_cap;
   long long copied;     /* rows of the batch loaded straight in */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the

@@ -4,7 +4,7 @@ the built objects: bindings/ make no libpq or libcurl call; the engine's
 PostgreSQL handles are opaque outside engine/; no two files use each
 other's symbols, directly or round a longer circle; no binding file has an
 engine file's name, and no binding exports a function with the engine's
-PostgreSQL, HTTP or JSON prefix. Usage: check_layers.py SOURCE_DIR OBJECT_DIR..."""
+PostgreSQL, HTTP or JSON prefix; no assert in either. Usage: check_layers.py SOURCE_DIR OBJECT_DIR..."""
 import glob
 import os
 import re
@@ -39,7 +39,14 @@ for path in glob.glob(os.path.join(src, "bindings", "*.[ch]")):
     if os.path.basename(path) in engine_names:
         problems.append(f"{os.path.relpath(path, src)}: has the name of an engine file")
 
-# 4. No circles between object files (who defines and who uses each global symbol).
+# 4. No assert in engine/ or bindings/: NDEBUG changes no compiled line, so a clang Debug
+#    build warns as the clang build with optimisation does (tools/build_matrix.sh).
+for path in sorted(glob.glob(os.path.join(src, "engine", "*.[ch]")) + glob.glob(os.path.join(src, "bindings", "*.[ch]"))):
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        if re.search(r"\bassert\s*\(|\bNDEBUG\b|<assert\.h>", line):
+            problems.append(f"{os.path.relpath(path, src)}:{n}: assert or NDEBUG (see tools/build_matrix.sh)")
+
+# 5. No circles between object files (who defines and who uses each global symbol).
 defines, uses = {}, {}
 for objdir in sys.argv[2:]:
     folder = "bindings" if objdir.rstrip("/").endswith("bindings") else "engine"
