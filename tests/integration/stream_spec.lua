@@ -101,8 +101,9 @@ describe("a streamed body", function()
   it("fails on an invalid byte late in a 100 MB body with its offset, leaving the table as it was", function()
     local record = '{"id":"S%d","date":"2026-01-01T00:00:00Z","amount_usd":"1.50","region":"emea",' ..
       '"pad":"' .. string.rep("p", 100) .. '"}'
+    local mb = os.getenv("SE_SANITIZED") and 10 or 100 -- the sanitizer build: the same paths, 10 MB
     local parts, size, i = { '{"sales":[' }, 10, 0
-    while size < 100 * 1024 * 1024 do
+    while size < mb * 1024 * 1024 do
       i = i + 1
       parts[#parts + 1] = string.format(record, i) .. ","
       size = size + #parts[#parts]
