@@ -4,16 +4,17 @@
 # clang, under Debian's hardening flags (dpkg-buildflags with hardening=+all),
 # as a packager builds it (-DBUILD_TESTING=OFF). Builds into DIR/<cc>-<type>.
 #   tools/build_matrix.sh DIR [CC:TYPE...]     (default: all eight)
-# The test suite passes the two that tools/test.sh does not build otherwise:
-# gcc Release is the package's build (tools/package_test.sh), gcc
-# RelWithDebInfo is build/ and clang RelWithDebInfo is build-asan/ (both
-# hardened by tools/test.sh). gcc's warnings, such as -Wuse-after-free,
-# depend on the optimisation level: each gcc type is built. clang's come from
-# its front end, the same at every optimisation level, so its other types
-# add nothing to build-asan/ but time: Debug differs only by not defining
-# NDEBUG, and engine/ and bindings/ hold no assert (lint.layers checks it);
-# the hardening flags set -O2 in every type, so -D_FORTIFY_SOURCE always
-# has the optimisation it needs (gcc Debug would show the warning if not).
+# The test suite passes the one that tools/test.sh does not build otherwise,
+# gcc MinSizeRel: gcc Release is the package's build (tools/package_test.sh),
+# gcc RelWithDebInfo is build/ and clang RelWithDebInfo is build-asan/ (both
+# hardened by tools/test.sh). The hardening flags hold -O2, which the Debug
+# type keeps (its own flag is -g), so a Debug build compiles each file with the
+# flags of RelWithDebInfo but -DNDEBUG, which changes no line: engine/ and
+# bindings/ use neither assert nor NDEBUG (lint.layers checks it). Release
+# (-O3) and MinSizeRel (-Os) do change gcc's code and warnings (such as
+# -Wuse-after-free, which depend on the optimisation level). clang's warnings
+# come from its front end, the same at every optimisation level, so its
+# Release and MinSizeRel add nothing to build-asan/ but time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: tools/build_matrix.sh DIR [CC:TYPE...]}
