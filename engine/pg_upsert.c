@@ -100,6 +100,7 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   free(u->sql_set_values);
   free(u->sql_target_copy);
   free(u->known_line);
+  se_pg_buf_free(&u->scratch);
   free(u->is_key);
   free(u->is_update);
   free(u->line_row);
@@ -157,21 +158,24 @@ int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e) {
       snprintf(both, n, "%s; %s", sp, sql);
     sql = both;
   }
-  int rc = se_pg_command(u->conn, sql, e);
+  int rc = se_pg_upsert_command(u, sql, e);
   free(both);
-  if (rc != 0) {
-    if (e->connection_lost) u->conn->lost_in_tx = 1;
-    return -1;
-  }
+  if (rc != 0) return -1;
   u->stage_pid = PQbackendPID(pg);
-  PGresult *res = PQexec(pg, u->sql_copy);
-  if (PQresultStatus(res) != PGRES_COPY_IN) {
-    se_pg_upsert_lost(u, e, res);
-    PQclear(res);
-    return -1;
-  }
+  return se_pg_upsert_start_copy(u, u->sql_copy, e);
+}
+
+int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
+  if (se_pg_command(u->conn, sql, e) == 0) return 0;
+  if (e->connection_lost) u->conn->lost_in_tx = 1;
+  return -1;
+}
+
+int se_pg_upsert_start_copy(se_pg_upsert *u, const char *copy, se_pg_error *e) {
+  PGresult *res = PQexec(u->conn->pg, copy);
+  int rc = PQresultStatus(res) == PGRES_COPY_IN ? 0 : se_pg_upsert_lost(u, e, res);
   PQclear(res);
-  return 0;
+  return rc;
 }
 
 /* Forgets the previous batch's rows and keys; held: gathered in memory. */

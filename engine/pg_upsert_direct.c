@@ -52,47 +52,42 @@ static long long split(se_pg_upsert *u, size_t *nknown) {
 }
 
 /* Sends, into the COPY in progress, the known lines of the batch as they
- * are, or the fresh ones without their row numbers. 0, or -1 with e filled. */
+ * are, or the fresh ones without their row numbers, gathered in u->scratch
+ * into messages of about a chunk (a message a line costs the client a
+ * system call every 8 KiB). 0, or -1 with e filled. */
 static int send_lines(se_pg_upsert *u, int known, size_t nknown, se_pg_error *e) {
   const char *p = u->copy.data, *end = p + u->copy.len;
   size_t k = 0;
+  se_pg_buf_clear(&u->scratch);
   for (size_t i = 0; p < end; i++) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *next = nl ? nl + 1 : end;
     int is_known = k < nknown && u->known_line[k] == i;
     k += (size_t)is_known;
-    if (is_known && known) {
-      if (se_pg_upsert_put_copy(u, p, (size_t)(next - p), e) != 0) return -1;
-    } else if (!is_known && !known) {
+    const char *from = p;
+    if (!is_known && !known) {
       const char *tab = memchr(p, '\t', (size_t)(next - p)); /* after the row number */
-      const char *from = tab ? tab + 1 : p;
-      if (se_pg_upsert_put_copy(u, from, (size_t)(next - from), e) != 0) return -1;
+      from = tab ? tab + 1 : p;
+    }
+    if (is_known == known && se_pg_buf_append(&u->scratch, from, (size_t)(next - from)) != 0) {
+      se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
+      return -1;
+    }
+    if (u->scratch.len >= SE_PG_COPY_CHUNK || next == end) {
+      if (se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e) != 0) return -1;
+      se_pg_buf_clear(&u->scratch);
     }
     p = next;
   }
   return 0;
 }
 
-/* Runs sql on u's connection; a lost session also marks the transaction
- * lost. 0, or -1 with e filled. */
-static int command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
-  if (se_pg_command(u->conn, sql, e) == 0) return 0;
-  if (e->connection_lost) u->conn->lost_in_tx = 1;
-  return -1;
-}
-
 /* COPYs the fresh lines into the table. 0 with *copied (the rows the table
  * took), or -1 with e filled. */
 static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
-  PGresult *res = PQexec(pg, u->sql_target_copy);
-  if (PQresultStatus(res) != PGRES_COPY_IN) {
-    se_pg_upsert_lost(u, e, res);
-    PQclear(res);
-    return -1;
-  }
-  PQclear(res);
-  if (send_lines(u, 0, nknown, e) != 0) return -1;
+  if (se_pg_upsert_start_copy(u, u->sql_target_copy, e) != 0 || send_lines(u, 0, nknown, e) != 0) return -1;
+  PGresult *res;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
   PGresult *failed = NULL;
   *copied = 0;
@@ -134,7 +129,7 @@ static int through_stage(se_pg_upsert *u, int known, size_t nknown, se_pg_counts
   }
   u->savepoint = savepoint;
   if (rc != 0) return -1;
-  return command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e);
+  return se_pg_upsert_command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e);
 }
 
 int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
@@ -157,7 +152,7 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
     se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
     return -1;
   }
-  int rc = command(u, sql.data, e);
+  int rc = se_pg_upsert_command(u, sql.data, e);
   se_pg_buf_free(&sql);
   if (rc != 0) return -1;
   u->stage_pid = PQbackendPID(pg);
@@ -174,12 +169,12 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
     }
     if (after == 2) u->direct->on = 0;
     se_pg_error_clear(&refused);
-    if (command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0) return -1;
+    if (se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0) return -1;
     return through_stage(u, 0, 0, counts, e);
   }
   se_pg_counts n = {0, 0, 0};
   if (nknown > 0 ? through_stage(u, 1, nknown, &n, e) != 0
-                 : command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0)
+                 : se_pg_upsert_command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0)
     return -1;
   u->copied = copied;
   counts->inserted = n.inserted + copied;

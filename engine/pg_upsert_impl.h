@@ -49,6 +49,7 @@ struct se_pg_upsert {
   int (*load)(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
   char *sql_target_copy;
   uint32_t *known_line; /* the lines of the batch's data (from 0) whose keys may have been sent */
+  se_pg_buf scratch;    /* lines gathered to be sent */
   size_t known_cap;
   long long copied;     /* rows of the batch loaded straight in */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
@@ -79,10 +80,14 @@ int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
 int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e);
 int se_pg_upsert_send(se_pg_upsert *u, se_pg_error *e);
 int se_pg_upsert_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+/* Runs sql (a command) on u's connection. 0, or -1 with e filled. */
+int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e);
+/* Starts copy (a COPY ... FROM STDIN). 0, or -1 with e filled. */
+int se_pg_upsert_start_copy(se_pg_upsert *u, const char *copy, se_pg_error *e);
 /* Sends len bytes of COPY data in messages of at most a chunk. 0, or -1 with e filled. */
 int se_pg_upsert_put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e);
 /* Fills e from res (NULL: from the connection) and returns -1; a lost
- * session also marks the transaction lost. */
+ * session also marks the transaction lost (as the others here do). */
 int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res);
 
 /* A u->load for a writer's batches (u->direct set): loads held batch u (its
