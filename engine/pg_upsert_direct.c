@@ -87,9 +87,8 @@ static int send_lines(se_pg_upsert *u, int known, size_t nknown, se_pg_error *e)
 static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   if (se_pg_upsert_start_copy(u, u->sql_target_copy, e) != 0 || send_lines(u, 0, nknown, e) != 0) return -1;
-  PGresult *res;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
-  PGresult *failed = NULL;
+  PGresult *failed = NULL, *res;
   *copied = 0;
   while ((res = PQgetResult(pg)) != NULL) {
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {

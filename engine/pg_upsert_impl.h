@@ -15,7 +15,7 @@
  * the table (pg_upsert_direct.c): whether to, and the keys loaded so far.
  * Only the thread of the batch loading touches it. */
 typedef struct se_pg_direct {
-  int on;             /* 0 once the table refused a row it did not hold the key of, or refused COPY */
+  int on;             /* 0 once the table held a key taken for new, or refused COPY */
   se_seen_keys *seen; /* the keys of every batch sent so far */
 } se_pg_direct;
 
@@ -49,8 +49,8 @@ struct se_pg_upsert {
   int (*load)(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
   char *sql_target_copy;
   uint32_t *known_line; /* the lines of the batch's data (from 0) whose keys may have been sent */
-  se_pg_buf scratch;    /* lines gathered to be sent */
   size_t known_cap;
+  se_pg_buf scratch;    /* lines gathered to be sent */
   long long copied;     /* rows of the batch loaded straight in */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
