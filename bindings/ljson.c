@@ -73,6 +73,24 @@ static int json_member(lua_State *L) {
   return 1;
 }
 
+/* json.locate(record) -> box, token | nil: where a record of http.records
+ * (or of a decode with a reader) lies on its batch's tape; nil for any
+ * other value. Lets a caller keep the place instead of the record's table. */
+static int json_locate(lua_State *L) {
+  luaL_checkany(L, 1);
+  if (ljson_records_locate(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+/* json.rebuild(box, token) -> the record json.locate gave that place for,
+ * built in full from its bytes (a plain table). */
+static int json_rebuild(lua_State *L) {
+  lua_Integer at = luaL_checkinteger(L, 2);
+  if (!ljson_records_rebuild(L, 1, at)) return luaL_argerror(L, 1, "not a place json.locate gave");
+  return 1;
+}
+
 /* json.reader() -> a reader for a decode option `reader`: records of several
  * documents built with what the pipeline read of the earlier ones. */
 static int json_reader(lua_State *L) {
@@ -85,6 +103,8 @@ static const luaL_Reg json_functions[] = {
     {"reader", json_reader},
     {"full", json_full},
     {"member", json_member},
+    {"locate", json_locate},
+    {"rebuild", json_rebuild},
     {NULL, NULL},
 };
 

@@ -21,6 +21,7 @@
 /* Fields of a batch's record metatable besides __index and __pairs: */
 #define MT_FULL "salesengine.json.full"     /* fill(record): every member built */
 #define MT_MEMBER "salesengine.json.member" /* member(record, name), never raising */
+#define MT_LOCATE "salesengine.json.locate" /* locate(record) -> the batch box, the record's token */
 
 /* Slots of a reader table. */
 enum {
@@ -256,6 +257,15 @@ static int record_full(lua_State *L) {
   return 0;
 }
 
+/* locate(record): the batch box and the token index of the record, or nothing. */
+static int record_locate(lua_State *L) {
+  lua_Integer at = record_at(L, 1);
+  if (at < 0) return 0;
+  lua_pushvalue(L, lua_upvalueindex(UV_BATCH));
+  lua_pushinteger(L, at);
+  return 2;
+}
+
 /* Sets mt[field] to a closure of fn over the batch's upvalues (at indexes up, up+1, up+2). */
 static void set_method(lua_State *L, int mt, const char *field, lua_CFunction fn, int up) {
   for (int i = 0; i < 3; i++)
@@ -268,7 +278,7 @@ static void set_method(lua_State *L, int mt, const char *field, lua_CFunction fn
  * records' positions go into the table at index pos, for the reader at
  * index reader (listed: with a fixed list of fields). */
 static void push_record_mt(lua_State *L, int batch, int pos, int reader, int listed) {
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   int mt = lua_gettop(L);
   lua_pushvalue(L, batch);
   lua_pushvalue(L, pos);
@@ -278,6 +288,7 @@ static void push_record_mt(lua_State *L, int batch, int pos, int reader, int lis
   if (!listed) set_method(L, mt, "__pairs", record_pairs, up);
   set_method(L, mt, MT_FULL, record_full, up);
   set_method(L, mt, MT_MEMBER, record_member, up);
+  set_method(L, mt, MT_LOCATE, record_locate, up);
   lua_settop(L, mt);
 }
 
@@ -370,6 +381,22 @@ static int call_record_method(lua_State *L, int idx, const char *field, int narg
 
 int ljson_records_full(lua_State *L, int idx) {
   return call_record_method(L, lua_absindex(L, idx), MT_FULL, 0, 0);
+}
+
+int ljson_records_locate(lua_State *L, int idx) {
+  if (!call_record_method(L, lua_absindex(L, idx), MT_LOCATE, 0, 2)) return 0;
+  if (!lua_isnil(L, -2)) return 1;
+  lua_pop(L, 2);
+  return 0;
+}
+
+int ljson_records_rebuild(lua_State *L, int batch, lua_Integer at) {
+  const batch_ud *b = luaL_testudata(L, batch, BATCH_MT);
+  size_t n = 0;
+  const se_jt_token *tok = b && b->tape ? se_json_tape_tokens(b->tape, &n) : NULL;
+  if (tok == NULL || at < 0 || (size_t)at >= n || SE_JT_KIND(tok[at]) != SE_JT_OBJECT) return 0;
+  ljson_push_value(L, b->tape, b->buf, (size_t)at);
+  return 1;
 }
 
 void ljson_records_member(lua_State *L, int idx, int name) {

@@ -37,6 +37,18 @@ int ljson_records_is_reader(lua_State *L, int idx);
  * returns 1 then, 0 for any other value. */
 int ljson_records_full(lua_State *L, int idx);
 
+/* For one of these records at idx, pushes the box of its batch and the
+ * index of its token there and returns 1; returns 0 (nothing pushed) for
+ * any other value. The pair names the record without holding its Lua
+ * table: ljson_records_rebuild builds it again, in full. */
+int ljson_records_locate(lua_State *L, int idx);
+
+/* Pushes the record at token at of the batch box at index batch, built in
+ * full (a plain table: what a full decode of its bytes gives), and returns
+ * 1; returns 0 (nothing pushed) when batch is no box or at is no object's
+ * token there. */
+int ljson_records_rebuild(lua_State *L, int batch, lua_Integer at);
+
 /* Pushes member name (the string at index name) of the value at idx: for
  * these records from the tape whatever the list of fields says, for other
  * tables t[name], else nil. */

@@ -7,6 +7,7 @@
 -- data or constraint error (see isolatable) the batch is split in halves,
 -- recursively, until the refused record is alone. Either way the refused
 -- record is handed to on_refused and the rest loads.
+local json = require "salesengine.json"
 local pg_setup = require "salesengine.pg_setup"
 
 local M = {}
@@ -55,7 +56,7 @@ function M.new(opts)
     name = opts.name, timeouts = pg_setup.sink_timeouts(opts.sinks),
     on_refused = opts.on_refused, on_loaded = opts.on_loaded, before_commit = opts.before_commit,
     stats = stats, loaded = 0, conn = nil, in_tx = false, batch_records = nil,
-    use_writer = #opts.sinks == 1, writer = nil, refused = setmetatable({}, { __mode = "k" }),
+    use_writer = #opts.sinks == 1, writer = nil, refused = {},
     written = 0, refused_rows = 0, parent_repeats = {}, settled_base = 0, writes = {}, writes_head = 1, writes_tail = 0,
   }, Loader)
 end
@@ -97,10 +98,10 @@ end
 -- on_refused once, and no longer counted as loaded.
 function Loader:refuse(entry, message, code, tbl)
   self.refused_rows = self.refused_rows + 1
-  if self.refused[entry] then
+  if self.refused[entry.index] then
     return
   end
-  self.refused[entry] = true
+  self.refused[entry.index] = true
   self.loaded = self.loaded - 1
   self.on_refused(entry, message, code, tbl)
 end
@@ -118,6 +119,45 @@ function Loader:open()
   return self:begin()
 end
 
+-- The rows of entries for the writer's sink, in order, and their owners:
+-- row r is of record owners.index[r] (its index in the run), which is
+-- owners.record[r]; or, for a record of http.records, owners.record[r] is
+-- its batch and owners.at[r] its place there (json.locate). So the records'
+-- tables can go once their rows are encoded: holding thousands of them until
+-- the server has judged their rows cost the collector more than the rest of
+-- the runner (docs/performance.md). owner() builds a refused one again.
+local function writer_rows(sink, entries)
+  local rows, index, record, at = {}, {}, {}, {}
+  for _, e in ipairs(entries) do
+    local list = e.rows and e.rows[sink.name]
+    local first = #rows + 1
+    if list == nil then
+      rows[first] = e.row
+    else
+      table.move(list, 1, #list, first, rows)
+    end
+    local box, place = json.locate(e.record)
+    for r = first, #rows do
+      index[r] = e.index
+      if box then
+        record[r], at[r] = box, place
+      else
+        record[r] = e.record
+      end
+    end
+  end
+  return rows, { index = index, record = record, at = at }
+end
+
+-- The entry (index and record, built again from its bytes when needed) of row i of a write's owners.
+local function owner(owners, i)
+  local record, at = owners.record[i], owners.at[i]
+  if at then
+    record = json.rebuild(record, at)
+  end
+  return { index = owners.index[i], record = record }
+end
+
 -- The upsert writer of the one sink, opened on first use (after the table's
 -- columns may have changed: see release). Returns it or nil, message, code.
 function Loader:writer_now()
@@ -132,7 +172,7 @@ function Loader:writer_now()
   options.first_row = self.written + 1
   options.copy_new_keys = sink.copy_new_keys -- nil: the writer's default
   options.on_refused = function(owners, i, message, refused_code)
-    self:refuse(owners[i], message, refused_code, sink.table)
+    self:refuse(owner(owners, i), message, refused_code, sink.table)
   end
   local w, err, code = self.conn:upsert_writer(sink.table, options)
   if not w then
@@ -163,21 +203,19 @@ function Loader:release()
   return true
 end
 
--- The rows of entries for sink, in order, and the entry of each.
+-- The rows of entries for sink, in order.
 local function sink_rows(sink, entries)
-  local rows, owners = {}, {}
+  local rows = {}
   for _, e in ipairs(entries) do
     if e.rows == nil then
       rows[#rows + 1] = e.row
-      owners[#rows] = e
     else
       for _, row in ipairs(e.rows[sink.name]) do
         rows[#rows + 1] = row
-        owners[#rows] = e
       end
     end
   end
-  return rows, owners
+  return rows
 end
 
 -- Adds a loaded batch to the statistics: counts is a list of {table, rows, upsert stats}.
@@ -304,7 +342,7 @@ function Loader:write(entries)
   if not w then
     return nil, err, code
   end
-  local rows, owners = sink_rows(self.sinks[1], entries)
+  local rows, owners = writer_rows(self.sinks[1], entries)
   self.written = self.written + #rows
   self.writes_tail = self.writes_tail + 1
   self.writes[self.writes_tail] = { self.written, #entries }
@@ -313,9 +351,6 @@ function Loader:write(entries)
   self:count_settled()
   if not ok then
     return nil, err, code
-  end
-  for _, e in ipairs(entries) do -- encoded: only the record is kept, for a refusal
-    e.row, e.rows = nil, nil
   end
   if self.on_loaded == nil and self.commit ~= "batch" then
     return true
@@ -327,7 +362,7 @@ function Loader:write(entries)
   if self.on_loaded then
     local records = {}
     for _, e in ipairs(entries) do
-      if not self.refused[e] then
+      if not self.refused[e.index] then
         records[#records + 1] = e.record
       end
     end

@@ -132,11 +132,12 @@ end
 -- the binary. Returns true when it installed the stand-ins.
 --- Under stock Lua: salesengine.json's functions the Lua library calls,
 -- over cjson (records are plain tables there, so full and member are plain
--- access; numbers have cjson's precision).
+-- access, and locate finds no record's place; numbers have cjson's precision).
 function M.stock_json()
   local cjson = require "cjson"
   return { null = cjson.null, decode = cjson.decode, encode = cjson.encode,
-    full = function(record) return record end, member = function(t, name) return rawget(t, name) end }
+    full = function(record) return record end, member = function(t, name) return rawget(t, name) end,
+    locate = function() return nil end }
 end
 
 --- Under stock Lua: salesengine.guard's checks, without libcurl and libpq:
