@@ -122,6 +122,19 @@ local function get_path(t, path)
   return path_of.get(t, path, member)
 end
 
+-- The member a key path of one plain name reads ("id"), or nil for any other
+-- key (a dotted path, a name of digits, a function, none).
+local function one_member(key)
+  if type(key) ~= "string" then
+    return nil
+  end
+  local names = path_of.names(key)
+  if #names ~= 1 or names[1]:match("^%d+$") then
+    return nil
+  end
+  return names[1]
+end
+
 -- The option names of etl.run's spec (with those of a sink, `rejects` and
 -- `incremental`; salesengine.option_check).
 local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
@@ -245,6 +258,8 @@ local function new_run(spec)
     counts = { pages = 0, extracted = 0, loaded = 0, skipped = 0, rejected = 0, rows = 0 },
     timings = { extract = 0, transform = 0, load = 0, total = 0 },
     pending = {},
+    key_member = one_member(spec.key),
+    one_sink = spec.sink ~= nil,
     samples = {},
     would_load = {},
     finished = false,
@@ -456,20 +471,28 @@ function Run:key_problem(record)
     type(v) == "table" and "an object or array" or "a " .. type(v))
 end
 
--- Transforms one record: a pending entry, a skip, or a reject.
+-- Transforms one record: a pending entry, a skip, or a reject. The common
+-- case (a key of one member that is there, a row) runs first and alone:
+-- it is the runner's work per record.
 function Run:transform_record(record)
   local counts = self.counts
-  counts.extracted = counts.extracted + 1
-  local index = counts.extracted
-  local bad_key = self:key_problem(record)
-  if bad_key then
-    self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
-      reason = bad_key, code = "INVALID", field = self.spec.key })
-    return
-  end
+  local index = counts.extracted + 1
+  counts.extracted = index
+  local name = self.key_member
   local ok, out = true, record
-  if self.spec.transform then
-    ok, out = xpcall(self.spec.transform, script_bug.handler, record)
+  local v = name and type(record) == "table" and rawget(record, name)
+  local tv = type(v)
+  if not (tv == "string" or tv == "number") then
+    local bad_key = self:key_problem(record)
+    if bad_key then
+      self:reject({ stage = "transform", index = index, key = self:key_of(record), record = record,
+        reason = bad_key, code = "INVALID", field = self.spec.key })
+      return
+    end
+  end
+  local transform = self.spec.transform
+  if transform then
+    ok, out = xpcall(transform, script_bug.handler, record)
   end
   if not ok then
     if se.is_failure(out) then
@@ -486,22 +509,27 @@ function Run:transform_record(record)
   if self.bugs.watching then
     self.bugs:passed()
   end
-  local entry
-  if out ~= nil then
-    assert(type(out) == "table", "etl: transform must return a table (a row), or nil to skip the record")
-    if self.spec.sink then
-      entry = { index = index, record = record, row = out }
-    else
-      local rows = self:rows_of(out)
-      entry = rows and { index = index, record = record, rows = rows }
-    end
-  end
-  if entry == nil then
+  if out == nil then
     counts.skipped = counts.skipped + 1
     return
   end
+  if type(out) ~= "table" then
+    error("etl: transform must return a table (a row), or nil to skip the record", 0)
+  end
+  local entry
+  if self.one_sink then
+    entry = { index = index, record = record, row = out }
+  else
+    local rows = self:rows_of(out)
+    if rows == nil then
+      counts.skipped = counts.skipped + 1
+      return
+    end
+    entry = { index = index, record = record, rows = rows }
+  end
   counts.rows = counts.rows + 1
-  self.pending[#self.pending + 1] = entry
+  local pending = self.pending
+  pending[#pending + 1] = entry
 end
 
 -- Dry run: counts what would be loaded and keeps a few sample rows per table.
