@@ -79,7 +79,13 @@ static void integers_are_decimal(void **state) {
   assert_int_equal(se_copy_int(&b, 9007199254740993LL), 0);
   assert_int_equal(se_copy_delim(&b), 0);
   assert_int_equal(se_copy_int(&b, LLONG_MIN), 0);
-  assert_string_equal(text(&b), "9007199254740993\t-9223372036854775808");
+  assert_int_equal(se_copy_delim(&b), 0);
+  assert_int_equal(se_copy_int(&b, 0), 0);
+  assert_int_equal(se_copy_delim(&b), 0);
+  assert_int_equal(se_copy_int(&b, -70), 0);
+  assert_int_equal(se_copy_delim(&b), 0);
+  assert_int_equal(se_copy_int(&b, LLONG_MAX), 0);
+  assert_string_equal(text(&b), "9007199254740993\t-9223372036854775808\t0\t-70\t9223372036854775807");
   se_pg_buf_free(&b);
 }
 
