@@ -166,4 +166,26 @@ describe("http.records", function()
     assert.has_error(function() http.records(api.url .. "/doc.json", { bogus = 1 }) end,
       "bad argument #2 to 'records' (unknown option 'bogus')")
   end)
+
+  it("names a record by its place on the tape (json.locate), and builds it again there in full (json.rebuild)",
+    function()
+      testenv.write_file(root .. "/doc.json", '{"sales":[{"id":1,"tags":["a",{"b":null}],"n":2.5},' ..
+        '{"id":2,"x":"y"}]}')
+      local batch = http.records(api.url .. "/doc.json", { records = "sales" })()
+      assert.are.equal(1, batch[1].id) -- only id is built
+      assert.is_nil(rawget(batch[2], "x"))
+      for i, want in ipairs({ { id = 1, tags = { "a", { b = cjson.null } }, n = 2.5 }, { id = 2, x = "y" } }) do
+        local box, at = json.locate(batch[i])
+        assert.are.equal("integer", math.type(at))
+        local again = json.rebuild(box, at)
+        assert.are.same(want, again)
+        assert.is_nil(getmetatable(again)) -- a plain table: nothing of it is left to build
+      end
+      assert.is_nil(json.locate({ id = 1 }))
+      assert.is_nil(json.locate("S1"))
+      local box, at = json.locate(batch[1])
+      assert.has_error(function() json.rebuild(box, at + 1) end,
+        "bad argument #1 to 'rebuild' (not a place json.locate gave)")
+      assert.has_error(function() json.rebuild({}, at) end, "bad argument #1 to 'rebuild' (not a place json.locate gave)")
+    end)
 end)

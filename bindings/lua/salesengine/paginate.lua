@@ -16,8 +16,9 @@
 -- members). Options other than the pagination ones below are request
 -- options for http.get_json (headers, bearer, query, retry, timeout, ...);
 -- an option neither knows raises at once.
--- opts.fields (a list of member names, with opts.items a path) decodes only
--- those members of each item. opts.client, a client of http.new, makes the
+-- With opts.items a path, each page's items are built as the pipeline reads
+-- them (http's json = {records = items}); opts.fields (a list of member
+-- names) decodes only those members of each item instead. opts.client, a client of http.new, makes the
 -- requests from its defaults (default: the module's functions). See docs/lua-api.md.
 -- salesengine.http, required when first used (a client given in the
 -- options, or a fake's, needs no engine: offline specs run under stock Lua)
@@ -115,6 +116,8 @@ local function split_options(opts, fn)
       misuse(fn, "fields", "needs option 'items' (the dotted path of the items array)", 3)
     end
     req.json = { records = opts.items, fields = opts.fields } -- checked by http
+  elseif type(opts.items) == "string" then
+    req.json = { records = opts.items } -- items built as the pipeline reads them
   end
   return req, client
 end
