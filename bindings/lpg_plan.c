@@ -24,6 +24,7 @@ void lpg_plan_free(lpg_plan *st) {
   free(st->table);
   free(st->columns);
   free(st->kinds);
+  free(st->types);
   free(st->key_at);
   free(st->key);
   free(st->update);
@@ -106,6 +107,7 @@ int lpg_plan_resolve_columns(lua_State *L, lpg_plan *st, se_pg_conn *c, int opts
         st->columns[st->ncolumns++] = st->cat.names[i];
   }
   st->kinds = alloc_array(L, st->ncolumns, sizeof *st->kinds);
+  st->types = alloc_array(L, st->ncolumns, sizeof *st->types);
   for (size_t j = 0; j < st->ncolumns; j++) {
     long at = se_pg_catalog_find(&st->cat, st->columns[j]);
     /* the analyzer loses track of st->ncolumns across the Lua calls above and
@@ -120,6 +122,7 @@ int lpg_plan_resolve_columns(lua_State *L, lpg_plan *st, se_pg_conn *c, int opts
       if (strcmp(st->columns[k], st->columns[j]) == 0)
         se_option_error(L, opts, "columns", "'%s' is listed twice", st->columns[j]);
     st->kinds[j] = se_pg_kind_of_type(st->cat.types[at]);
+    st->types[j] = st->cat.types[at];
   }
   return 0;
 }
@@ -232,7 +235,7 @@ se_upsert_spec lpg_plan_spec(const lpg_plan *st) {
   return (se_upsert_spec){st->schema,    st->table,     st->columns, st->ncolumns,
                           st->key,       st->nkey,      st->update,  st->nupdate,
                           st->set_names, st->set_exprs, st->nset,    st->skip_unchanged,
-                          st->cat.distributed_by, st->cat.citus};
+                          st->cat.distributed_by, st->cat.citus, st->types};
 }
 
 int lpg_plan_push_column_names(lua_State *L, const lpg_plan *st) {

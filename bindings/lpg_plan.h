@@ -25,6 +25,7 @@ typedef struct lpg_plan {
   /* What is upserted. */
   const char **columns;
   se_pg_kind *kinds;
+  unsigned *types; /* the columns' type OIDs */
   size_t ncolumns;
   size_t *key_at; /* index in columns of each key column */
   const char **key, **update, **set_names, **set_exprs;

@@ -24,7 +24,7 @@ typedef struct lpg_writer {
   lpg_plan plan; /* table, columns, kinds, keys (plan.u unused) */
   se_pg_writer *w;         /* NULL before the first write without a columns option, and once closed */
   lpg_conn *box;
-  int explicit_columns, isolate, failed, closed, copy_new_keys;
+  int explicit_columns, isolate, failed, closed, copy_new_keys, copy_binary;
   lua_Integer batch_rows, first_row, next_row;
   size_t batch_bytes;
   se_pg_writer_stats total; /* of writers replaced when the rows' columns changed */
@@ -48,6 +48,7 @@ static void add_stats(se_pg_writer_stats *to, se_pg_writer_stats n) {
   to->merged += n.merged;
   to->batches += n.batches;
   to->copied += n.copied;
+  to->copied_binary += n.copied_binary;
 }
 
 /* Frees the engine writer (waiting for a loading batch) and keeps its counts. */
@@ -86,7 +87,7 @@ static int fail(lua_State *L, lpg_writer *lw, se_pg_error *e) {
 static int start_engine_writer(lpg_writer *lw, se_pg_error *e) {
   se_upsert_spec spec = lpg_plan_spec(&lw->plan);
   se_pg_writer_options o = {lw->plan.label, lw->batch_rows, lw->batch_bytes, lw->isolate, lw->next_row,
-                           lw->copy_new_keys};
+                           lw->copy_new_keys, lw->copy_binary};
   lw->w = se_pg_writer_new(lw->box->c, &spec, &o, e);
   return lw->w ? 0 : -1;
 }
@@ -170,7 +171,9 @@ static int plan_for_rows(lua_State *L, lpg_writer *lw, lua_Integer nrows, se_pg_
   p->columns = NULL;
   p->ncolumns = 0;
   free(p->kinds);
+  free(p->types);
   p->kinds = NULL;
+  p->types = NULL;
   lua_getiuservalue(L, 1, UV_OPTS);
   int opts = lua_gettop(L);
   int rc = lpg_plan_resolve_columns(L, p, lw->box->c, opts, 2, nrows);
@@ -300,7 +303,8 @@ static int writer_settled(lua_State *L) {
 /* w:finish() -> stats | nil, message, code: flushes, drops the staging
  * table and closes the writer; stats: inserted, updated, unchanged, merged
  * (rows whose key an earlier row of their batch had), batches, copied (rows
- * of inserted COPYed straight into the table). */
+ * of inserted COPYed straight into the table), copied_binary (of those, the
+ * rows sent in COPY's binary format). */
 static int writer_finish(lua_State *L) {
   lpg_writer *lw = check_writer(L, 1);
   se_pg_error e = {0};
@@ -312,7 +316,7 @@ static int writer_finish(lua_State *L) {
   }
   se_pg_writer_stats t = lw->total;
   writer_close(L);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushinteger(L, t.inserted);
   lua_setfield(L, -2, "inserted");
   lua_pushinteger(L, t.updated);
@@ -325,6 +329,8 @@ static int writer_finish(lua_State *L) {
   lua_setfield(L, -2, "batches");
   lua_pushinteger(L, t.copied);
   lua_setfield(L, -2, "copied");
+  lua_pushinteger(L, t.copied_binary);
+  lua_setfield(L, -2, "copied_binary");
   return 1;
 }
 
@@ -360,6 +366,7 @@ int lpg_upsert_writer(lua_State *L) {
   lw->plan.empty_array = strcmp(empty_as, "array") == 0;
   lw->plan.skip_unchanged = se_opt_bool_field(L, 3, "skip_unchanged", 0);
   lw->copy_new_keys = se_opt_bool_field(L, 3, "copy_new_keys", 1);
+  lw->copy_binary = se_opt_bool_field(L, 3, "copy_binary", 1);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, 5, UV_CONN);
   lua_pushvalue(L, 3);

@@ -83,11 +83,11 @@ char *se_sql_stage_copy(PGconn *pg, const se_upsert_spec *s, const char *stage) 
   return finish(&b, ok);
 }
 
-char *se_sql_target_copy(PGconn *pg, const se_upsert_spec *s) {
+char *se_sql_target_copy(PGconn *pg, const se_upsert_spec *s, int binary) {
   se_pg_buf b = {0};
   int ok = se_pg_buf_puts(&b, "COPY ") == 0 && se_sql_qualified(&b, pg, s->schema, s->table) == 0 &&
            se_pg_buf_puts(&b, " (") == 0 && ident_list(&b, pg, s->columns, s->ncolumns, "", ", ") == 0 &&
-           se_pg_buf_puts(&b, ") FROM STDIN") == 0;
+           se_pg_buf_puts(&b, binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN") == 0;
   return finish(&b, ok);
 }
 

@@ -48,6 +48,7 @@ typedef struct se_upsert_spec {
   int skip_unchanged; /* leave rows whose update columns are not distinct */
   const char *distributed_by; /* Citus: the table's distribution column (the key must hold it), or NULL */
   int on_citus;               /* the database has Citus */
+  const unsigned *types;      /* the columns' type OIDs (a domain's base type), or NULL: unknown */
 } se_upsert_spec;
 
 /* 1 when the set expression names the row: t.col (the existing row) or
@@ -71,9 +72,9 @@ char *se_sql_set_values(const se_upsert_spec *s);
 char *se_sql_stage_create(PGconn *pg, const se_upsert_spec *s, const char *stage);
 /* COPY stage (rownum, <columns>) FROM STDIN */
 char *se_sql_stage_copy(PGconn *pg, const se_upsert_spec *s, const char *stage);
-/* COPY <target> (<columns>) FROM STDIN: rows whose keys the table does not
- * hold yet, straight in */
-char *se_sql_target_copy(PGconn *pg, const se_upsert_spec *s);
+/* COPY <target> (<columns>) FROM STDIN [(FORMAT binary)]: rows whose keys
+ * the table does not hold yet, straight in */
+char *se_sql_target_copy(PGconn *pg, const se_upsert_spec *s, int binary);
 /* TRUNCATE stage / DROP TABLE IF EXISTS stage */
 char *se_sql_stage_truncate(PGconn *pg, const char *stage);
 char *se_sql_stage_drop(PGconn *pg, const char *stage);

@@ -45,7 +45,7 @@ int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec
   u->sql_merge = se_sql_merge(c->pg, spec, u->stage, 0);
   u->sql_merge_dedupe = se_sql_merge(c->pg, spec, u->stage, 1);
   u->sql_set_values = se_sql_set_values(spec);
-  u->sql_target_copy = se_sql_target_copy(c->pg, spec);
+  u->sql_target_copy = se_sql_target_copy(c->pg, spec, 0);
   if (u->is_key && u->is_update && u->sql_create && u->sql_copy && u->sql_truncate && u->sql_drop &&
       u->sql_merge && u->sql_merge_dedupe && (u->sql_set_values || se_sql_batch_sets(spec) == 0) &&
       u->sql_target_copy)
@@ -439,7 +439,7 @@ static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
-  u->copied = 0;
+  u->copied = u->copied_binary = 0;
   if (merge_repeated_keys(u, e) == 0 &&
       (u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
     u->async_rc = 0;

@@ -82,11 +82,42 @@ static int send_lines(se_pg_upsert *u, int known, size_t nknown, se_pg_error *e)
   return 0;
 }
 
-/* COPYs the fresh lines into the table. 0 with *copied (the rows the table
- * took), or -1 with e filled. */
-static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, se_pg_error *e) {
+/* The fresh lines in COPY's binary format, header to trailer, in
+ * u->scratch: 0, 1 when a field has no certain binary form (the lines go as
+ * text), -1 when out of memory. */
+static int fresh_binary(se_pg_upsert *u, size_t nknown) {
+  const char *p = u->copy.data, *end = p + u->copy.len;
+  size_t k = 0;
+  se_pg_buf_clear(&u->scratch);
+  if (se_copy_binary_header(&u->scratch) != 0) return -1;
+  for (size_t i = 0; p < end; i++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *next = nl ? nl + 1 : end;
+    if (k < nknown && u->known_line[k] == i) {
+      k++;
+    } else {
+      int rc = se_copy_binary_tuple(u->direct->binary, u->spec.ncolumns, 1, p, (size_t)(next - p), &u->scratch);
+      if (rc != 0) return rc;
+    }
+    p = next;
+  }
+  return se_copy_binary_trailer(&u->scratch);
+}
+
+/* COPYs the fresh lines into the table, in binary when they all have a
+ * binary form (*binary: 1 then). 0 with *copied (the rows the table took),
+ * or -1 with e filled. */
+static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, int *binary, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
-  if (se_pg_upsert_start_copy(u, u->sql_target_copy, e) != 0 || send_lines(u, 0, nknown, e) != 0) return -1;
+  int rc = u->direct->binary ? fresh_binary(u, nknown) : 1;
+  if (rc < 0) {
+    se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
+    return -1;
+  }
+  *binary = rc == 0;
+  if (se_pg_upsert_start_copy(u, *binary ? u->direct->sql_binary : u->sql_target_copy, e) != 0 ||
+      (*binary ? se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e) : send_lines(u, 0, nknown, e)) != 0)
+    return -1;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
   PGresult *failed = NULL, *res;
   *copied = 0;
@@ -158,7 +189,8 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
 
   se_pg_error refused = {0};
   long long copied = 0;
-  if (copy_fresh(u, nknown, &copied, &refused) != 0) {
+  int binary = 0;
+  if (copy_fresh(u, nknown, &copied, &binary, &refused) != 0) {
     int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
     if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
       refused.line = 0;
@@ -176,6 +208,7 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
                  : se_pg_upsert_command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0)
     return -1;
   u->copied = copied;
+  u->copied_binary = binary ? copied : 0;
   counts->inserted = n.inserted + copied;
   counts->updated = n.updated;
   counts->unchanged = n.unchanged + (nfresh - copied);

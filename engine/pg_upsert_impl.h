@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "pg_conn_impl.h"
+#include "pg_copy_binary.h"
 #include "pg_seen_keys.h"
 #include "pg_upsert.h"
 
@@ -17,6 +18,10 @@
 typedef struct se_pg_direct {
   int on;             /* 0 once the table held a key taken for new, or refused COPY */
   se_seen_keys *seen; /* the keys of every batch sent so far */
+  /* COPY's binary format for those rows (pg_copy_binary.h): per column, how
+   * its fields convert, and the COPY; NULL: COPY text */
+  se_bin_kind *binary;
+  char *sql_binary;
 } se_pg_direct;
 
 struct se_pg_upsert {
@@ -52,6 +57,7 @@ struct se_pg_upsert {
   size_t known_cap;
   se_pg_buf scratch;    /* lines gathered to be sent */
   long long copied;     /* rows of the batch loaded straight in */
+  long long copied_binary; /* of those, rows sent in COPY's binary format */
   /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
    * connection and everything above until se_pg_upsert_batch_wait */
   pthread_t async_thread;

@@ -28,6 +28,19 @@ int se_pg_isolatable(const char *s) {
          strcmp(s, "INVALID") == 0;
 }
 
+/* Sets d up to COPY in binary when every column of spec has a binary form
+ * (d->binary stays NULL otherwise). 0, or -1 when out of memory. */
+static int binary_copy(se_pg_direct *d, se_pg_conn *c, const se_upsert_spec *spec) {
+  for (size_t j = 0; j < spec->ncolumns; j++)
+    if (spec->types == NULL || se_copy_binary_kind(spec->types[j]) == SE_BIN_NONE) return 0;
+  d->binary = malloc((spec->ncolumns ? spec->ncolumns : 1) * sizeof *d->binary);
+  d->sql_binary = se_sql_target_copy(c->pg, spec, 1);
+  if (d->binary == NULL || d->sql_binary == NULL) return -1;
+  for (size_t j = 0; j < spec->ncolumns; j++)
+    d->binary[j] = se_copy_binary_kind(spec->types[j]);
+  return 0;
+}
+
 se_pg_writer *se_pg_writer_new(se_pg_conn *c, const se_upsert_spec *spec, const se_pg_writer_options *o,
                                se_pg_error *e) {
   if (se_pg_ready(c, e) != 0) return NULL;
@@ -64,7 +77,7 @@ se_pg_writer *se_pg_writer_new(se_pg_conn *c, const se_upsert_spec *spec, const 
   if (o->copy_new_keys && !spec->on_citus) {
     w->direct.on = 1;
     w->direct.seen = se_seen_keys_new();
-    if (w->direct.seen == NULL) {
+    if (w->direct.seen == NULL || (o->copy_binary && binary_copy(&w->direct, c, spec) != 0)) {
       se_pg_writer_free(w);
       se_pg_error_set(e, c, "53200", "out of memory");
       return NULL;
@@ -98,6 +111,8 @@ void se_pg_writer_free(se_pg_writer *w) {
   for (int i = 0; i < 2; i++)
     se_pg_upsert_free(&w->b[i]); /* waits for a running batch */
   se_seen_keys_free(w->direct.seen);
+  free(w->direct.binary);
+  free(w->direct.sql_binary);
   for (size_t i = 0; i < w->nrefusals; i++)
     free(w->refusals[i].message);
   free(w->refusals);
@@ -295,6 +310,7 @@ static int settle(se_pg_writer *w, int i, se_pg_error *e) {
   if (rc == 0) {
     account(w, &n, u->rows);
     w->st.copied += u->copied;
+    w->st.copied_binary += u->copied_binary;
   } else {
     int isolate = w->o.isolate && se_pg_isolatable(e->sqlstate) && !e->connection_lost;
     if (!isolate) {

@@ -32,6 +32,7 @@ typedef struct se_pg_writer_options {
   int isolate;            /* isolate refused rows instead of failing */
   long long first_row;    /* the number of the first row written (messages) */
   int copy_new_keys;      /* COPY rows whose keys are new straight into the table (pg_upsert_direct.c) */
+  int copy_binary;        /* ... in COPY's binary format, when every column has one (pg_copy_binary.h) */
 } se_pg_writer_options;
 
 typedef struct se_pg_refusal {
@@ -45,6 +46,7 @@ typedef struct se_pg_writer_stats {
   long long merged;  /* rows whose key repeated an earlier one of their batch */
   long long batches; /* load batches */
   long long copied;  /* rows (of inserted) COPYed straight into the table */
+  long long copied_binary; /* of those, rows sent in COPY's binary format */
 } se_pg_writer_stats;
 
 /* 1 for SQLSTATEs one row's values can cause: data exceptions (class 22),

@@ -44,12 +44,13 @@ describe("upsert writer", function()
     local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 10 }))
     assert(w:write(rows(12, "a")))
     assert(w:write(rows(25, "a")))
-    assert.are.same({ inserted = 25, updated = 12, unchanged = 0, merged = 0, batches = 4, copied = 25 },
+    assert.are.same({ inserted = 25, updated = 12, unchanged = 0, merged = 0, batches = 4, copied = 25,
+      copied_binary = 25 },
       assert(w:finish()))
     w = assert(conn:upsert_writer("d", { key = "id", columns = { "id", "v" }, skip_unchanged = true }))
     assert(w:write(rows(30, "b")))
-    assert.are.same({ inserted = 5, updated = 25, unchanged = 0, merged = 0, batches = 1, copied = 0 },
-      assert(w:finish()))
+    assert.are.same({ inserted = 5, updated = 25, unchanged = 0, merged = 0, batches = 1, copied = 0,
+      copied_binary = 0 }, assert(w:finish()))
     assert(conn:commit())
     assert.are.equal(30, count("WHERE v = 'b' || id"))
     assert.are.equal(30, count())
@@ -109,7 +110,8 @@ describe("upsert writer", function()
     assert.matches("upsert into d: row 17 (id=17)", refused[2][3], 1, true)
     assert.matches("row 18 (id=18), column v ", refused[3][3], 1, true)
     assert.matches("upsert into d: row 39 (id=x), column id: ", refused[4][3], 1, true)
-    assert.are.same({ inserted = 36, updated = 0, unchanged = 0, merged = 0, batches = 3, copied = 0 }, st)
+    assert.are.same({ inserted = 36, updated = 0, unchanged = 0, merged = 0, batches = 3, copied = 0,
+      copied_binary = 0 }, st)
     assert(conn:commit())
     assert.are.equal(36, count())
     assert.are.equal(0, count("WHERE id IN (3, 17, 18)"))
@@ -136,7 +138,8 @@ describe("upsert writer", function()
     assert(conn:begin())
     local w = assert(conn:upsert_writer("m", { key = "id", update = { "amount", "n" } }))
     assert(w:write(list))
-    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, merged = 4, batches = 1, copied = 0 },
+    assert.are.same({ inserted = 3, updated = 1, unchanged = 0, merged = 4, batches = 1, copied = 0,
+      copied_binary = 0 },
       assert(w:finish()))
     local got = conn:query("SELECT id, first_seen, amount::text, n FROM m ORDER BY id")
     assert.are.same(want, got)
@@ -174,7 +177,8 @@ describe("upsert writer", function()
     local w = assert(conn:upsert_writer("m", { key = "id", batch_size = 2 }))
     assert(w:write({ { id = "a", amount = 1 }, { id = "b", amount = 2 }, { id = "c", amount = 3 } }))
     assert(w:write({ { id = "d", amount = 4, n = 40 }, { id = "a", amount = 5, n = 50 } }))
-    assert.are.same({ inserted = 4, updated = 1, unchanged = 0, merged = 0, batches = 3, copied = 3 },
+    assert.are.same({ inserted = 4, updated = 1, unchanged = 0, merged = 0, batches = 3, copied = 3,
+      copied_binary = 3 },
       assert(w:finish()))
     local got = conn:query("SELECT id, amount::text, n FROM m ORDER BY id")
     assert.are.same({ { id = "a", amount = "5", n = 50 }, { id = "b", amount = "2", n = pg.null },
@@ -230,7 +234,7 @@ describe("upsert writer", function()
         assert.are.same({ 9, 26 }, { refused[1][1], refused[2][1] })
         assert.are.equal(0, merged_st.copied)
         assert.is_true(st.copied > 0 and st.copied <= st.inserted, "rows COPYed straight in: " .. st.copied)
-        merged_st.copied, st.copied = nil, nil
+        merged_st.copied, st.copied, merged_st.copied_binary, st.copied_binary = nil, nil, nil, nil
         assert.are.same(merged_st, st)
         assert.are.equal(20, #got) -- n1 to n20 but n6 (row 23 replaced) and n9 (refused), old1, old2
       else
@@ -247,6 +251,62 @@ describe("upsert writer", function()
     local _, st = load_m(late, {})
     assert.are.same({ 'upsert into m: row 6 (id=b), column amount: invalid input syntax for type numeric: "six"',
       "22P02" }, { st[1]:match("^[^\n]*"), st[2] })
+  end)
+
+  it("sends rows straight in COPY's binary format when it can, and the table ends as with COPY text", function()
+    testenv.psql(dsn, [[CREATE TABLE IF NOT EXISTS kinds (id text PRIMARY KEY, vc varchar(12), s int2, i int4,
+      b int8, n numeric, n2 numeric(6, 2), ts timestamptz, ts0 timestamptz(0))]])
+    -- values generated around each converter's edges; those without a certain binary form make
+    -- their batch go as text, and the values the table refuses are refused alike either way
+    local texts = { "plain", "tab\there", "new\nline", "back\\slash\\N", "cr\rx", "", "\\N", "ünï €", "x" }
+    local nums = { "0", "-0.00", "79.82", "0.05", "007.50", "-12345678.90123", "10000", "99999999999999999999.5",
+      "1.005", "-1.005", "9999.995", "123", "0.0001", "1" }
+    local small = { "0", "-0.00", "79.82", "0.05", "007.50", "1.005", "-1.005", "9999.994", "-9999.99", "0.0001" }
+    local stamps = { "2024-01-07T20:41:59+00:00", "2024-02-29 23:59:59.5-05:30", "1999-12-31T23:59:59.999999Z",
+      "0001-01-01T00:00:00+15:59", "9999-12-31T23:59:59+00:00", "2024-06-30T12:00:00.123456+02:00",
+      "2000-01-01T00:00:00.5Z", "2100-03-01T00:00:00-14:00" }
+    local odd = { [17] = { ts = "2024-01-07T20:41:59" }, [40] = { n = "1e5" }, [58] = { s = "+7" },
+      [71] = { n2 = "12345.678" }, [86] = { i = "2147483648" }, [93] = { ts = "2024-02-30T00:00:00Z" },
+      [99] = { vc = "longer than twelve" } }
+    local list = {}
+    for r = 1, 120 do
+      local row = { id = "k" .. r, vc = texts[r % #texts + 1]:sub(1, 12), s = tostring((r * 331) % 65536 - 32768),
+        i = tostring(r % 2 == 0 and -r * 17890001 or r), b = tostring(r * 76543210987654),
+        n = nums[r % #nums + 1], n2 = small[r % #small + 1],
+        ts = stamps[r % #stamps + 1], ts0 = stamps[(r * 3) % #stamps + 1] }
+      for k, v in pairs(odd[r] or {}) do
+        row[k] = v
+      end
+      if r % 23 == 0 then
+        row.vc, row.n = pg.null, pg.null
+      end
+      list[r] = row
+    end
+    local function load(binary)
+      testenv.psql(dsn, "TRUNCATE kinds")
+      assert(conn:begin())
+      local refused = {}
+      local w = assert(conn:upsert_writer("kinds", { key = "id", batch_size = 16, copy_binary = binary,
+        on_refused = function(_, i, msg, c) refused[#refused + 1] = table.concat({ i, c, msg }, " ") end }))
+      assert(w:write(list))
+      local st = assert(w:finish())
+      assert(conn:commit())
+      table.sort(refused)
+      return testenv.psql(dsn, "SELECT * FROM kinds ORDER BY id"), st, refused
+    end
+    local text_table, text_st, text_refused = load(false)
+    local got, st, refused = load(true)
+    assert.are.equal(text_table, got)
+    assert.are.same(text_refused, refused)
+    assert.are.equal(0, text_st.copied_binary)
+    -- batches of 16 rows: those of rows 17, 40 and 58 (the 2nd to 4th) go as text, those of the rows
+    -- the table refuses (71, 86 and 93, 99: the 5th to 7th) through the merge, the 1st and the 8th
+    -- (8 rows) in binary
+    assert.are.equal(4, #refused, table.concat(refused, "\n"))
+    assert.are.equal(16 + 8, st.copied_binary)
+    assert.are.equal(16 + 16 * 3 + 8, st.copied)
+    text_st.copied_binary, st.copied_binary = nil, nil
+    assert.are.same(text_st, st)
   end)
 
   it("conn:close() waits for a batch still loading, then closes", function()

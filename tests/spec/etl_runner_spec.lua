@@ -395,6 +395,8 @@ describe("salesengine.etl", function()
         "(option 'sinks[2].evolve': \"freeze\" or \"add_columns\" expected, got grow)" },
       { { name = "x", source = etl.pages({}), sink = { table = "t", key = "id", copy_new_keys = "no" } },
         "(option 'sink.copy_new_keys': boolean expected, got string)" },
+      { { name = "x", source = etl.pages({}), sink = { table = "t", key = "id", copy_binary = 1 } },
+        "(option 'sink.copy_binary': boolean expected, got number)" },
       { { name = "x", source = etl.pages({}), sink = SINK, commit = "page" },
         "(option 'commit': \"run\" or \"batch\" expected, got page)" },
       { { name = "x", source = etl.pages({}), sink = SINK, transform = 1 },

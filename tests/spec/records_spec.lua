@@ -186,6 +186,7 @@ describe("http.records", function()
       local box, at = json.locate(batch[1])
       assert.has_error(function() json.rebuild(box, at + 1) end,
         "bad argument #1 to 'rebuild' (not a place json.locate gave)")
-      assert.has_error(function() json.rebuild({}, at) end, "bad argument #1 to 'rebuild' (not a place json.locate gave)")
+      assert.has_error(function() json.rebuild({}, at) end,
+        "bad argument #1 to 'rebuild' (not a place json.locate gave)")
     end)
 end)

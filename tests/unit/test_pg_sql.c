@@ -31,7 +31,7 @@ static const char *const SET_NAMES[] = {"loaded_at"};
 static const char *const SET_EXPRS[] = {"now()"};
 
 static se_upsert_spec odd_spec(void) {
-  se_upsert_spec s = {"My Schema", "odd \"T\"", COLUMNS, 4, KEY, 1, UPDATE, 2, SET_NAMES, SET_EXPRS, 1, 0, NULL, 0};
+  se_upsert_spec s = {"My Schema", "odd \"T\"", COLUMNS, 4, KEY, 1, UPDATE, 2, SET_NAMES, SET_EXPRS, 1, 0, NULL, 0, NULL};
   return s;
 }
 
@@ -74,8 +74,12 @@ static void stage_statements(void **state) {
                               "\"Region\", \"v\", \"w\" FROM \"My Schema\".\"odd \"\"T\"\"\" WITH NO DATA");
   char *copy = se_sql_stage_copy(*state, &s, "se_stage_1");
   assert_string_equal(copy, "COPY \"se_stage_1\" (\"se$rn\", \"id\", \"Region\", \"v\", \"w\") FROM STDIN");
-  char *target = se_sql_target_copy(*state, &s);
+  char *target = se_sql_target_copy(*state, &s, 0);
   assert_string_equal(target, "COPY \"My Schema\".\"odd \"\"T\"\"\" (\"id\", \"Region\", \"v\", \"w\") FROM STDIN");
+  free(target);
+  target = se_sql_target_copy(*state, &s, 1);
+  assert_string_equal(target, "COPY \"My Schema\".\"odd \"\"T\"\"\" (\"id\", \"Region\", \"v\", \"w\") FROM STDIN "
+                              "(FORMAT binary)");
   free(target);
   char *truncate = se_sql_stage_truncate(*state, "se_stage_1");
   assert_string_equal(truncate, "TRUNCATE \"se_stage_1\"");

@@ -138,7 +138,7 @@ end
 -- The option names of etl.run's spec (with those of a sink, `rejects` and
 -- `incremental`; salesengine.option_check).
 local SINK_OPTIONS = option_check.set({ "table", "name", "key", "columns", "update", "set", "skip_unchanged",
-  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types", "copy_new_keys" })
+  "batch_size", "empty_as", "lock_timeout", "statement_timeout", "evolve", "types", "copy_new_keys", "copy_binary" })
 local RUN_OPTIONS = option_check.set({ "name", "source", "records", "transform", "sinks", "db", "setup",
   "key", "batch_size", "commit", "max_rejects", "on_loaded", "before_commit", "sample_rows", "dry_run",
   "summary_json", "progress", "run_id" }, {
@@ -201,19 +201,22 @@ local function check_spec(spec)
         bad(name .. ".types", "column names mapped to SQL type names expected")
       end
     end
-    if s.copy_new_keys ~= nil and type(s.copy_new_keys) ~= "boolean" then
-      bad(name .. ".copy_new_keys", "boolean expected, got %s", option_check.typename(s.copy_new_keys))
+    for _, switch in ipairs({ "copy_new_keys", "copy_binary" }) do
+      if s[switch] ~= nil and type(s[switch]) ~= "boolean" then
+        bad(name .. "." .. switch, "boolean expected, got %s", option_check.typename(s[switch]))
+      end
     end
     local options, timeouts = {}, {}
     for k, v in pairs(s) do
       if k == "lock_timeout" or k == "statement_timeout" then
         timeouts[k] = v
-      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" and k ~= "copy_new_keys" then
+      elseif k ~= "table" and k ~= "name" and k ~= "evolve" and k ~= "types" and k ~= "copy_new_keys"
+        and k ~= "copy_binary" then
         options[k] = v
       end
     end
     sinks[i] = { name = s.name or s.table, table = s.table, options = options, timeouts = timeouts,
-      evolve = s.evolve, types = s.types, copy_new_keys = s.copy_new_keys }
+      evolve = s.evolve, types = s.types, copy_new_keys = s.copy_new_keys, copy_binary = s.copy_binary }
   end
   if #sinks == 0 then
     bad("sinks", "a non-empty list of sinks expected")

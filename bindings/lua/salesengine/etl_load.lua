@@ -171,6 +171,7 @@ function Loader:writer_now()
   end
   options.first_row = self.written + 1
   options.copy_new_keys = sink.copy_new_keys -- nil: the writer's default
+  options.copy_binary = sink.copy_binary
   options.on_refused = function(owners, i, message, refused_code)
     self:refuse(owner(owners, i), message, refused_code, sink.table)
   end

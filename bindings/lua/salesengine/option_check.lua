@@ -57,7 +57,7 @@ local UPSERT = { "key", "columns", "update", "set", "skip_unchanged", "batch_siz
 M.PG = {
   connect = set({ "reconnect_attempts", "reconnect_delay", "reconnect_max_delay" }),
   upsert = set(UPSERT, { "commit_every" }),
-  upsert_writer = set(UPSERT, { "batch_bytes", "on_refused", "copy_new_keys" }),
+  upsert_writer = set(UPSERT, { "batch_bytes", "on_refused", "copy_new_keys", "copy_binary" }),
 }
 
 -- Levenshtein distance between a and b, giving up (math.huge) past limit.

@@ -365,7 +365,8 @@ function Conn:upsert_writer(tbl, opts)
   assert(self.undo ~= nil, "an upsert writer needs an open transaction (call begin() first)")
   local options, on_refused = {}, opts.on_refused
   for k, v in pairs(opts) do
-    if k ~= "on_refused" and k ~= "batch_size" and k ~= "batch_bytes" and k ~= "first_row" and k ~= "copy_new_keys" then
+    if k ~= "on_refused" and k ~= "batch_size" and k ~= "batch_bytes" and k ~= "first_row" and k ~= "copy_new_keys"
+      and k ~= "copy_binary" then
       options[k] = v
     end
   end
