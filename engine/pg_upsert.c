@@ -248,11 +248,16 @@ static int send_copy(se_pg_upsert *u, se_pg_error *e) {
   return 0;
 }
 
+/* A streamed batch notes each row's key as it is encoded (a repeat must be
+ * merged on the server: the earlier row is sent already); a held batch only
+ * whether its keys are exact, and its thread notes them (note_held_keys), so
+ * the caller's thread does not. */
 int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
   if (u->is_key[u->field] && !u->must_dedupe) {
     if (!exact) {
       u->must_dedupe = 1;
-    } else if (se_pg_keys_add(&u->keys, u->copy.data + u->field_start, u->copy.len - u->field_start) != 0) {
+    } else if (!u->held &&
+               se_pg_keys_add(&u->keys, u->copy.data + u->field_start, u->copy.len - u->field_start) != 0) {
       se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
       return -1;
     }
@@ -266,13 +271,13 @@ int se_pg_upsert_field_end(se_pg_upsert *u, int exact, se_pg_error *e) {
   if (!last) return 0;
   u->field = 0;
   u->rows++;
-  if (u->spec.nkey > 0 && !u->must_dedupe) {
+  if (u->spec.nkey > 0 && !u->must_dedupe && !u->held) {
     int repeated = se_pg_keys_end_row(&u->keys, u->row_start);
     if (repeated < 0) {
       se_pg_error_set(e, u->conn, "53200", "out of memory noting a row's key");
       return -1;
     }
-    if (repeated && !u->held) u->must_dedupe = 1; /* the earlier row is sent already */
+    if (repeated) u->must_dedupe = 1; /* the earlier row is sent already */
   }
   return !u->held && u->copy.len >= SE_PG_COPY_CHUNK ? send_copy(u, e) : 0;
 }
@@ -404,6 +409,23 @@ int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
 
 /* Replaces a held batch's rows with one row per key when keys repeat (the
  * server then merges it without sorting). 0, or -1 with e filled. */
+/* Notes the key of every row of a held batch (its key fields' COPY text, in
+ * column order, as a streamed batch notes them while encoding). 0, or -1
+ * when out of memory. */
+static int note_held_keys(se_pg_upsert *u) {
+  for (long long r = 0; r < u->rows; r++) {
+    const char *p = u->copy.data + u->line_off[r];
+    p = memchr(p, '\t', (size_t)(u->copy.data + u->copy.len - p)) + 1; /* past the row number */
+    for (size_t j = 0; j < u->spec.ncolumns; j++) {
+      const char *end = p + strcspn(p, "\t\n");
+      if (u->is_key[j] && se_pg_keys_add(&u->keys, p, (size_t)(end - p)) != 0) return -1;
+      p = end + 1;
+    }
+    if (se_pg_keys_end_row(&u->keys, u->line_off[r]) < 0) return -1;
+  }
+  return 0;
+}
+
 static int merge_repeated_keys(se_pg_upsert *u, se_pg_error *e) {
   if (u->must_dedupe || u->keys.repeats == 0) return 0;
   uint32_t *line_row = realloc(u->line_row, (u->keys.nkeys ? u->keys.nkeys : 1) * sizeof *line_row);
@@ -440,7 +462,9 @@ static void *run_held_batch(void *arg) {
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
   u->copied = u->copied_binary = 0;
-  if (merge_repeated_keys(u, e) == 0 &&
+  if (u->spec.nkey > 0 && !u->must_dedupe && note_held_keys(u) != 0)
+    se_pg_error_set(e, u->conn, "53200", "out of memory noting the batch's keys");
+  else if (merge_repeated_keys(u, e) == 0 &&
       (u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
