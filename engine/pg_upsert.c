@@ -415,7 +415,7 @@ int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
 static int note_held_keys(se_pg_upsert *u) {
   for (long long r = 0; r < u->rows; r++) {
     const char *p = u->copy.data + u->line_off[r];
-    p = memchr(p, '\t', (size_t)(u->copy.data + u->copy.len - p)) + 1; /* past the row number */
+    p = (const char *)memchr(p, '\t', (size_t)(u->copy.data + u->copy.len - p)) + 1; /* past the row number */
     for (size_t j = 0; j < u->spec.ncolumns; j++) {
       const char *end = p + strcspn(p, "\t\n");
       if (u->is_key[j] && se_pg_keys_add(&u->keys, p, (size_t)(end - p)) != 0) return -1;
