@@ -117,11 +117,15 @@ static int seal(se_json_stream *s) {
   return new_batch(s);
 }
 
-/* Whether the batch is due to be handed on. */
+/* Whether the batch is due to be handed on: the first one at
+ * SE_JSON_STREAM_FIRST_BATCH records at most, so that the reader starts
+ * while the rest of the first batch's bytes are still parsed. */
 static int batch_full(const se_json_stream *s) {
   size_t tokens, text;
   se_json_tape_size(s->batch, &tokens, &text);
-  return s->batch_n >= s->batch_records || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT;
+  size_t due = s->handed == 0 && s->batch_records > SE_JSON_STREAM_FIRST_BATCH ? SE_JSON_STREAM_FIRST_BATCH
+                                                                                : s->batch_records;
+  return s->batch_n >= due || tokens >= BATCH_MAX_TOKENS || text >= BATCH_MAX_TEXT;
 }
 
 /* A record's last token is on the tape. A batch of JSON Lines is handed on

@@ -27,6 +27,9 @@ typedef struct se_json_stream se_json_stream;
  * (the stream then fails with code "CANCELLED"). */
 typedef int (*se_json_batch_fn)(void *ctx, se_json_tape *batch, size_t nrecords);
 
+/* The records of a stream's first batch at most (docs/performance.md, "Session 9"). */
+#define SE_JSON_STREAM_FIRST_BATCH 250
+
 /* batch_records: records per batch (>= 1); max_depth: the nesting limit of
  * the whole document. NULL when out of memory. */
 se_json_stream *se_json_stream_new(const char *records_path, size_t batch_records, unsigned max_depth,

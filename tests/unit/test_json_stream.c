@@ -107,6 +107,29 @@ static void same_records_whatever_the_chunks(void **state) {
   }
 }
 
+/* The first batch holds SE_JSON_STREAM_FIRST_BATCH records when batches are larger. */
+static void the_first_batch_is_small(void **state) {
+  (void)state;
+  char doc[2048];
+  size_t len = (size_t)sprintf(doc, "[");
+  for (int i = 0; i < 600; i++)
+    len += (size_t)sprintf(doc + len, i ? ",%d" : "%d", i % 10);
+  sprintf(doc + len, "]");
+  size_t sizes[] = {1000, 100};
+  size_t want[][8] = {{SE_JSON_STREAM_FIRST_BATCH, 600 - SE_JSON_STREAM_FIRST_BATCH}, {100, 100, 100, 100, 100, 100}};
+  size_t nwant[] = {2, 6};
+  for (size_t k = 0; k < 2; k++) {
+    seen s = {0};
+    se_json_stream *js = se_json_stream_new("", sizes[k], 1000, take, &s);
+    assert_int_equal(se_json_stream_begin(js, 0), 0);
+    assert_int_equal(feed_all(js, doc, 64), 0);
+    assert_int_equal(s.nbatches, nwant[k]);
+    for (size_t b = 0; b < nwant[k]; b++)
+      assert_int_equal(s.batches[b], want[k][b]);
+    se_json_stream_free(js);
+  }
+}
+
 static void nested_top_level_and_lines(void **state) {
   (void)state;
   seen s = {0};
@@ -283,6 +306,7 @@ static void a_long_string_is_read_once(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_records_whatever_the_chunks),
+      cmocka_unit_test(the_first_batch_is_small),
       cmocka_unit_test(nested_top_level_and_lines),
       cmocka_unit_test(errors_say_what_and_where),
       cmocka_unit_test(a_second_attempt_resumes_after_what_was_handed_on),
