@@ -240,7 +240,8 @@ int se_copy_binary_field(se_bin_kind k, const char *text, size_t len, se_pg_buf 
 int se_copy_binary_tuple(const se_bin_kind *kinds, size_t n, size_t skip, const char *line, size_t len,
                          se_pg_buf *out) {
   size_t start = out->len;
-  if (n > INT16_MAX || se_pg_buf_reserve(out, 2) != 0) return -1;
+  if (n > INT16_MAX) return NO_FORM;
+  if (se_pg_buf_reserve(out, 2) != 0) return -1;
   put16((unsigned char *)out->data + out->len, (uint16_t)n);
   out->len += 2;
   const char *p = line, *end = line + len;

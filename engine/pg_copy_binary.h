@@ -22,7 +22,7 @@ typedef enum {
   SE_BIN_INT4,
   SE_BIN_INT8,
   SE_BIN_NUMERIC,     /* [-]digits[.digits], up to 1000 digits */
-  SE_BIN_TIMESTAMPTZ, /* YYYY-MM-DD[T ]HH:MM:SS[.f up to 6](Z|+HH|+HH:MM) */
+  SE_BIN_TIMESTAMPTZ, /* YYYY-MM-DD[T ]HH:MM:SS[.f up to 6](Z|+HH:MM|-HH:MM) */
 } se_bin_kind;
 
 /* The kind of a column of type oid (a domain's base type). */

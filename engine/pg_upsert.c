@@ -407,8 +407,6 @@ int se_pg_upsert_load_staged(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
              : -1;
 }
 
-/* Replaces a held batch's rows with one row per key when keys repeat (the
- * server then merges it without sorting). 0, or -1 with e filled. */
 /* Notes the key of every row of a held batch (its key fields' COPY text, in
  * column order, as a streamed batch notes them while encoding). 0, or -1
  * when out of memory. */
@@ -426,6 +424,8 @@ static int note_held_keys(se_pg_upsert *u) {
   return 0;
 }
 
+/* Replaces a held batch's rows with one row per key when keys repeat (the
+ * server then merges it without sorting). 0, or -1 with e filled. */
 static int merge_repeated_keys(se_pg_upsert *u, se_pg_error *e) {
   if (u->must_dedupe || u->keys.repeats == 0) return 0;
   uint32_t *line_row = realloc(u->line_row, (u->keys.nkeys ? u->keys.nkeys : 1) * sizeof *line_row);

@@ -18,8 +18,9 @@
 -- an option neither knows raises at once.
 -- With opts.items a path, each page's items are built as the pipeline reads
 -- them (http's json = {records = items}); opts.fields (a list of member
--- names) decodes only those members of each item instead. opts.client, a client of http.new, makes the
--- requests from its defaults (default: the module's functions). See docs/lua-api.md.
+-- names) decodes only those members of each item instead. opts.client, a
+-- client of http.new, makes the requests from its defaults (default: the
+-- module's functions). See docs/lua-api.md.
 -- salesengine.http, required when first used (a client given in the
 -- options, or a fake's, needs no engine: offline specs run under stock Lua)
 local function http()
