@@ -537,21 +537,6 @@ static int resolve_partition(struct options *o, struct outcome *out) {
   return -1;
 }
 
-#ifdef SE_MIMALLOC
-/* Memory from the system in 2 MiB pages where the kernel offers them
- * (transparent huge pages): a run touches its heap once, and a fault per
- * 4 KiB page cost a 100,000-record run about a tenth of its CPU time
- * (docs/performance.md). Set from .preinit_array, which runs before the
- * libraries' initialisers, so that it holds for mimalloc's first segment
- * (the Lua heap) too; MIMALLOC_LARGE_OS_PAGES=0 turns it off. */
-static void prefer_large_pages(int argc, char **argv, char **envp) {
-  (void)argc, (void)argv, (void)envp;
-  mi_option_set_default(mi_option_large_os_pages, 1);
-}
-__attribute__((section(".preinit_array"), used)) static void (*const se_preinit)(int, char **, char **) =
-    prefer_large_pages;
-#endif
-
 int main(int argc, char **argv) {
   struct options o = {0};
   struct outcome out = {0};
