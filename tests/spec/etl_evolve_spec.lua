@@ -3,6 +3,7 @@
 -- rows carry and the table lacks (a stand-in connection answers the catalog
 -- queries; tests/integration/analyst_loop_spec.lua runs it on PostgreSQL).
 local etl_evolve = require "salesengine.etl_evolve"
+local etl_load = require "salesengine.etl_load"
 local cjson = require "cjson"
 
 -- A connection whose table `orders` (oid 42) has the columns {name -> type oid};
@@ -34,11 +35,11 @@ local function conn_with(columns)
 end
 
 local function entries(rows)
-  local list = {}
+  local b = etl_load.batch(true)
   for i, row in ipairs(rows) do
-    list[i] = { index = i, row = row }
+    b.n, b.index[i], b.out[i] = i, i, row
   end
-  return list
+  return b
 end
 
 local function evolver(sink, logged)

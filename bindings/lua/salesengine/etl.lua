@@ -260,7 +260,7 @@ local function new_run(spec)
     t0 = sys.monotonic(),
     counts = { pages = 0, extracted = 0, loaded = 0, skipped = 0, rejected = 0, rows = 0 },
     timings = { extract = 0, transform = 0, load = 0, total = 0 },
-    pending = {},
+    pending = etl_load.batch(spec.sink ~= nil),
     key_member = one_member(spec.key),
     one_sink = spec.sink ~= nil,
     samples = {},
@@ -519,28 +519,26 @@ function Run:transform_record(record)
   if type(out) ~= "table" then
     error("etl: transform must return a table (a row), or nil to skip the record", 0)
   end
-  local entry
-  if self.one_sink then
-    entry = { index = index, record = record, row = out }
-  else
-    local rows = self:rows_of(out)
-    if rows == nil then
+  if not self.one_sink then
+    out = self:rows_of(out)
+    if out == nil then
       counts.skipped = counts.skipped + 1
       return
     end
-    entry = { index = index, record = record, rows = rows }
   end
   counts.rows = counts.rows + 1
   local pending = self.pending
-  pending[#pending + 1] = entry
+  local n = pending.n + 1
+  pending.n = n
+  pending.index[n], pending.record[n], pending.out[n] = index, record, out
 end
 
--- Dry run: counts what would be loaded and keeps a few sample rows per table.
-function Run:dry_load(entries)
+-- Dry run: counts what would be loaded (batch b's rows) and keeps a few sample rows per table.
+function Run:dry_load(b)
   local keep = self.spec.sample_rows or 3
-  for _, e in ipairs(entries) do
+  for i = 1, b.n do
     for _, s in ipairs(self.sinks) do
-      local list = etl_load.rows_for(e, s.name)
+      local list = etl_load.rows_for(b, i, s.name)
       self.would_load[s.table] = (self.would_load[s.table] or 0) + #list
       self.samples[s.table] = self.samples[s.table] or {}
       for _, row in ipairs(list) do
@@ -550,19 +548,19 @@ function Run:dry_load(entries)
       end
     end
   end
-  self.counts.loaded = self.counts.loaded + #entries
+  self.counts.loaded = self.counts.loaded + b.n
 end
 
--- Loads the pending entries (or counts them in a dry run) and flushes rejects.
+-- Loads the pending batch (or counts it in a dry run) and flushes rejects.
 function Run:flush()
-  local entries = self.pending
-  self.pending = {}
+  local b = self.pending
+  self.pending = etl_load.batch(self.one_sink)
   local t = sys.monotonic()
   if self.dry_run then
-    self:dry_load(entries)
-  elseif #entries > 0 then
-    self:evolve(entries)
-    local ok, err, code = self.loader:load(entries)
+    self:dry_load(b)
+  elseif b.n > 0 then
+    self:evolve(b)
+    local ok, err, code = self.loader:load(b)
     self.counts.loaded = self.loader.loaded
     if not ok then
       self.timings.load = self.timings.load + sys.monotonic() - t
@@ -576,9 +574,9 @@ function Run:flush()
   end
 end
 
--- Before entries are loaded: each sink's table gets the columns their rows
+-- Before batch b is loaded: each sink's table gets the columns its rows
 -- carry, or the run fails (sink.evolve: salesengine.etl_evolve).
-function Run:evolve(entries)
+function Run:evolve(b)
   local function free() -- the connection, once the rows written so far are in (the writer closed)
     local ok, err, code = self.loader:release()
     if not ok then
@@ -588,7 +586,7 @@ function Run:evolve(entries)
     return self.loader.conn
   end
   for _, ev in ipairs(self.evolvers) do
-    local ok, err, code = ev:check(entries, free)
+    local ok, err, code = ev:check(b, free)
     if not ok then
       self:fail("load", err, code)
     end
@@ -778,7 +776,7 @@ function Run:execute()
     local t = sys.monotonic()
     for _, record in ipairs(records) do
       self:transform_record(record)
-      if #self.pending >= self.batch_size then
+      if self.pending.n >= self.batch_size then
         self.timings.transform = self.timings.transform + sys.monotonic() - t
         self:flush()
         t = sys.monotonic()

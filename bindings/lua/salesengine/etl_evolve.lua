@@ -148,9 +148,9 @@ function Evolver:check_types(conn)
   return true
 end
 
--- The columns of entries' rows (for this sink) that the table lacks, in
--- name order, with their values: list of {name, values}.
-function Evolver:missing(entries)
+-- The columns of batch b's rows (for this sink; salesengine.etl_load.batch)
+-- that the table lacks, in name order, with their values: list of {name, values}.
+function Evolver:missing(b)
   local known, found, order = self.known, {}, {}
   local sink_name, listed = self.sink.name, self.sink.columns
   local function note(row)
@@ -166,11 +166,11 @@ function Evolver:missing(entries)
       end
     end
   end
-  for _, e in ipairs(entries) do
-    if e.rows == nil then
-      note(e.row)
+  for i = 1, b.n do
+    if b.one_sink then
+      note(b.out[i])
     else
-      for _, row in ipairs(e.rows[sink_name]) do
+      for _, row in ipairs(b.out[i][sink_name]) do
         note(row)
       end
     end
@@ -187,10 +187,11 @@ function Evolver:missing(entries)
   return order
 end
 
---- Before a batch is loaded: makes sure the table has every column that
--- entries' rows carry for this sink (see the header). free() returns the
--- load's connection once nothing runs on it. Returns true or nil, message, code.
-function Evolver:check(entries, free)
+--- Before batch b (salesengine.etl_load.batch) is loaded: makes sure the
+-- table has every column that its rows carry for this sink (see the header).
+-- free() returns the load's connection once nothing runs on it. Returns true
+-- or nil, message, code.
+function Evolver:check(b, free)
   if self.catalog == nil then
     local catalog, err, code = self:read_catalog(free())
     if catalog == nil then
@@ -217,7 +218,7 @@ function Evolver:check(entries, free)
     return true -- no table (the upsert says so), or the listed columns are there
   end
   self.checked_listed = true
-  local missing = self:missing(entries)
+  local missing = self:missing(b)
   if #missing == 0 then
     return true
   end

@@ -26,12 +26,36 @@ function M.isolatable(code)
   return class == "22" or class == "23" or code == "54000" or code == "INVALID"
 end
 
---- The rows of entry for the sink named name: entry.row (one sink) or entry.rows[name].
-function M.rows_for(entry, name)
-  if entry.rows == nil then
-    return { entry.row }
+--- An empty batch of transformed records, kept as parallel lists so that a
+-- record costs the runner no table of its own (docs/performance.md):
+-- index[i] is record i's number in the run, record[i] the record, out[i]
+-- its row when one_sink, else {sink name -> list of rows}; n the count.
+function M.batch(one_sink)
+  return { n = 0, index = {}, record = {}, out = {}, one_sink = one_sink }
+end
+
+--- The rows of record i of batch b for the sink named name.
+function M.rows_for(b, i, name)
+  if b.one_sink then
+    return { b.out[i] }
   end
-  return entry.rows[name]
+  return b.out[i][name]
+end
+
+-- The records of batch b as a list of entries {index, record, row | rows}
+-- (the loader's path for several tables bisects such a list).
+local function entries_of(b)
+  local entries = {}
+  for i = 1, b.n do
+    local e = { index = b.index[i], record = b.record[i] }
+    if b.one_sink then
+      e.row = b.out[i]
+    else
+      e.rows = b.out[i]
+    end
+    entries[i] = e
+  end
+  return entries
 end
 
 local Loader = {}
@@ -119,30 +143,34 @@ function Loader:open()
   return self:begin()
 end
 
--- The rows of entries for the writer's sink, in order, and their owners:
+-- The rows of batch b for the writer's sink, in order, and their owners:
 -- row r is of record owners.index[r] (its index in the run), which is
 -- owners.record[r]; or, for a record of http.records, owners.record[r] is
 -- its batch and owners.at[r] its place there (json.locate). So the records'
 -- tables can go once their rows are encoded: holding thousands of them until
 -- the server has judged their rows cost the collector more than the rest of
 -- the runner (docs/performance.md). owner() builds a refused one again.
-local function writer_rows(sink, entries)
-  local rows, index, record, at = {}, {}, {}, {}
-  for _, e in ipairs(entries) do
-    local list = e.rows and e.rows[sink.name]
-    local first = #rows + 1
-    if list == nil then
-      rows[first] = e.row
-    else
+local function writer_rows(sink, b)
+  local rows, index, record, at = b.out, b.index, {}, {}
+  if not b.one_sink then -- a record has a list of rows (maybe none) for the sink
+    rows, index = {}, {}
+  end
+  for i = 1, b.n do
+    local first, last = i, i
+    if not b.one_sink then
+      local list = b.out[i][sink.name]
+      first = #rows + 1
       table.move(list, 1, #list, first, rows)
+      last = #rows
     end
-    local box, place = json.locate(e.record)
-    for r = first, #rows do
-      index[r] = e.index
+    local rec = b.record[i]
+    local box, place = json.locate(rec)
+    for r = first, last do
+      index[r] = b.index[i]
       if box then
         record[r], at[r] = box, place
       else
-        record[r] = e.record
+        record[r] = rec
       end
     end
   end
@@ -336,17 +364,17 @@ function Loader:split(entries, first, last, err, code, tbl)
   return self:load_range(entries, mid + 1, last)
 end
 
--- Hands entries' rows to the writer; with a per-batch hook or commit, waits
+-- Hands batch b's rows to the writer; with a per-batch hook or commit, waits
 -- until they are in. Returns true or nil, message, code.
-function Loader:write(entries)
+function Loader:write(b)
   local w, err, code = self:writer_now()
   if not w then
     return nil, err, code
   end
-  local rows, owners = writer_rows(self.sinks[1], entries)
+  local rows, owners = writer_rows(self.sinks[1], b)
   self.written = self.written + #rows
   self.writes_tail = self.writes_tail + 1
-  self.writes[self.writes_tail] = { self.written, #entries }
+  self.writes[self.writes_tail] = { self.written, b.n }
   local ok
   ok, err, code = w:write(rows, owners)
   self:count_settled()
@@ -362,9 +390,9 @@ function Loader:write(entries)
   end
   if self.on_loaded then
     local records = {}
-    for _, e in ipairs(entries) do
-      if not self.refused[e.index] then
-        records[#records + 1] = e.record
+    for i = 1, b.n do
+      if not self.refused[b.index[i]] then
+        records[#records + 1] = b.record[i]
       end
     end
     self.on_loaded(records)
@@ -425,18 +453,17 @@ function Loader:load_batch(entries)
   return true
 end
 
---- Loads a batch: entries is a list of {index, record, row = the row} (one
--- sink) or {index, record, rows = {sink name -> list of rows}} (several).
--- Returns true (refused records went to on_refused) or nil, message, code for a fatal error.
-function Loader:load(entries)
+--- Loads batch b (M.batch). Returns true (refused records went to
+-- on_refused) or nil, message, code for a fatal error.
+function Loader:load(b)
   local ok, err, code = self:open()
   if not ok then
     return nil, err, code
   end
   if self.use_writer then
-    ok, err, code = self:write(entries)
+    ok, err, code = self:write(b)
   else
-    ok, err, code = self:load_batch(entries)
+    ok, err, code = self:load_batch(entries_of(b))
   end
   if not ok then
     return nil, err, code
