@@ -183,7 +183,7 @@ function Evolver:missing(b)
       end
     end
   end
-  table.sort(order, function(a, b) return a.name < b.name end)
+  table.sort(order, function(x, y) return x.name < y.name end)
   return order
 end
 
