@@ -22,6 +22,28 @@ describe("salesengine host", function()
     assert.matches("%-%-log%-format", r.stdout)
   end)
 
+  it("asks mimalloc for large pages unless MIMALLOC_LARGE_OS_PAGES says otherwise", function()
+    if os.getenv("SE_MIMALLOC") ~= "1" then
+      pending("built without mimalloc (the sanitizers' build)")
+      return
+    end
+    local function large_pages(env)
+      env.MIMALLOC_VERBOSE = "1" -- mimalloc lists its options on standard error
+      local r = testenv.salesengine({ "-e", "" }, { env = env })
+      assert.are.equal(0, r.code)
+      return r.stderr:match("option 'large_os_pages': (%d+)")
+    end
+    assert.are.equal("1", large_pages({}))
+    assert.are.equal("0", large_pages({ MIMALLOC_LARGE_OS_PAGES = "0" }))
+  end)
+
+  it("starts the collector's cycles at a pause of 150 %, which a script may change", function()
+    local r = testenv.salesengine({ "-e", 'print(collectgarbage("setpause", 180), collectgarbage("setpause", 150))' })
+    assert.are.equal(0, r.code)
+    -- setpause returns the pause it replaces; Lua keeps a pause in steps of 4 %, so 150 reads 148
+    assert.are.equal("148\t180\n", r.stdout)
+  end)
+
   it("rejects unknown options and a missing script with the usage exit code", function()
     local r = testenv.salesengine({ "--frobnicate", "x.lua" })
     assert.are.equal(2, r.code)
