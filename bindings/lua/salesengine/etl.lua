@@ -260,13 +260,13 @@ local function new_run(spec)
     t0 = sys.monotonic(),
     counts = { pages = 0, extracted = 0, loaded = 0, skipped = 0, rejected = 0, rows = 0 },
     timings = { extract = 0, transform = 0, load = 0, total = 0 },
-    pending = etl_load.batch(spec.sink ~= nil),
     key_member = one_member(spec.key),
     one_sink = spec.sink ~= nil,
     samples = {},
     would_load = {},
     finished = false,
   }, Run)
+  self.pending = etl_load.batch(self.one_sink)
   self.run_id = spec.run_id or string.format("%s-%s-%d", spec.name, os.date("!%Y%m%dT%H%M%SZ"), sys.getpid())
   local function connect()
     return require("salesengine.pg").connect(spec.db)

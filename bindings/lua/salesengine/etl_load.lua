@@ -156,17 +156,19 @@ local function writer_rows(sink, b)
     rows, index = {}, {}
   end
   for i = 1, b.n do
-    local first, last = i, i
+    local first, last = i, i -- one sink: row i is record i's, and index is the batch's own
     if not b.one_sink then
       local list = b.out[i][sink.name]
       first = #rows + 1
       table.move(list, 1, #list, first, rows)
       last = #rows
+      for r = first, last do
+        index[r] = b.index[i]
+      end
     end
     local rec = b.record[i]
     local box, place = json.locate(rec)
     for r = first, last do
-      index[r] = b.index[i]
       if box then
         record[r], at[r] = box, place
       else
