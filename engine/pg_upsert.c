@@ -24,8 +24,15 @@ static int key_holds_distribution(se_pg_conn *c, const se_upsert_spec *spec, se_
   return -1;
 }
 
-int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
+/* Zeroes u and sets up its gate. */
+static void blank(se_pg_upsert *u) {
   memset(u, 0, sizeof *u);
+  pthread_mutex_init(&u->gate_mu, NULL);
+  pthread_cond_init(&u->gate_cv, NULL);
+}
+
+int se_pg_upsert_init(se_pg_upsert *u, se_pg_conn *c, const se_upsert_spec *spec, se_pg_error *e) {
+  blank(u);
   if (key_holds_distribution(c, spec, e) != 0) return -1;
   u->conn = c;
   u->spec = *spec;
@@ -64,7 +71,7 @@ static void *copy_of(const void *p, size_t n) {
 }
 
 int se_pg_upsert_init_like(se_pg_upsert *u, const se_pg_upsert *from, const se_upsert_spec *spec) {
-  memset(u, 0, sizeof *u);
+  blank(u);
   u->conn = from->conn;
   u->spec = *spec;
   memcpy(u->stage, from->stage, sizeof u->stage);
@@ -108,6 +115,8 @@ void se_pg_upsert_free(se_pg_upsert *u) {
   se_pg_buf_free(&u->copy);
   se_pg_buf_free(&u->merged);
   se_pg_keys_free(&u->keys);
+  pthread_mutex_destroy(&u->gate_mu);
+  pthread_cond_destroy(&u->gate_cv);
   memset(u, 0, sizeof *u);
 }
 
@@ -137,32 +146,30 @@ int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
 }
 
 /* Creates (once per session) or empties the staging table and starts the
- * COPY; with u->savepoint, after setting the batch's savepoint (the table
- * is created before it, so rolling back to it keeps the table). */
+ * COPY, in one round trip; with u->savepoint, after setting the batch's
+ * savepoint (the table is created before it, so rolling back to it keeps
+ * the table). */
 int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   int fresh = u->stage_pid != PQbackendPID(pg);
   const char *sql = fresh ? u->sql_create : u->sql_truncate;
-  char *both = NULL;
-  if (u->savepoint) {
-    const char *sp = "SAVEPOINT " SE_PG_BATCH_SAVEPOINT;
-    size_t n = strlen(sql) + strlen(sp) + 3;
-    both = malloc(n);
-    if (both == NULL) {
-      se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
-      return -1;
-    }
-    if (fresh)
-      snprintf(both, n, "%s; %s", sql, sp);
-    else
-      snprintf(both, n, "%s; %s", sp, sql);
-    sql = both;
+  const char *sp = u->savepoint ? "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; " : "";
+  se_pg_buf all = {0};
+  int ok = (fresh ? se_pg_buf_puts(&all, sql) == 0 && se_pg_buf_puts(&all, "; ") == 0 &&
+                        se_pg_buf_puts(&all, sp) == 0
+                  : se_pg_buf_puts(&all, sp) == 0 && se_pg_buf_puts(&all, sql) == 0 &&
+                        se_pg_buf_puts(&all, "; ") == 0) &&
+           se_pg_buf_puts(&all, u->sql_copy) == 0 && se_pg_buf_putc(&all, '\0') == 0;
+  if (!ok) {
+    se_pg_buf_free(&all);
+    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+    return -1;
   }
-  int rc = se_pg_upsert_command(u, sql, e);
-  free(both);
+  int rc = se_pg_upsert_start_copy(u, all.data, e);
+  se_pg_buf_free(&all);
   if (rc != 0) return -1;
   u->stage_pid = PQbackendPID(pg);
-  return se_pg_upsert_start_copy(u, u->sql_copy, e);
+  return 0;
 }
 
 int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
@@ -455,25 +462,64 @@ static long merged_row(const se_pg_upsert *u, const se_pg_error *e) {
   return (long)first;
 }
 
-/* The worker of an asynchronous batch: the whole server side of it. A COPY
- * error about a line of merged data is turned into one about its batch row. */
+/* Sets the gate of u's batch to state and wakes its thread. */
+static void set_gate(se_pg_upsert *u, int state) {
+  pthread_mutex_lock(&u->gate_mu);
+  u->gate = state;
+  pthread_cond_signal(&u->gate_cv);
+  pthread_mutex_unlock(&u->gate_mu);
+}
+
+/* Waits until the gate of u's batch opens: 1, or 0 when it was cancelled. */
+static int pass_gate(se_pg_upsert *u) {
+  pthread_mutex_lock(&u->gate_mu);
+  while (u->gate == SE_GATE_SHUT)
+    pthread_cond_wait(&u->gate_cv, &u->gate_mu);
+  int open = u->gate == SE_GATE_OPEN;
+  pthread_mutex_unlock(&u->gate_mu);
+  return open;
+}
+
+/* The worker of an asynchronous batch: the work on its keys (and
+ * u->prepare's), then (past the gate) the whole server side of it. A COPY error about a line of
+ * merged data is turned into one about its batch row. */
 static void *run_held_batch(void *arg) {
   se_pg_upsert *u = arg;
   se_pg_error *e = &u->async_err;
   u->async_rc = -1;
   u->copied = u->copied_binary = 0;
-  if (u->spec.nkey > 0 && !u->must_dedupe && note_held_keys(u) != 0)
+  int ok = 1;
+  if (u->spec.nkey > 0 && !u->must_dedupe && note_held_keys(u) != 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory noting the batch's keys");
-  else if (merge_repeated_keys(u, e) == 0 &&
-      (u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
+    ok = 0;
+  } else if (merge_repeated_keys(u, e) != 0) {
+    ok = 0;
+  }
+  if (u->prepare) u->prepare(u, ok);
+  if (!ok)
+    ; /* e says why */
+  else if (!pass_gate(u))
+    se_pg_error_set(e, u->conn, "57014", "the batch was cancelled before it was loaded");
+  else if ((u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
+  if (u->async_rc == 0 && u->relay) {
+    pthread_mutex_lock(&u->relay->mu);
+    se_pg_upsert *next = u->relay->next;
+    u->relay->next = NULL;
+    if (next) {
+      next->stage_pid = u->stage_pid;
+      se_pg_upsert_batch_go(next);
+    }
+    pthread_mutex_unlock(&u->relay->mu);
+  }
   return NULL;
 }
 
 int se_pg_upsert_batch_start(se_pg_upsert *u, se_pg_error *e) {
   u->async_counts = (se_pg_counts){0, 0, 0};
   se_pg_error_clear(&u->async_err);
+  u->gate = SE_GATE_SHUT;
   if (pthread_create(&u->async_thread, NULL, run_held_batch, u) != 0) {
     se_pg_error_set(e, u->conn, "53000", "cannot start the thread that loads a batch");
     return -1;
@@ -482,8 +528,16 @@ int se_pg_upsert_batch_start(se_pg_upsert *u, se_pg_error *e) {
   return 0;
 }
 
+void se_pg_upsert_batch_go(se_pg_upsert *u) {
+  set_gate(u, SE_GATE_OPEN);
+}
+
 int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
   if (!u->async_running) return 0;
+  pthread_mutex_lock(&u->gate_mu);
+  int shut = u->gate == SE_GATE_SHUT;
+  pthread_mutex_unlock(&u->gate_mu);
+  if (shut) set_gate(u, SE_GATE_CANCELLED);
   pthread_join(u->async_thread, NULL);
   u->async_running = 0;
   *counts = u->async_counts;

@@ -55,15 +55,20 @@ int se_pg_upsert_batch_end(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e
 void se_pg_upsert_batch_abort(se_pg_upsert *u, const char *why);
 /* An asynchronous batch: se_pg_upsert_batch_hold starts a batch whose rows
  * are gathered in memory (no COPY is open while they are encoded), and
- * se_pg_upsert_batch_start hands it to a thread that does all the server
- * side of it (staging table, COPY, merge) on
- * the connection, while the caller goes on with other work; the caller must
- * not touch the connection or u until se_pg_upsert_batch_wait has joined the
- * thread. start returns 0, or -1 with e filled (the thread did not start);
- * wait returns the batch's result as se_pg_upsert_batch_end does (0 at once
+ * se_pg_upsert_batch_start hands it to a thread that first does the work
+ * that needs no connection (noting and merging the batch's keys), then
+ * waits for se_pg_upsert_batch_go and does all the server side of it
+ * (staging table, COPY, merge) on the connection, while the caller goes on
+ * with other work: until go, the caller may still use the connection (e.g.
+ * to settle the batch before); after it, the caller must not touch the
+ * connection or u until se_pg_upsert_batch_wait has joined the thread.
+ * start returns 0, or -1 with e filled (the thread did not start); wait
+ * (which cancels a batch not let go: its result is then a failure)
+ * returns the batch's result as se_pg_upsert_batch_end does (0 at once
  * when no batch is running). se_pg_upsert_free waits for a running batch. */
 void se_pg_upsert_batch_hold(se_pg_upsert *u);
 int se_pg_upsert_batch_start(se_pg_upsert *u, se_pg_error *e);
+void se_pg_upsert_batch_go(se_pg_upsert *u);
 int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 
 /* The COPY data of a held batch as encoded, before any merge by key: its

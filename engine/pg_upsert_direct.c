@@ -104,18 +104,29 @@ static int fresh_binary(se_pg_upsert *u, size_t nknown) {
   return se_copy_binary_trailer(&u->scratch);
 }
 
-/* COPYs the fresh lines into the table, in binary when they all have a
- * binary form (*binary: 1 then). 0 with *copied (the rows the table took),
+/* COPYs the fresh lines into the table, in binary when fresh_binary
+ * encoded them (*binary: 1 then), after the statements of before (ending
+ * in "; ") in the same round trip. 0 with *copied (the rows the table took),
  * or -1 with e filled. */
-static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, int *binary, se_pg_error *e) {
+static int copy_fresh(se_pg_upsert *u, const char *before, size_t nknown, long long *copied, int *binary,
+                      se_pg_error *e) {
   PGconn *pg = u->conn->pg;
-  int rc = u->direct->binary ? fresh_binary(u, nknown) : 1;
-  if (rc < 0) {
+  if (u->fresh_rc < 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
     return -1;
   }
-  *binary = rc == 0;
-  if (se_pg_upsert_start_copy(u, *binary ? u->direct->sql_binary : u->sql_target_copy, e) != 0 ||
+  *binary = u->fresh_rc == 0;
+  se_pg_buf sql = {0};
+  if (se_pg_buf_puts(&sql, before) != 0 ||
+      se_pg_buf_puts(&sql, *binary ? u->direct->sql_binary : u->sql_target_copy) != 0 ||
+      se_pg_buf_putc(&sql, '\0') != 0) {
+    se_pg_buf_free(&sql);
+    se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
+    return -1;
+  }
+  int rc = se_pg_upsert_start_copy(u, sql.data, e);
+  se_pg_buf_free(&sql);
+  if (rc != 0 ||
       (*binary ? se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e) : send_lines(u, 0, nknown, e)) != 0)
     return -1;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
@@ -162,35 +173,66 @@ static int through_stage(se_pg_upsert *u, int known, size_t nknown, se_pg_counts
   return se_pg_upsert_command(u, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e);
 }
 
+void se_pg_direct_init(se_pg_direct *d) {
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->turn_cv, NULL);
+}
+
+void se_pg_direct_free(se_pg_direct *d) {
+  pthread_mutex_destroy(&d->mu);
+  pthread_cond_destroy(&d->turn_cv);
+}
+
+/* Whether d still loads rows straight in. */
+static int direct_on(se_pg_direct *d) {
+  pthread_mutex_lock(&d->mu);
+  int on = d->on;
+  pthread_mutex_unlock(&d->mu);
+  return on;
+}
+
+void se_pg_upsert_prepare_direct(se_pg_upsert *u, int ok) {
+  se_pg_direct *d = u->direct;
+  pthread_mutex_lock(&d->mu);
+  while (d->turn + 1 != u->turn)
+    pthread_cond_wait(&d->turn_cv, &d->mu);
+  int on = d->on;
+  pthread_mutex_unlock(&d->mu);
+  u->prepared = 0;
+  if (ok && on && !u->must_dedupe && u->spec.nkey > 0) {
+    u->nfresh = split(u, &u->nknown);
+    u->fresh_rc = u->nfresh > 0 && d->binary ? fresh_binary(u, u->nknown) : 1;
+    u->prepared = u->nfresh < 0 ? -1 : 1;
+  }
+  pthread_mutex_lock(&d->mu);
+  d->turn = u->turn;
+  pthread_cond_broadcast(&d->turn_cv);
+  pthread_mutex_unlock(&d->mu);
+}
+
 int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
-  if (!u->direct->on || u->must_dedupe || u->spec.nkey == 0) return se_pg_upsert_load_staged(u, counts, e);
-  size_t nknown;
-  long long nfresh = split(u, &nknown);
-  if (nfresh < 0) {
+  if (u->prepared < 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory sorting a batch's new keys");
     return -1;
   }
+  /* a batch before may have found the table holding a key since this one was prepared */
+  if (u->prepared == 0 || !direct_on(u->direct)) return se_pg_upsert_load_staged(u, counts, e);
+  size_t nknown = u->nknown;
+  long long nfresh = u->nfresh;
   if (nfresh == 0) return se_pg_upsert_load_staged(u, counts, e);
-  /* the staging table is made before the savepoint, so that rolling back to it keeps the table */
+  /* the staging table is made before the savepoint, so that rolling back to
+   * it keeps the table; once made, the savepoint and the COPY go in one
+   * round trip (a refusal of the COPY leaves the savepoint set) */
   PGconn *pg = u->conn->pg;
-  int made = u->stage_pid == PQbackendPID(pg);
-  se_pg_buf sql = {0};
-  int ok = (made || (se_pg_buf_puts(&sql, u->sql_create) == 0 && se_pg_buf_puts(&sql, "; ") == 0)) &&
-           se_pg_buf_puts(&sql, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT) == 0 && se_pg_buf_putc(&sql, '\0') == 0;
-  if (!ok) {
-    se_pg_buf_free(&sql);
-    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
-    return -1;
+  if (u->stage_pid != PQbackendPID(pg)) {
+    if (se_pg_upsert_command(u, u->sql_create, e) != 0) return -1;
+    u->stage_pid = PQbackendPID(pg);
   }
-  int rc = se_pg_upsert_command(u, sql.data, e);
-  se_pg_buf_free(&sql);
-  if (rc != 0) return -1;
-  u->stage_pid = PQbackendPID(pg);
 
   se_pg_error refused = {0};
   long long copied = 0;
   int binary = 0;
-  if (copy_fresh(u, nknown, &copied, &binary, &refused) != 0) {
+  if (copy_fresh(u, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ", nknown, &copied, &binary, &refused) != 0) {
     int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
     if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
       refused.line = 0;
@@ -198,7 +240,11 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
       *e = refused;
       return -1;
     }
-    if (after == 2) u->direct->on = 0;
+    if (after == 2) {
+      pthread_mutex_lock(&u->direct->mu);
+      u->direct->on = 0;
+      pthread_mutex_unlock(&u->direct->mu);
+    }
     se_pg_error_clear(&refused);
     if (se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0) return -1;
     return through_stage(u, 0, 0, counts, e);

@@ -14,15 +14,28 @@
 
 /* What the batches of one writer share about loading rows straight into
  * the table (pg_upsert_direct.c): whether to, and the keys loaded so far.
- * Only the thread of the batch loading touches it. */
+ * Each batch's thread sorts its keys against seen in its turn (the order
+ * the batches were handed on), before it may use the connection. */
 typedef struct se_pg_direct {
-  int on;             /* 0 once the table held a key taken for new, or refused COPY */
-  se_seen_keys *seen; /* the keys of every batch sent so far */
+  int on;             /* 0 once the table held a key taken for new, or refused COPY (under mu) */
+  se_seen_keys *seen; /* the keys of every batch sorted so far */
+  pthread_mutex_t mu;
+  pthread_cond_t turn_cv;
+  unsigned long long turn; /* the number of the last batch that took its turn */
   /* COPY's binary format for those rows (pg_copy_binary.h): per column, how
    * its fields convert, and the COPY; NULL: COPY text */
   se_bin_kind *binary;
   char *sql_binary;
 } se_pg_direct;
+
+/* The two batches of a writer pass the connection on (pg_writer.c): a
+ * batch whose load succeeded lets the gated batch noted in next go at once
+ * (with the staging table's backend), without waiting for the caller to
+ * settle it. */
+typedef struct se_pg_relay {
+  pthread_mutex_t mu;
+  se_pg_upsert *next;
+} se_pg_relay;
 
 struct se_pg_upsert {
   se_pg_conn *conn;
@@ -52,19 +65,38 @@ struct se_pg_upsert {
   se_pg_direct *direct; /* the writer's; NULL: every row goes through the staging table */
   /* loads a held batch (its repeated keys merged) on the batch's thread; NULL: se_pg_upsert_load_staged */
   int (*load)(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+  /* prepares it for load on that thread before its gate (ok 0: the batch failed); NULL: nothing to */
+  void (*prepare)(se_pg_upsert *u, int ok);
   char *sql_target_copy;
   uint32_t *known_line; /* the lines of the batch's data (from 0) whose keys may have been sent */
   size_t known_cap;
+  /* what the batch's thread prepared for the direct load before its gate
+   * (se_pg_upsert_prepare_direct): its turn, then, when prepared is 1, the
+   * known lines, the number of fresh ones and fresh_binary's result */
+  unsigned long long turn;
+  int prepared; /* 1, 0 (not loaded straight in), -1 (out of memory) */
+  size_t nknown;
+  long long nfresh;
+  int fresh_rc;
   se_pg_buf scratch;    /* lines gathered to be sent */
   long long copied;     /* rows of the batch loaded straight in */
   long long copied_binary; /* of those, rows sent in COPY's binary format */
-  /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns the
-   * connection and everything above until se_pg_upsert_batch_wait */
+  /* an asynchronous batch (se_pg_upsert_batch_start): its thread owns
+   * everything above until se_pg_upsert_batch_wait, and the connection
+   * from se_pg_upsert_batch_go on */
   pthread_t async_thread;
   int async_running, async_rc;
+  /* the batch's thread prepares it, then waits here until
+   * se_pg_upsert_batch_go before it touches the connection */
+  pthread_mutex_t gate_mu;
+  pthread_cond_t gate_cv;
+  int gate; /* SE_GATE_* */
+  se_pg_relay *relay; /* the writer's; NULL: the caller lets each batch go */
   se_pg_counts async_counts;
   se_pg_error async_err;
 };
+
+enum { SE_GATE_OPEN, SE_GATE_SHUT, SE_GATE_CANCELLED };
 
 /* Prepares the SQL of an upsert (the staging table is named after a
  * per-connection counter). 0, or -1 with e filled. */
@@ -88,7 +120,8 @@ int se_pg_upsert_send(se_pg_upsert *u, se_pg_error *e);
 int se_pg_upsert_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 /* Runs sql (a command) on u's connection. 0, or -1 with e filled. */
 int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e);
-/* Starts copy (a COPY ... FROM STDIN). 0, or -1 with e filled. */
+/* Starts copy (a COPY ... FROM STDIN, last of the statements in the
+ * string: those before it run in the same round trip). 0, or -1 with e filled. */
 int se_pg_upsert_start_copy(se_pg_upsert *u, const char *copy, se_pg_error *e);
 /* Sends len bytes of COPY data in messages of at most a chunk. 0, or -1 with e filled. */
 int se_pg_upsert_put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e);
@@ -108,5 +141,14 @@ int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res);
  * se_pg_upsert_load_staged. counts: the batch's. 0, or -1 with e filled
  * (e->line: a line of the batch's data). */
 int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
+/* On the thread of held batch u (u->direct set), in its turn among the
+ * writer's batches and without the connection: sorts its lines into known
+ * and fresh keys and encodes the fresh ones for COPY, for
+ * se_pg_upsert_load_direct; ok 0 (the batch failed before) only takes the
+ * turn. */
+void se_pg_upsert_prepare_direct(se_pg_upsert *u, int ok);
+/* Sets up and tears down d's lock. */
+void se_pg_direct_init(se_pg_direct *d);
+void se_pg_direct_free(se_pg_direct *d);
 
 #endif

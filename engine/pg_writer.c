@@ -13,9 +13,11 @@ struct se_pg_writer {
   char *label;
   se_pg_upsert b[2]; /* b[cur] gathers rows; the other may be loading on a thread */
   se_pg_direct direct; /* shared by both (their loads never overlap) */
+  se_pg_relay relay;   /* the batch that loads lets the other go */
   long long first[2]; /* the number of the row numbered 1 in b[i] */
   int running[2];
   int cur;
+  unsigned long long turns; /* batches handed on */
   int stage_pid; /* backend holding the staging table (both batches share it) */
   long long settled;
   se_pg_writer_stats st;
@@ -74,6 +76,8 @@ se_pg_writer *se_pg_writer_new(se_pg_conn *c, const se_upsert_spec *spec, const 
     se_pg_error_set(e, c, "53200", "out of memory");
     return NULL;
   }
+  se_pg_direct_init(&w->direct);
+  pthread_mutex_init(&w->relay.mu, NULL);
   if (o->copy_new_keys && !spec->on_citus) {
     w->direct.on = 1;
     w->direct.seen = se_seen_keys_new();
@@ -85,9 +89,11 @@ se_pg_writer *se_pg_writer_new(se_pg_conn *c, const se_upsert_spec *spec, const 
   }
   for (int i = 0; i < 2; i++) {
     w->b[i].savepoint = 1;
+    w->b[i].relay = &w->relay;
     if (w->direct.seen) {
       w->b[i].direct = &w->direct;
       w->b[i].load = se_pg_upsert_load_direct;
+      w->b[i].prepare = se_pg_upsert_prepare_direct;
     }
   }
   se_pg_upsert_batch_hold(&w->b[0]);
@@ -111,6 +117,8 @@ void se_pg_writer_free(se_pg_writer *w) {
   for (int i = 0; i < 2; i++)
     se_pg_upsert_free(&w->b[i]); /* waits for a running batch */
   se_seen_keys_free(w->direct.seen);
+  se_pg_direct_free(&w->direct);
+  pthread_mutex_destroy(&w->relay.mu);
   free(w->direct.binary);
   free(w->direct.sql_binary);
   for (size_t i = 0; i < w->nrefusals; i++)
@@ -325,17 +333,34 @@ static int settle(se_pg_writer *w, int i, se_pg_error *e) {
   return 0;
 }
 
-/* Hands the gathered batch to a thread (after the other batch is settled)
- * and starts gathering the next. 0, or -1 with e filled. */
+/* Hands the gathered batch to a thread, which prepares it while the other
+ * batch loads and loads it once that one has (let go by the other's thread
+ * when it succeeded, else here once it is settled), and starts gathering
+ * the next. 0, or -1 with e filled. */
 static int hand_on(se_pg_writer *w, se_pg_error *e) {
   int i = w->cur;
   se_pg_upsert *u = &w->b[i];
-  if (settle(w, !i, e) != 0) return -1;
   long long next = w->first[i] + u->numbered;
+  int other = w->running[!i];
   if (u->rows > 0) {
-    u->stage_pid = w->stage_pid;
+    u->turn = ++w->turns;
     if (se_pg_upsert_batch_start(u, e) != 0) return -1;
     w->running[i] = 1;
+    pthread_mutex_lock(&w->relay.mu);
+    w->relay.next = other ? u : NULL;
+    pthread_mutex_unlock(&w->relay.mu);
+  }
+  int rc = settle(w, !i, e);
+  pthread_mutex_lock(&w->relay.mu);
+  int waiting = w->relay.next == u; /* not let go by the other batch's thread */
+  w->relay.next = NULL;
+  pthread_mutex_unlock(&w->relay.mu);
+  if (rc != 0) return -1; /* the gated batch is cancelled when w is let go */
+  if (u->rows > 0) {
+    if (waiting || !other) {
+      u->stage_pid = w->stage_pid;
+      se_pg_upsert_batch_go(u);
+    }
     w->cur = !i;
   } else {
     w->settled = next - 1; /* only refused rows */

@@ -87,6 +87,24 @@ describe("upsert writer", function()
     assert.matches("attempt to use an upsert writer that failed", perr, 1, true)
   end)
 
+  it("stops the batches prepared behind a failed one: the writer fails, closes, and the connection goes on", function()
+    -- batches of 5: row 8 fails the second while the ones behind it are prepared on their threads
+    assert(conn:begin())
+    local list = rows(40, "a")
+    list[8].v = pg.null
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 5 }))
+    local st, err, code = w:write(list)
+    if st then
+      st, err, code = w:finish()
+    end
+    assert.is_nil(st)
+    assert.are.same({ "23502", true }, { code, err:find("upsert into d: row 8 (id=8), column v", 1, true) ~= nil })
+    w:close()
+    assert(conn:rollback())
+    assert.are.equal(1, tonumber(conn:query("SELECT 1 AS one")[1].one))
+    assert.are.equal(0, count())
+  end)
+
   it("with on_refused, isolates each refused row and loads the rest", function()
     assert(conn:begin())
     local list = rows(40, "a")
@@ -251,6 +269,23 @@ describe("upsert writer", function()
     local _, st = load_m(late, {})
     assert.are.same({ 'upsert into m: row 6 (id=b), column amount: invalid input syntax for type numeric: "six"',
       "22P02" }, { st[1]:match("^[^\n]*"), st[2] })
+  end)
+
+  it("merges every batch after one that found the table holding a key, also those prepared before it did", function()
+    -- batches of 4: the third holds a key the table had; the batches behind it were written (and
+    -- sorted on their threads) before it reached the server
+    local list = {}
+    for i = 1, 40 do
+      list[i] = { id = "k" .. i, first_seen = "r" .. i, amount = tostring(i), n = i }
+    end
+    list[10].id = "old1"
+    testenv.psql(dsn, "INSERT INTO m VALUES ('old1', 'old', 1, 0)")
+    local merged, merged_st = load_m(list, { copy_new_keys = false })
+    local got, st = load_m(list, {})
+    assert.are.same(merged, got)
+    assert.are.same({ 39, 1, 8 }, { st.inserted, st.updated, st.copied }) -- the first two batches only
+    st.copied, st.copied_binary, merged_st.copied, merged_st.copied_binary = nil, nil, nil, nil
+    assert.are.same(merged_st, st)
   end)
 
   it("sends rows straight in COPY's binary format when it can, and the table ends as with COPY text", function()
