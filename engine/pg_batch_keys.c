@@ -32,7 +32,7 @@ static uint64_t fnv1a(const char *s, size_t n) {
   return h;
 }
 
-/* Doubles the key set (keeps the load under one half). -1 when out of memory. */
+/* Doubles the key set (keeps the load under three quarters). -1 when out of memory. */
 static int grow_slots(se_pg_batch_keys *k) {
   size_t n = k->nslots ? k->nslots * 2 : 1024;
   se_pg_key_slot *slots = calloc(n, sizeof *slots);
@@ -80,10 +80,11 @@ static int grow_tracking(se_pg_batch_keys *k) {
 }
 
 int se_pg_keys_end_row(se_pg_batch_keys *k, size_t off) {
-  if ((k->nkeys + 1) * 2 > k->nslots && grow_slots(k) != 0) return -1;
+  if ((k->nkeys + 1) * 4 > k->nslots * 3 && grow_slots(k) != 0) return -1;
   if (k->track && (k->rows >= UINT32_MAX || grow_tracking(k) != 0)) return -1;
   const char *key = k->text.data + k->key_start;
   size_t len = k->text.len - k->key_start;
+  if (len > UINT32_MAX) return -1; /* past what a row can hold: PostgreSQL takes 1 GB a value */
   uint64_t h = fnv1a(key, len) | 1; /* 0 marks a free slot */
   size_t j = h & (k->nslots - 1);
   int repeated = 0;
@@ -101,7 +102,7 @@ int se_pg_keys_end_row(se_pg_batch_keys *k, size_t off) {
     k->repeats++;
   } else {
     id = (uint32_t)k->nkeys++;
-    k->slots[j] = (se_pg_key_slot){h, k->key_start, len, id};
+    k->slots[j] = (se_pg_key_slot){h, k->key_start, (uint32_t)len, id};
     k->key_start = k->text.len;
   }
   if (k->track) {

@@ -15,7 +15,8 @@
 
 typedef struct se_pg_key_slot {
   uint64_t hash; /* 0: a free slot */
-  size_t off, len;
+  size_t off;
+  uint32_t len;
   uint32_t id; /* the key's number, in order of first occurrence */
 } se_pg_key_slot;
 
