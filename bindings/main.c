@@ -393,7 +393,7 @@ static int pmain(lua_State *L) {
    * last (Lua's default: doubled). Each record costs the runner few tables
    * of its own, and the parsed pages and batches behind the records are
    * large: with the default, a paged run held 75 - 79 MiB at 1,000,000
-   * records, with this 57 MiB (61 - 64 with large pages, see main), at the
+   * records, with this 57 MiB (about 60 with large pages, see main), at the
    * same speed (docs/performance.md). A script may set its own with
    * collectgarbage("incremental", pause). */
   lua_gc(L, LUA_GCINC, SE_GC_PAUSE, 0, 0);

@@ -151,22 +151,9 @@ int se_pg_upsert_lost(se_pg_upsert *u, se_pg_error *e, const PGresult *res) {
  * the table). */
 int se_pg_upsert_open_copy(se_pg_upsert *u, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
-  int fresh = u->stage_pid != PQbackendPID(pg);
-  const char *sql = fresh ? u->sql_create : u->sql_truncate;
   const char *sp = u->savepoint ? "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; " : "";
-  se_pg_buf all = {0};
-  int ok = (fresh ? se_pg_buf_puts(&all, sql) == 0 && se_pg_buf_puts(&all, "; ") == 0 &&
-                        se_pg_buf_puts(&all, sp) == 0
-                  : se_pg_buf_puts(&all, sp) == 0 && se_pg_buf_puts(&all, sql) == 0 &&
-                        se_pg_buf_puts(&all, "; ") == 0) &&
-           se_pg_buf_puts(&all, u->sql_copy) == 0 && se_pg_buf_putc(&all, '\0') == 0;
-  if (!ok) {
-    se_pg_buf_free(&all);
-    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
-    return -1;
-  }
-  int rc = se_pg_upsert_start_copy(u, all.data, e);
-  se_pg_buf_free(&all);
+  int rc = u->stage_pid != PQbackendPID(pg) ? se_pg_upsert_start_copy(u, u->sql_create, "; ", sp, u->sql_copy, e)
+                                            : se_pg_upsert_start_copy(u, sp, u->sql_truncate, "; ", u->sql_copy, e);
   if (rc != 0) return -1;
   u->stage_pid = PQbackendPID(pg);
   return 0;
@@ -178,8 +165,17 @@ int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e) {
   return -1;
 }
 
-int se_pg_upsert_start_copy(se_pg_upsert *u, const char *copy, se_pg_error *e) {
-  PGresult *res = PQexec(u->conn->pg, copy);
+int se_pg_upsert_start_copy(se_pg_upsert *u, const char *a, const char *b, const char *c, const char *copy,
+                            se_pg_error *e) {
+  se_pg_buf sql = {0};
+  if (se_pg_buf_puts(&sql, a) != 0 || se_pg_buf_puts(&sql, b) != 0 || se_pg_buf_puts(&sql, c) != 0 ||
+      se_pg_buf_puts(&sql, copy) != 0 || se_pg_buf_putc(&sql, '\0') != 0) {
+    se_pg_buf_free(&sql);
+    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+    return -1;
+  }
+  PGresult *res = PQexec(u->conn->pg, sql.data);
+  se_pg_buf_free(&sql);
   int rc = PQresultStatus(res) == PGRES_COPY_IN ? 0 : se_pg_upsert_lost(u, e, res);
   PQclear(res);
   return rc;
@@ -480,6 +476,19 @@ static int pass_gate(se_pg_upsert *u) {
   return open;
 }
 
+/* After u's batch loaded: lets the batch waiting in its relay go, with the
+ * staging table's backend. */
+static void pass_on(se_pg_upsert *u) {
+  pthread_mutex_lock(&u->relay->mu);
+  se_pg_upsert *next = u->relay->next;
+  u->relay->next = NULL;
+  if (next) {
+    next->stage_pid = u->stage_pid;
+    se_pg_upsert_batch_go(next);
+  }
+  pthread_mutex_unlock(&u->relay->mu);
+}
+
 /* The worker of an asynchronous batch: the work on its keys (and
  * u->prepare's), then (past the gate) the whole server side of it. A COPY error about a line of
  * merged data is turned into one about its batch row. */
@@ -493,26 +502,17 @@ static void *run_held_batch(void *arg) {
     se_pg_error_set(e, u->conn, "53200", "out of memory noting the batch's keys");
     ok = 0;
   } else if (merge_repeated_keys(u, e) != 0) {
-    ok = 0;
+    ok = 0; /* e says why */
   }
   if (u->prepare) u->prepare(u, ok);
-  if (!ok)
-    ; /* e says why */
-  else if (!pass_gate(u))
+  if (ok && !pass_gate(u)) {
     se_pg_error_set(e, u->conn, "57014", "the batch was cancelled before it was loaded");
-  else if ((u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
+    ok = 0;
+  }
+  if (ok && (u->load ? u->load(u, &u->async_counts, e) : se_pg_upsert_load_staged(u, &u->async_counts, e)) == 0)
     u->async_rc = 0;
   if (u->async_rc != 0 && u->lines > 0 && e->line > 0 && e->line <= u->lines) e->line = merged_row(u, e);
-  if (u->async_rc == 0 && u->relay) {
-    pthread_mutex_lock(&u->relay->mu);
-    se_pg_upsert *next = u->relay->next;
-    u->relay->next = NULL;
-    if (next) {
-      next->stage_pid = u->stage_pid;
-      se_pg_upsert_batch_go(next);
-    }
-    pthread_mutex_unlock(&u->relay->mu);
-  }
+  if (u->async_rc == 0 && u->relay) pass_on(u);
   return NULL;
 }
 
@@ -535,9 +535,11 @@ void se_pg_upsert_batch_go(se_pg_upsert *u) {
 int se_pg_upsert_batch_wait(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
   if (!u->async_running) return 0;
   pthread_mutex_lock(&u->gate_mu);
-  int shut = u->gate == SE_GATE_SHUT;
+  if (u->gate == SE_GATE_SHUT) { /* not let go: cancelled */
+    u->gate = SE_GATE_CANCELLED;
+    pthread_cond_signal(&u->gate_cv);
+  }
   pthread_mutex_unlock(&u->gate_mu);
-  if (shut) set_gate(u, SE_GATE_CANCELLED);
   pthread_join(u->async_thread, NULL);
   u->async_running = 0;
   *counts = u->async_counts;

@@ -104,29 +104,19 @@ static int fresh_binary(se_pg_upsert *u, size_t nknown) {
   return se_copy_binary_trailer(&u->scratch);
 }
 
-/* COPYs the fresh lines into the table, in binary when fresh_binary
- * encoded them (*binary: 1 then), after the statements of before (ending
- * in "; ") in the same round trip. 0 with *copied (the rows the table took),
- * or -1 with e filled. */
-static int copy_fresh(se_pg_upsert *u, const char *before, size_t nknown, long long *copied, int *binary,
-                      se_pg_error *e) {
+/* Sets the batch's savepoint and COPYs the fresh lines into the table, in
+ * one round trip, in binary when fresh_binary encoded them (*binary: 1
+ * then). 0 with *copied (the rows the table took), or -1 with e filled (a
+ * refusal of the COPY leaves the savepoint set). */
+static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, int *binary, se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   if (u->fresh_rc < 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
     return -1;
   }
   *binary = u->fresh_rc == 0;
-  se_pg_buf sql = {0};
-  if (se_pg_buf_puts(&sql, before) != 0 ||
-      se_pg_buf_puts(&sql, *binary ? u->direct->sql_binary : u->sql_target_copy) != 0 ||
-      se_pg_buf_putc(&sql, '\0') != 0) {
-    se_pg_buf_free(&sql);
-    se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
-    return -1;
-  }
-  int rc = se_pg_upsert_start_copy(u, sql.data, e);
-  se_pg_buf_free(&sql);
-  if (rc != 0 ||
+  if (se_pg_upsert_start_copy(u, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ", "", "",
+                              *binary ? u->direct->sql_binary : u->sql_target_copy, e) != 0 ||
       (*binary ? se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e) : send_lines(u, 0, nknown, e)) != 0)
     return -1;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
@@ -220,9 +210,7 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
   size_t nknown = u->nknown;
   long long nfresh = u->nfresh;
   if (nfresh == 0) return se_pg_upsert_load_staged(u, counts, e);
-  /* the staging table is made before the savepoint, so that rolling back to
-   * it keeps the table; once made, the savepoint and the COPY go in one
-   * round trip (a refusal of the COPY leaves the savepoint set) */
+  /* the staging table is made before the savepoint, so that rolling back to it keeps the table */
   PGconn *pg = u->conn->pg;
   if (u->stage_pid != PQbackendPID(pg)) {
     if (se_pg_upsert_command(u, u->sql_create, e) != 0) return -1;
@@ -232,7 +220,7 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
   se_pg_error refused = {0};
   long long copied = 0;
   int binary = 0;
-  if (copy_fresh(u, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ", nknown, &copied, &binary, &refused) != 0) {
+  if (copy_fresh(u, nknown, &copied, &binary, &refused) != 0) {
     int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
     if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
       refused.line = 0;

@@ -120,9 +120,11 @@ int se_pg_upsert_send(se_pg_upsert *u, se_pg_error *e);
 int se_pg_upsert_collect(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e);
 /* Runs sql (a command) on u's connection. 0, or -1 with e filled. */
 int se_pg_upsert_command(se_pg_upsert *u, const char *sql, se_pg_error *e);
-/* Starts copy (a COPY ... FROM STDIN, last of the statements in the
- * string: those before it run in the same round trip). 0, or -1 with e filled. */
-int se_pg_upsert_start_copy(se_pg_upsert *u, const char *copy, se_pg_error *e);
+/* Starts copy (a COPY ... FROM STDIN) after the statements a, b and c
+ * (concatenated; each may be empty), all in one round trip. 0, or -1 with
+ * e filled. */
+int se_pg_upsert_start_copy(se_pg_upsert *u, const char *a, const char *b, const char *c, const char *copy,
+                            se_pg_error *e);
 /* Sends len bytes of COPY data in messages of at most a chunk. 0, or -1 with e filled. */
 int se_pg_upsert_put_copy(se_pg_upsert *u, const char *data, size_t len, se_pg_error *e);
 /* Fills e from res (NULL: from the connection) and returns -1; a lost
