@@ -96,7 +96,8 @@ static int fresh_binary(se_pg_upsert *u, size_t nknown) {
     if (k < nknown && u->known_line[k] == i) {
       k++;
     } else {
-      int rc = se_copy_binary_tuple(u->direct->binary, u->spec.ncolumns, 1, p, (size_t)(next - p), &u->scratch);
+      int rc =
+          se_copy_binary_tuple(u->direct->binary, u->spec.ncolumns, 1, p, (size_t)(next - p), &u->scratch);
       if (rc != 0) return rc;
     }
     p = next;
@@ -104,20 +105,27 @@ static int fresh_binary(se_pg_upsert *u, size_t nknown) {
   return se_copy_binary_trailer(&u->scratch);
 }
 
-/* Sets the batch's savepoint and COPYs the fresh lines into the table, in
- * one round trip, in binary when fresh_binary encoded them (*binary: 1
- * then). 0 with *copied (the rows the table took), or -1 with e filled (a
- * refusal of the COPY leaves the savepoint set). */
-static int copy_fresh(se_pg_upsert *u, size_t nknown, long long *copied, int *binary, se_pg_error *e) {
+/* Makes the staging table first when make_stage (before the savepoint, so
+ * that rolling back to it keeps the table), sets the batch's savepoint and
+ * COPYs the fresh lines into the table, in one round trip, in binary when
+ * fresh_binary encoded them (*binary: 1 then). 0 with *copied (the rows the
+ * table took), or -1 with e filled (a refusal of the COPY leaves the
+ * savepoint set). */
+static int copy_fresh(se_pg_upsert *u, int make_stage, size_t nknown, long long *copied, int *binary,
+                      se_pg_error *e) {
   PGconn *pg = u->conn->pg;
   if (u->fresh_rc < 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory sending a batch");
     return -1;
   }
   *binary = u->fresh_rc == 0;
-  if (se_pg_upsert_start_copy(u, "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ", "", "",
-                              *binary ? u->direct->sql_binary : u->sql_target_copy, e) != 0 ||
-      (*binary ? se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e) : send_lines(u, 0, nknown, e)) != 0)
+  if (se_pg_upsert_start_copy(u, make_stage ? u->sql_create : "", make_stage ? "; " : "",
+                              "SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ",
+                              *binary ? u->direct->sql_binary : u->sql_target_copy, e) != 0)
+    return -1;
+  if (make_stage) u->stage_pid = PQbackendPID(pg);
+  if ((*binary ? se_pg_upsert_put_copy(u, u->scratch.data, u->scratch.len, e)
+               : send_lines(u, 0, nknown, e)) != 0)
     return -1;
   if (PQputCopyEnd(pg, NULL) != 1) return se_pg_upsert_lost(u, e, NULL);
   PGresult *failed = NULL, *res;
@@ -200,6 +208,20 @@ void se_pg_upsert_prepare_direct(se_pg_upsert *u, int ok) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* Inside the batch's savepoint (rolled back to): leaves it, makes the
+ * staging table and sets the savepoint again, in one round trip. */
+static int make_stage_outside_savepoint(se_pg_upsert *u, se_pg_error *e) {
+  se_pg_buf sql = {0};
+  int ok = se_pg_buf_puts(&sql, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ") == 0 &&
+           se_pg_buf_puts(&sql, u->sql_create) == 0 &&
+           se_pg_buf_puts(&sql, "; SAVEPOINT " SE_PG_BATCH_SAVEPOINT) == 0 && se_pg_buf_putc(&sql, '\0') == 0;
+  int rc = ok ? se_pg_upsert_command(u, sql.data, e) : -1;
+  if (!ok) se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+  se_pg_buf_free(&sql);
+  if (rc == 0) u->stage_pid = PQbackendPID(u->conn->pg);
+  return rc;
+}
+
 int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error *e) {
   if (u->prepared < 0) {
     se_pg_error_set(e, u->conn, "53200", "out of memory sorting a batch's new keys");
@@ -210,17 +232,15 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
   size_t nknown = u->nknown;
   long long nfresh = u->nfresh;
   if (nfresh == 0) return se_pg_upsert_load_staged(u, counts, e);
-  /* the staging table is made before the savepoint, so that rolling back to it keeps the table */
+  /* The staging table is made when a batch first needs it (a fresh load
+   * never does): for the known keys, in the COPY's round trip; after a
+   * refusal, once the batch has left its savepoint, which it then sets again. */
   PGconn *pg = u->conn->pg;
-  if (u->stage_pid != PQbackendPID(pg)) {
-    if (se_pg_upsert_command(u, u->sql_create, e) != 0) return -1;
-    u->stage_pid = PQbackendPID(pg);
-  }
-
   se_pg_error refused = {0};
   long long copied = 0;
   int binary = 0;
-  if (copy_fresh(u, nknown, &copied, &binary, &refused) != 0) {
+  if (copy_fresh(u, nknown > 0 && u->stage_pid != PQbackendPID(pg), nknown, &copied, &binary, &refused) !=
+      0) {
     int after = refused.connection_lost ? 0 : after_refusal(refused.sqlstate);
     if (after == 0) { /* not about what the guess decided: the batch's failure, not about one row */
       refused.line = 0;
@@ -234,7 +254,9 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
       pthread_mutex_unlock(&u->direct->mu);
     }
     se_pg_error_clear(&refused);
-    if (se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0) return -1;
+    if (se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0 ||
+        (u->stage_pid != PQbackendPID(pg) && make_stage_outside_savepoint(u, e) != 0))
+      return -1;
     return through_stage(u, 0, 0, counts, e);
   }
   se_pg_counts n = {0, 0, 0};

@@ -288,6 +288,26 @@ describe("upsert writer", function()
     assert.are.same(merged_st, st)
   end)
 
+  it("makes its staging table only when a batch holds a key sent before, and drops it at finish()", function()
+    local function staging_tables()
+      return tonumber(conn:query("SELECT count(*) AS n FROM pg_class WHERE relpersistence = 't' " ..
+        "AND relname LIKE 'se\\_stage\\_%'")[1].n)
+    end
+    assert(conn:begin())
+    local w = assert(conn:upsert_writer("d", { key = "id", batch_size = 10 }))
+    assert(w:write(rows(25, "a"))) -- new keys only: straight into the table
+    assert(w:flush())
+    assert.are.equal(0, staging_tables())
+    assert(w:write(rows(3, "b"))) -- keys sent before: merged through the staging table
+    assert(w:flush())
+    assert.are.equal(1, staging_tables())
+    assert.are.same({ inserted = 25, updated = 3, unchanged = 0, merged = 0, batches = 4, copied = 25,
+      copied_binary = 25 }, assert(w:finish()))
+    assert.are.equal(0, staging_tables())
+    assert.are.equal(3, tonumber(conn:query("SELECT count(*) AS n FROM d WHERE v = 'b' || id")[1].n))
+    assert.are.equal(25, tonumber(conn:query("SELECT count(*) AS n FROM d")[1].n))
+  end)
+
   it("sends rows straight in COPY's binary format when it can, and the table ends as with COPY text", function()
     testenv.psql(dsn, [[CREATE TABLE IF NOT EXISTS kinds (id text PRIMARY KEY, vc varchar(12), s int2, i int4,
       b int8, n numeric, n2 numeric(6, 2), ts timestamptz, ts0 timestamptz(0))]])
