@@ -3,6 +3,7 @@
  * records of http.records (ljson_records.c). */
 #include <lauxlib.h>
 #include <lua.h>
+#include <limits.h>
 
 #include "common.h"
 #include "ljson_value.h"
@@ -83,6 +84,17 @@ static int json_locate(lua_State *L) {
   return 1;
 }
 
+/* json.locate_all(list, n) -> boxes, places: json.locate of list[1..n] at
+ * once; boxes[i] is the box (or, for a value without a place, the value
+ * itself), places[i] the token (nil then). */
+static int json_locate_all(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0 && n <= INT_MAX, 2, "out of range");
+  ljson_records_locate_all(L, 1, n);
+  return 2;
+}
+
 /* json.rebuild(box, token) -> the record json.locate gave that place for,
  * built in full from its bytes (a plain table). */
 static int json_rebuild(lua_State *L) {
@@ -104,6 +116,7 @@ static const luaL_Reg json_functions[] = {
     {"full", json_full},
     {"member", json_member},
     {"locate", json_locate},
+    {"locate_all", json_locate_all},
     {"rebuild", json_rebuild},
     {NULL, NULL},
 };

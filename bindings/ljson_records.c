@@ -390,6 +390,54 @@ int ljson_records_locate(lua_State *L, int idx) {
   return 0;
 }
 
+/* The records of one batch share their metatable, whose locate closure
+ * holds the batch's box and position table (UV_BATCH, UV_POS): they are
+ * fetched once per batch, and each record costs one lookup. */
+void ljson_records_locate_all(lua_State *L, int list, lua_Integer n) {
+  list = lua_absindex(L, list);
+  luaL_checkstack(L, 8, "JSON records");
+  lua_createtable(L, (int)n, 0);
+  int boxes = lua_gettop(L);
+  lua_createtable(L, (int)n, 0);
+  int places = boxes + 1;
+  lua_pushnil(L); /* the metatable of the batch below, */
+  lua_pushnil(L); /* its box */
+  lua_pushnil(L); /* and its position table (nil: records of no batch) */
+  int mt = places + 1, box = mt + 1, pos = mt + 2;
+  for (lua_Integer i = 1; i <= n; i++) {
+    int rec = lua_rawgeti(L, list, i) == LUA_TTABLE ? lua_gettop(L) : 0;
+    if (rec && lua_getmetatable(L, rec)) {
+      if (!lua_rawequal(L, -1, mt)) { /* another batch's records (or none's) */
+        lua_replace(L, mt);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        if (lua_getfield(L, mt, MT_LOCATE) == LUA_TFUNCTION && lua_tocfunction(L, -1) == record_locate) {
+          lua_getupvalue(L, -1, UV_BATCH);
+          lua_replace(L, -4);
+          lua_getupvalue(L, -1, UV_POS);
+          lua_replace(L, -3);
+        }
+        lua_pop(L, 1);
+        lua_replace(L, pos);
+        lua_replace(L, box);
+      } else {
+        lua_pop(L, 1);
+      }
+      lua_pushvalue(L, rec);
+      if (lua_type(L, pos) == LUA_TTABLE && lua_rawget(L, pos) == LUA_TNUMBER) {
+        lua_rawseti(L, places, i);
+        lua_pushvalue(L, box);
+        lua_rawseti(L, boxes, i);
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_pop(L, 1);
+    }
+    lua_rawseti(L, boxes, i); /* no place: the value itself */
+  }
+  lua_settop(L, places);
+}
+
 int ljson_records_rebuild(lua_State *L, int batch, lua_Integer at) {
   const batch_ud *b = luaL_testudata(L, batch, BATCH_MT);
   size_t n = 0;

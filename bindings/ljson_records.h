@@ -43,6 +43,13 @@ int ljson_records_full(lua_State *L, int idx);
  * table: ljson_records_rebuild builds it again, in full. */
 int ljson_records_locate(lua_State *L, int idx);
 
+/* ljson_records_locate for the values list[1..n] (list at index list) at
+ * once: pushes a table boxes, where boxes[i] is the box of value i's batch
+ * or, for a value that is none of these records, the value itself, and a
+ * table places, where places[i] is the index of its token (nil for such a
+ * value). */
+void ljson_records_locate_all(lua_State *L, int list, lua_Integer n);
+
 /* Pushes the record at token at of the batch box at index batch, built in
  * full (a plain table: what a full decode of its bytes gives), and returns
  * 1; returns 0 (nothing pushed) when batch is no box or at is no object's

@@ -189,4 +189,26 @@ describe("http.records", function()
       assert.has_error(function() json.rebuild({}, at) end,
         "bad argument #1 to 'rebuild' (not a place json.locate gave)")
     end)
+
+  it("names the records of a list by their places at once (json.locate_all), as json.locate does one by one",
+    function()
+      testenv.write_file(root .. "/one.json", '{"sales":[{"id":1},{"id":2,"x":"y"}]}')
+      testenv.write_file(root .. "/two.json", '{"sales":[{"id":3}]}')
+      local a = http.records(api.url .. "/one.json", { records = "sales" })()
+      local b = http.records(api.url .. "/two.json", { records = "sales" })()
+      local plain = { id = 9 }
+      local list = { a[1], plain, b[1], a[2], "S1", b[1], "beyond n" }
+      local boxes, places = json.locate_all(list, 6)
+      for i = 1, 6 do
+        local box, at = json.locate(list[i])
+        assert.are.equal(box or list[i], boxes[i], "boxes[" .. i .. "]")
+        assert.are.equal(at, places[i], "places[" .. i .. "]")
+      end
+      assert.are_not.equal(boxes[1], boxes[3]) -- two batches, two boxes
+      assert.are.same({ id = 2, x = "y" }, json.rebuild(boxes[4], places[4]))
+      assert.is_nil(boxes[7])
+      assert.are.same({ {}, {} }, { json.locate_all({}, 0) })
+      assert.has_error(function() json.locate_all(list) end,
+        "bad argument #2 to 'locate_all' (number expected, got no value)")
+    end)
 end)

@@ -146,34 +146,22 @@ end
 -- The rows of batch b for the writer's sink, in order, and their owners:
 -- row r is of record owners.index[r] (its index in the run), which is
 -- owners.record[r]; or, for a record of http.records, owners.record[r] is
--- its batch and owners.at[r] its place there (json.locate). So the records'
+-- its batch and owners.at[r] its place there (json.locate_all). So the records'
 -- tables can go once their rows are encoded: holding thousands of them until
 -- the server has judged their rows cost the collector more than the rest of
 -- the runner (docs/performance.md). owner() builds a refused one again.
 local function writer_rows(sink, b)
-  local rows, index, record, at = b.out, b.index, {}, {}
-  if not b.one_sink then -- a record has a list of rows (maybe none) for the sink
-    rows, index = {}, {}
+  local boxes, places = json.locate_all(b.record, b.n)
+  if b.one_sink then -- row i is record i's, and index is the batch's own
+    return b.out, { index = b.index, record = boxes, at = places }
   end
+  local rows, index, record, at = {}, {}, {}, {} -- a record has a list of rows (maybe none) for the sink
   for i = 1, b.n do
-    local first, last = i, i -- one sink: row i is record i's, and index is the batch's own
-    if not b.one_sink then
-      local list = b.out[i][sink.name]
-      first = #rows + 1
-      table.move(list, 1, #list, first, rows)
-      last = #rows
-      for r = first, last do
-        index[r] = b.index[i]
-      end
-    end
-    local rec = b.record[i]
-    local box, place = json.locate(rec)
-    for r = first, last do
-      if box then
-        record[r], at[r] = box, place
-      else
-        record[r] = rec
-      end
+    local list = b.out[i][sink.name]
+    local first = #rows + 1
+    table.move(list, 1, #list, first, rows)
+    for r = first, #rows do
+      index[r], record[r], at[r] = b.index[i], boxes[i], places[i]
     end
   end
   return rows, { index = index, record = record, at = at }
