@@ -97,6 +97,12 @@ def main():
                     out.append("- %s round by round (the same round), %s %s: %s (median %.2f)" % (
                         label, "{:,}".format(n), sc, ", ".join("%.2f" % x for x in pairs),
                         statistics.median(pairs)))
+            # the seed against the same one body, the same round
+            pairs = [w["c"] / w["b_single"] for _, w in sorted(walls.items()) if "c" in w and "b_single" in w]
+            if pairs:
+                out.append("- c/b1 round by round (the same round), %s %s: %s (median %.1f; %d of %d rounds "
+                           "at 15 or more)" % ("{:,}".format(n), sc, ", ".join("%.1f" % x for x in pairs),
+                                               statistics.median(pairs), sum(x >= 15 for x in pairs), len(pairs)))
     out.append("")
     steal = sum(r["steal"] for r in rows)
     out.append("Medians of the runs listed. CPU (process): user + sys of the measured command (psql, "
