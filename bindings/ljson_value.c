@@ -149,7 +149,10 @@ static size_t build_record(lua_State *L, builder *b, size_t i) {
         i = skip(b->tok, i + 1);
         continue;
       }
-      push_key(L, b, b->tok[i], m);
+      if (m < KEY_SLOTS) /* keeps_member has just made slot m hold this name */
+        lua_rawgeti(L, b->keys, (lua_Integer)m + 1);
+      else
+        push_key(L, b, b->tok[i], m);
       i = build_member(L, b, i + 1, m);
       lua_rawset(L, -3);
     }
