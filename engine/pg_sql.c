@@ -66,7 +66,7 @@ static char *finish(se_pg_buf *b, int ok) {
 
 char *se_sql_stage_create(PGconn *pg, const se_upsert_spec *s, const char *stage) {
   se_pg_buf b = {0};
-  int ok = se_pg_buf_puts(&b, "CREATE TEMP TABLE ") == 0 && se_sql_ident(&b, pg, stage) == 0 &&
+  int ok = se_pg_buf_puts(&b, "CREATE TEMP TABLE IF NOT EXISTS ") == 0 && se_sql_ident(&b, pg, stage) == 0 &&
            se_pg_buf_puts(&b, " AS SELECT NULL::bigint AS ") == 0 &&
            se_sql_ident(&b, pg, SE_SQL_ROWNUM) == 0 && se_pg_buf_puts(&b, ", ") == 0 &&
            ident_list(&b, pg, s->columns, s->ncolumns, "", ", ") == 0 && se_pg_buf_puts(&b, " FROM ") == 0 &&

@@ -66,9 +66,10 @@ size_t se_sql_batch_sets(const se_upsert_spec *s);
  * NULL when there are none (or out of memory: check se_sql_batch_sets). */
 char *se_sql_set_values(const se_upsert_spec *s);
 
-/* CREATE TEMP TABLE stage AS SELECT NULL::bigint AS rownum, <columns> FROM
- * <target> WITH NO DATA: the columns' types (with typmods) but none of their
- * constraints. */
+/* CREATE TEMP TABLE IF NOT EXISTS stage AS SELECT NULL::bigint AS rownum,
+ * <columns> FROM <target> WITH NO DATA: the columns' types (with typmods) but
+ * none of their constraints (a statement that made it may have failed after
+ * it, in the same round trip: engine/pg_upsert_direct.c). */
 char *se_sql_stage_create(PGconn *pg, const se_upsert_spec *s, const char *stage);
 /* COPY stage (rownum, <columns>) FROM STDIN */
 char *se_sql_stage_copy(PGconn *pg, const se_upsert_spec *s, const char *stage);

@@ -208,11 +208,13 @@ void se_pg_upsert_prepare_direct(se_pg_upsert *u, int ok) {
   pthread_mutex_unlock(&d->mu);
 }
 
-/* Inside the batch's savepoint (rolled back to): leaves it, makes the
- * staging table and sets the savepoint again, in one round trip. */
-static int make_stage_outside_savepoint(se_pg_upsert *u, se_pg_error *e) {
+/* After a refusal inside the batch's savepoint: rolls back to it, leaves
+ * it, makes the staging table and sets the savepoint again, in one round
+ * trip. (The table may exist: made before a COPY that failed to start.) */
+static int rollback_making_stage(se_pg_upsert *u, se_pg_error *e) {
   se_pg_buf sql = {0};
-  int ok = se_pg_buf_puts(&sql, "RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ") == 0 &&
+  int ok = se_pg_buf_puts(&sql, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT
+                                "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ") == 0 &&
            se_pg_buf_puts(&sql, u->sql_create) == 0 &&
            se_pg_buf_puts(&sql, "; SAVEPOINT " SE_PG_BATCH_SAVEPOINT) == 0 && se_pg_buf_putc(&sql, '\0') == 0;
   int rc = ok ? se_pg_upsert_command(u, sql.data, e) : -1;
@@ -234,7 +236,8 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
   if (nfresh == 0) return se_pg_upsert_load_staged(u, counts, e);
   /* The staging table is made when a batch first needs it (a fresh load
    * never does): for the known keys, in the COPY's round trip; after a
-   * refusal, once the batch has left its savepoint, which it then sets again. */
+   * refusal, once the batch has left its savepoint, which it then sets
+   * again (rollback_making_stage). */
   PGconn *pg = u->conn->pg;
   se_pg_error refused = {0};
   long long copied = 0;
@@ -254,8 +257,9 @@ int se_pg_upsert_load_direct(se_pg_upsert *u, se_pg_counts *counts, se_pg_error 
       pthread_mutex_unlock(&u->direct->mu);
     }
     se_pg_error_clear(&refused);
-    if (se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e) != 0 ||
-        (u->stage_pid != PQbackendPID(pg) && make_stage_outside_savepoint(u, e) != 0))
+    if (u->stage_pid == PQbackendPID(pg)
+            ? se_pg_upsert_command(u, "ROLLBACK TO SAVEPOINT " SE_PG_BATCH_SAVEPOINT, e)
+            : rollback_making_stage(u, e))
       return -1;
     return through_stage(u, 0, 0, counts, e);
   }

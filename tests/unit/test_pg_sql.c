@@ -70,7 +70,7 @@ static void identifiers_are_quoted_and_quotes_doubled(void **state) {
 static void stage_statements(void **state) {
   se_upsert_spec s = odd_spec();
   char *create = se_sql_stage_create(*state, &s, "se_stage_1");
-  assert_string_equal(create, "CREATE TEMP TABLE \"se_stage_1\" AS SELECT NULL::bigint AS \"se$rn\", \"id\", "
+  assert_string_equal(create, "CREATE TEMP TABLE IF NOT EXISTS \"se_stage_1\" AS SELECT NULL::bigint AS \"se$rn\", \"id\", "
                               "\"Region\", \"v\", \"w\" FROM \"My Schema\".\"odd \"\"T\"\"\" WITH NO DATA");
   char *copy = se_sql_stage_copy(*state, &s, "se_stage_1");
   assert_string_equal(copy, "COPY \"se_stage_1\" (\"se$rn\", \"id\", \"Region\", \"v\", \"w\") FROM STDIN");
