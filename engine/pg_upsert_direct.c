@@ -217,8 +217,12 @@ static int rollback_making_stage(se_pg_upsert *u, se_pg_error *e) {
                                 "; RELEASE SAVEPOINT " SE_PG_BATCH_SAVEPOINT "; ") == 0 &&
            se_pg_buf_puts(&sql, u->sql_create) == 0 &&
            se_pg_buf_puts(&sql, "; SAVEPOINT " SE_PG_BATCH_SAVEPOINT) == 0 && se_pg_buf_putc(&sql, '\0') == 0;
-  int rc = ok ? se_pg_upsert_command(u, sql.data, e) : -1;
-  if (!ok) se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+  if (!ok) {
+    se_pg_buf_free(&sql);
+    se_pg_error_set(e, u->conn, "53200", "out of memory starting a batch");
+    return -1;
+  }
+  int rc = se_pg_upsert_command(u, sql.data, e);
   se_pg_buf_free(&sql);
   if (rc == 0) u->stage_pid = PQbackendPID(u->conn->pg);
   return rc;
