@@ -61,6 +61,48 @@ static void empty_text_is_an_empty_field(void **state) {
   se_pg_buf_free(&b);
 }
 
+/* The escape of one byte at a time, as COPY's text format defines it: the
+ * reference the encoder's faster paths must match. */
+static size_t reference_text(const char *s, size_t n, char *out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    const char *esc = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : NULL;
+    if (esc) {
+      out[k++] = esc[0];
+      out[k++] = esc[1];
+    } else {
+      out[k++] = c;
+    }
+  }
+  return k;
+}
+
+static void text_matches_the_byte_by_byte_escape(void **state) {
+  (void)state;
+  static const char alphabet[] = {'a', 'Z', '0', ' ', '"', '[', ']', '\xc3', '\xa9', '\xdc', '\x8d', '\\', '\t', '\n',
+                                   '\r', '\x01', '\x0b', '\x0e', '\x7f'};
+  unsigned seed = 12345;
+  se_pg_buf b = {0};
+  for (int round = 0; round < 20000; round++) {
+    char in[64], want[128];
+    seed = seed * 1103515245u + 12345u;
+    size_t n = (seed >> 16) % sizeof in;
+    for (size_t i = 0; i < n; i++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = (seed >> 16) % 64; /* mostly plain bytes, sometimes one to escape */
+      in[i] = r < sizeof alphabet ? alphabet[r] : (char)('a' + r % 26);
+    }
+    se_pg_buf_clear(&b);
+    assert_int_equal(se_pg_buf_append(&b, "<", 1), 0);
+    assert_int_equal(se_copy_text(&b, in, n), SE_COPY_OK);
+    size_t k = reference_text(in, n, want);
+    assert_int_equal(b.len, 1 + k);
+    assert_memory_equal(b.data + 1, want, k);
+  }
+  se_pg_buf_free(&b);
+}
+
 static void bytea_is_hex_with_escaped_backslash(void **state) {
   (void)state;
   se_pg_buf b = {0};
@@ -194,6 +236,7 @@ int main(void) {
       cmocka_unit_test(text_backslash_n_is_not_null),
       cmocka_unit_test(text_with_nul_is_rejected_and_writes_nothing),
       cmocka_unit_test(empty_text_is_an_empty_field),
+      cmocka_unit_test(text_matches_the_byte_by_byte_escape),
       cmocka_unit_test(bytea_is_hex_with_escaped_backslash),
       cmocka_unit_test(integers_are_decimal),
       cmocka_unit_test(floats_use_the_shortest_exact_text),
