@@ -80,8 +80,8 @@ static size_t reference_text(const char *s, size_t n, char *out) {
 
 static void text_matches_the_byte_by_byte_escape(void **state) {
   (void)state;
-  static const char alphabet[] = {'a', 'Z', '0', ' ', '"', '[', ']', '\xc3', '\xa9', '\xdc', '\x8d', '\\', '\t', '\n',
-                                   '\r', '\x01', '\x0b', '\x0e', '\x7f'};
+  static const char alphabet[] = {'a',    'Z',  '0',  ' ',  '"',  '[',    ']',    '\xc3', '\xa9', '\xdc',
+                                  '\x8d', '\\', '\t', '\n', '\r', '\x01', '\x0b', '\x0e', '\x7f'};
   unsigned seed = 12345;
   se_pg_buf b = {0};
   for (int round = 0; round < 20000; round++) {
