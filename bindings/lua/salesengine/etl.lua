@@ -474,15 +474,12 @@ function Run:key_problem(record)
     type(v) == "table" and "an object or array" or "a " .. type(v))
 end
 
--- Transforms one record: a pending entry, a skip, or a reject. The common
--- case (a key of one member that is there, a row) runs first and alone:
--- it is the runner's work per record.
+-- Transforms one record: a pending entry, a skip, or a reject.
 function Run:transform_record(record)
   local counts = self.counts
   local index = counts.extracted + 1
   counts.extracted = index
   local name = self.key_member
-  local ok, out = true, record
   local v = name and type(record) == "table" and rawget(record, name)
   local tv = type(v)
   if not (tv == "string" or tv == "number") then
@@ -495,8 +492,17 @@ function Run:transform_record(record)
   end
   local transform = self.spec.transform
   if transform then
-    ok, out = xpcall(transform, script_bug.handler, record)
+    self:take_outcome(index, record, xpcall(transform, script_bug.handler, record))
+  else
+    self:take_outcome(index, record, true, record)
   end
+end
+
+-- What the transform of record (number index) gave: ok and out as xpcall
+-- returns them. A row becomes a pending entry; nil skips the record; an
+-- error is a reject, or the end of the run for a bug in the script.
+function Run:take_outcome(index, record, ok, out)
+  local counts = self.counts
   if not ok then
     if se.is_failure(out) then
       error(out, 0)
@@ -531,6 +537,45 @@ function Run:transform_record(record)
   local n = pending.n + 1
   pending.n = n
   pending.index[n], pending.record[n], pending.out[n] = index, record, out
+end
+
+-- Transforms the records of one page, loading each full batch. The
+-- runner's work per record: the common case (a key of one member that is a
+-- string or a number, one sink, a transform that returns a row, no bug
+-- being watched) runs here with the run's fields in locals, the same steps
+-- as transform_record and take_outcome; any other record goes through them.
+function Run:transform_page(records)
+  local counts, name, bugs, batch_size = self.counts, self.key_member, self.bugs, self.batch_size
+  local transform, handler = self.spec.transform, script_bug.handler
+  local inline = transform ~= nil and name ~= nil and self.one_sink
+  local pending = self.pending
+  local t = sys.monotonic()
+  for _, record in ipairs(records) do
+    local v = inline and not bugs.watching and type(record) == "table" and rawget(record, name)
+    local tv = type(v)
+    if tv == "string" or tv == "number" then
+      local index = counts.extracted + 1
+      counts.extracted = index
+      local ok, out = xpcall(transform, handler, record)
+      if ok and type(out) == "table" then
+        counts.rows = counts.rows + 1
+        local n = pending.n + 1
+        pending.n = n
+        pending.index[n], pending.record[n], pending.out[n] = index, record, out
+      else
+        self:take_outcome(index, record, ok, out)
+      end
+    else
+      self:transform_record(record)
+    end
+    if pending.n >= batch_size then
+      self.timings.transform = self.timings.transform + sys.monotonic() - t
+      self:flush()
+      pending = self.pending
+      t = sys.monotonic()
+    end
+  end
+  self.timings.transform = self.timings.transform + sys.monotonic() - t
 end
 
 -- Dry run: counts what would be loaded (batch b's rows) and keeps a few sample rows per table.
@@ -773,16 +818,7 @@ function Run:execute()
     if records == nil then
       break
     end
-    local t = sys.monotonic()
-    for _, record in ipairs(records) do
-      self:transform_record(record)
-      if self.pending.n >= self.batch_size then
-        self.timings.transform = self.timings.transform + sys.monotonic() - t
-        self:flush()
-        t = sys.monotonic()
-      end
-    end
-    self.timings.transform = self.timings.transform + sys.monotonic() - t
+    self:transform_page(records)
     self.progress:update(self:progress_counts())
   end
   local bug = self.bugs:finish()
