@@ -8,7 +8,7 @@
 struct se_embedded_module {
   const char *name;      /* module name for require, e.g. "salesengine.etl" */
   const char *chunkname; /* "@salesengine/etl.lua", used in error messages */
-  const char *source;
+  const char *source;    /* its text, or its bytecode (SE_LUA_BYTECODE) */
   size_t size;
 };
 

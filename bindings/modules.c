@@ -6,10 +6,11 @@
 #include "embedded_lua.h"
 
 /* package.preload loader for an embedded Lua module; upvalue 1 is the
- * address of its se_embedded_module entry. */
+ * address of its se_embedded_module entry (its text, or luac's bytecode:
+ * SE_LUA_BYTECODE). */
 static int load_embedded(lua_State *L) {
   const struct se_embedded_module *m = lua_touserdata(L, lua_upvalueindex(1));
-  if (luaL_loadbufferx(L, m->source, m->size, m->chunkname, "t") != LUA_OK) return lua_error(L);
+  if (luaL_loadbufferx(L, m->source, m->size, m->chunkname, NULL) != LUA_OK) return lua_error(L);
   lua_pushstring(L, m->name);
   lua_call(L, 1, 1);
   return 1;

@@ -9,7 +9,8 @@
 #                and the .deb built, linted, installed, run and removed
 #                (package.deb)
 #   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer (and
-#                the hardening flags): the same tests, plus the libFuzzer
+#                the hardening flags), the Lua-side library embedded as text
+#                (SE_LUA_BYTECODE=OFF; build/ embeds luac's bytecode): the same tests, plus the libFuzzer
 #                harnesses for a bounded time; not lint, spec.stock (stock lua5.4
 #                without the binary), integration.citus (the plain server's paths
 #                in the binary) nor the runner's Lua flows (label flow:
@@ -61,10 +62,10 @@ else
   failed=$((failed + 1))
 fi
 
-phase "clang ASan+UBSan build with fuzzers (Debian's hardening flags, warnings are errors)"
+phase "clang ASan+UBSan build with fuzzers, the Lua library as text (Debian's hardening flags, warnings are errors)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_WERROR=ON "${hardened[@]}"; then
+if CC=clang BUILD_DIR=build-asan tools/build.sh -DSE_SANITIZE=ON -DSE_FUZZ=ON -DSE_LUA_BYTECODE=OFF -DSE_WERROR=ON "${hardened[@]}"; then
   phase "clang ASan+UBSan build: tests"
   run_suite build-asan -LE "lint|stock|citus|flow" # see the header
 else
